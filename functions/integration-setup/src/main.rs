@@ -1,0 +1,3 @@
+fn main() {
+    // filled in by its owner
+}

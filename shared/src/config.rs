@@ -1,0 +1,83 @@
+//! Configuration from the environment, read once at start-up. A missing or malformed variable fails
+//! fast with a message naming it, before the function takes any event.
+
+use std::env;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Reads a required variable.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    match env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// Reads an optional variable, falling back to `default`.
+pub fn optional(name: &'static str, default: &str) -> String {
+    env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// Where Tripletex is and which secret holds our consumer token.
+#[derive(Debug, Clone)]
+pub struct TripletexConfig {
+    /// e.g. `https://tripletex.no/v2`, `https://api-test.tripletex.tech/v2`, or the local sandbox.
+    pub base_url: String,
+    /// Secrets Manager id of the deploy-time secret that holds our consumer token.
+    pub consumer_token_secret_id: String,
+}
+
+impl TripletexConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let base_url = required("TRIPLETEX_BASE_URL")?;
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "TRIPLETEX_BASE_URL",
+                reason: "must start with https:// (or http:// for the local sandbox)".into(),
+            });
+        }
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            consumer_token_secret_id: required("TRIPLETEX_CONSUMER_TOKEN_SECRET_ID")?,
+        })
+    }
+}
+
+/// The resources every function shares.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The single DynamoDB table.
+    pub table_name: String,
+    /// The FIFO sync queue (message group = Tripletex key id).
+    pub sync_queue_url: String,
+    /// Prefix of every secret we create or read, e.g. `inndrive/prod/`. IAM grants only this prefix.
+    pub secret_prefix: String,
+    pub tripletex: TripletexConfig,
+}
+
+impl AppConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let secret_prefix = required("SECRET_PREFIX")?;
+        if !secret_prefix.ends_with('/') {
+            return Err(ConfigError::Invalid {
+                name: "SECRET_PREFIX",
+                reason: "must end with '/'".into(),
+            });
+        }
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            sync_queue_url: required("SYNC_QUEUE_URL")?,
+            secret_prefix,
+            tripletex: TripletexConfig::from_env()?,
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! The pure domain: Norwegian identifiers, money, the dated rulebook and the setup rules.
+//! No AWS, no HTTP, no clock, no floats.
+
+pub mod orgnr;
+
+pub use orgnr::OrgNumber;

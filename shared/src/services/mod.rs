@@ -1,0 +1,1 @@
+//! Application services (filled in by its owner)

@@ -1,0 +1,1 @@
+//! DynamoDB store (filled in by its owner)

@@ -1,0 +1,1 @@
+//! Tripletex API v2 client (filled in by its owner)
