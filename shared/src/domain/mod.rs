@@ -2,5 +2,6 @@
 //! No AWS, no HTTP, no clock, no floats.
 
 pub mod orgnr;
+pub mod setup;
 
 pub use orgnr::OrgNumber;
