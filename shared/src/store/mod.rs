@@ -1,1 +1,48 @@
-//! DynamoDB store (filled in by its owner)
+//! DynamoDB store: one table (`TABLE_NAME`), keys `PK`/`SK`, indexes `GSI1` (`GSI1PK`/`GSI1SK`) and
+//! `GSI2` (`GSI2PK`/`GSI2SK`), TTL attribute `expiresAt`. Every item type and access pattern is listed
+//! in docs/data-model.md.
+//!
+//! SDK types stay in here: callers see domain types and outcome enums; `ConditionalCheckFailed` is
+//! mapped to those outcomes.
+
+mod item;
+pub mod setup;
+
+use aws_sdk_dynamodb::Client;
+
+/// A DynamoDB failure the caller cannot act on (the outcomes it can act on are enums of each method).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB: {0}")]
+    Service(String),
+    /// An item that does not have the shape this code writes.
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+/// The table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+pub(crate) fn service_error<E>(e: E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
+}
