@@ -1,1 +1,3 @@
-//! Application services (filled in by its owner)
+//! Application services: each orchestrates the pure domain and the adapters for one capability.
+
+pub mod setup;
