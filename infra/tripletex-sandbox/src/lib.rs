@@ -1,1 +1,203 @@
-//! (filled in by its owner)
+//! A local HTTP server that behaves like Tripletex API v2 for the endpoints Inndrive uses, with
+//! Tripletex's auth rules, fixture data, fault injection and request counters. See README.md.
+
+pub mod faults;
+pub mod fields;
+pub mod fixture;
+mod server;
+
+pub use faults::{FaultKind, FaultRule, Faults, RateLimit};
+pub use fixture::{Entitlement, Fixture};
+pub use server::Stats;
+
+use anyhow::Context;
+use server::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The demo fixture's consumer token.
+pub const DEMO_CONSUMER_TOKEN: &str = "sandbox-consumer-token";
+/// The demo accounting office's accountant key (Regnskap Nord AS).
+pub const DEMO_ACCOUNTANT_KEY: &str = "sandbox-accountant-key-0001";
+/// The demo ordinary key (Solberg Elektro AS).
+pub const DEMO_COMPANY_KEY: &str = "sandbox-company-key-0002";
+/// The demo deleted key.
+pub const DEMO_DELETED_KEY: &str = "sandbox-deleted-key-0003";
+/// Demo company ids.
+pub const DEMO_OFFICE_ID: i64 = 1001;
+pub const DEMO_FULL_CLIENT_ID: i64 = 2001;
+pub const DEMO_RESTRICTED_CLIENT_ID: i64 = 2002;
+pub const DEMO_API_OFF_CLIENT_ID: i64 = 2003;
+pub const DEMO_UNLINKED_ID: i64 = 2004;
+pub const DEMO_SOLBERG_ID: i64 = 3001;
+
+enum Runner {
+    Task(tokio::task::JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+/// A running sandbox. Dropping it stops the server too (without waiting).
+pub struct SandboxHandle {
+    /// e.g. "http://127.0.0.1:PORT/v2"
+    pub base_url: String,
+    pub addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    runner: Option<Runner>,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+impl SandboxHandle {
+    /// "http://127.0.0.1:PORT/_sandbox"
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/_sandbox", self.addr)
+    }
+
+    /// Counters so far (same as `GET /_sandbox/stats`).
+    pub fn stats(&self) -> Stats {
+        self.state.stats()
+    }
+
+    pub fn reset_stats(&self) {
+        self.state.reset_stats()
+    }
+
+    /// Replaces the faults (same as `POST /_sandbox/faults`).
+    pub fn set_faults(&self, f: Faults) {
+        self.state.set_faults(f)
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.state.faults()
+    }
+
+    /// Moves the sandbox's clock (session and key expiry) forward by `secs` (negative: back).
+    pub fn advance_clock(&self, secs: i64) {
+        self.state.advance_clock(secs)
+    }
+
+    /// Marks an employee key deleted (or restores it). Returns false for an unknown token.
+    pub fn set_key_deleted(&self, token: &str, deleted: bool) -> bool {
+        self.state.set_key_deleted(token, deleted)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.runner.take() {
+            Some(Runner::Task(h)) => {
+                let _ = h.await;
+            }
+            Some(Runner::Thread(h)) => {
+                let _ = tokio::task::spawn_blocking(move || h.join()).await;
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts the sandbox on the current tokio runtime, bound to `addr` (use port 0 for a free port).
+pub async fn start(
+    fixture: Fixture,
+    faults: Faults,
+    addr: SocketAddr,
+) -> anyhow::Result<SandboxHandle> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState::new(fixture, faults));
+    let app = server::router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(SandboxHandle {
+        base_url: format!("http://{addr}/v2"),
+        addr,
+        state,
+        shutdown: Some(tx),
+        runner: Some(Runner::Task(task)),
+    })
+}
+
+/// For callers without a tokio runtime of their own (e.g. #[tokio::test] per-test runtimes): runs
+/// the server on a dedicated thread with its own runtime, bound to 127.0.0.1 on a free port.
+pub fn start_in_thread(fixture: Fixture, faults: Faults) -> anyhow::Result<SandboxHandle> {
+    let (ready_tx, ready_rx) =
+        std::sync::mpsc::channel::<anyhow::Result<(SocketAddr, Arc<AppState>)>>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("tripletex-sandbox".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let bound =
+                    tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+                let listener = match bound {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let addr = match listener.local_addr() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                let state = Arc::new(AppState::new(fixture, faults));
+                let app = server::router(state.clone());
+                let _ = ready_tx.send(Ok((addr, state)));
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        })
+        .context("spawning the sandbox thread")?;
+    let (addr, state) = ready_rx
+        .recv()
+        .context("the sandbox thread ended before binding")??;
+    Ok(SandboxHandle {
+        base_url: format!("http://{addr}/v2"),
+        addr,
+        state,
+        shutdown: Some(tx),
+        runner: Some(Runner::Thread(thread)),
+    })
+}

@@ -682,10 +682,11 @@ impl TripletexClient {
                         .get("x-tlx-request-id")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
+                    // Tripletex's 429s lack X-Rate-Limit-Reset; should one carry it, it is used.
+                    self.note_rate_headers(cache_id, resp.headers());
                     if status == 429 {
                         Retryable::RateLimited
                     } else {
-                        self.note_rate_headers(cache_id, resp.headers());
                         match resp.bytes().await {
                             Err(e) => Retryable::Transport(transport_text(e)),
                             Ok(body) if status >= 500 => Retryable::Server(ApiError::parse(

@@ -1,0 +1,985 @@
+//! The HTTP server: `/v2/...` behaves like Tripletex for the endpoints Inndrive uses; `/_sandbox/...`
+//! is the sandbox's own admin API (faults, counters, clock, keys).
+
+use crate::faults::{FaultState, Faults};
+use crate::fields::Selection;
+use crate::fixture::{EmployeeKeyFixture, Entitlement, Fixture, COLLECTIONS};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Oslo;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Request counters, for tests and benchmarks (`GET /_sandbox/stats`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Successful session creations.
+    pub session_creates: u64,
+    /// All /v2 requests.
+    pub total_requests: u64,
+    /// "METHOD /v2/decoded/path" → count.
+    pub requests_by_path: BTreeMap<String, u64>,
+    /// HTTP status → count.
+    pub responses_by_status: BTreeMap<u16, u64>,
+    /// Requests that got an injected fault (429, 5xx, truncation).
+    pub faults_injected: u64,
+}
+
+impl Stats {
+    /// Requests whose "METHOD path" key contains `needle`.
+    pub fn requests_matching(&self, needle: &str) -> u64 {
+        self.requests_by_path
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+struct SessionRec {
+    id: i64,
+    key_token: String,
+    consumer_id: i64,
+    expiration_date: NaiveDate,
+}
+
+struct RateWindow {
+    started: DateTime<Utc>,
+    used: u64,
+}
+
+pub(crate) struct AppState {
+    fixture: RwLock<Fixture>,
+    sessions: Mutex<HashMap<String, SessionRec>>,
+    faults: Mutex<FaultState>,
+    stats: Mutex<Stats>,
+    rate: Mutex<HashMap<String, RateWindow>>,
+    clock_offset_secs: AtomicI64,
+    next_id: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    pub(crate) fn new(fixture: Fixture, faults: Faults) -> Self {
+        Self {
+            fixture: RwLock::new(fixture),
+            sessions: Mutex::default(),
+            faults: Mutex::new(FaultState::new(faults)),
+            stats: Mutex::default(),
+            rate: Mutex::default(),
+            clock_offset_secs: AtomicI64::new(0),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::seconds(self.clock_offset_secs.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+
+    pub(crate) fn reset_stats(&self) {
+        *lock(&self.stats) = Stats::default();
+    }
+
+    pub(crate) fn set_faults(&self, f: Faults) {
+        lock(&self.faults).replace(f);
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        lock(&self.faults).faults.clone()
+    }
+
+    pub(crate) fn advance_clock(&self, secs: i64) {
+        self.clock_offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
+
+    /// Marks an employee key deleted (or not); returns false if unknown.
+    pub(crate) fn set_key_deleted(&self, token: &str, deleted: bool) -> bool {
+        let mut f = self.fixture.write().unwrap_or_else(|p| p.into_inner());
+        match f.employee_keys.iter_mut().find(|k| k.token == token) {
+            Some(k) => {
+                k.deleted = deleted;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn fixture(&self) -> std::sync::RwLockReadGuard<'_, Fixture> {
+        self.fixture.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/_sandbox/health", get(|| async { "ok" }))
+        .route("/_sandbox/stats", get(admin_stats))
+        .route("/_sandbox/stats/reset", post(admin_stats_reset))
+        .route(
+            "/_sandbox/faults",
+            get(admin_get_faults).post(admin_set_faults),
+        )
+        .route("/_sandbox/clock", post(admin_clock))
+        .route("/_sandbox/keys", post(admin_keys))
+        .fallback(v2)
+        .with_state(state)
+}
+
+async fn admin_stats(State(s): State<Arc<AppState>>) -> Json<Stats> {
+    Json(s.stats())
+}
+
+async fn admin_stats_reset(State(s): State<Arc<AppState>>) -> Json<Stats> {
+    s.reset_stats();
+    Json(s.stats())
+}
+
+async fn admin_get_faults(State(s): State<Arc<AppState>>) -> Json<Faults> {
+    Json(s.faults())
+}
+
+async fn admin_set_faults(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => {
+            s.set_faults(f);
+            Json(s.faults()).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": "bad_faults", "message": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClockBody {
+    advance_seconds: i64,
+}
+
+async fn admin_clock(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockBody>(&body) {
+        Ok(b) => {
+            s.advance_clock(b.advance_seconds);
+            Json(json!({"now": s.now().to_rfc3339()})).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": "bad_clock", "message": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct KeysBody {
+    token: String,
+    deleted: bool,
+}
+
+async fn admin_keys(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<KeysBody>(&body) {
+        Ok(b) if s.set_key_deleted(&b.token, b.deleted) => {
+            Json(json!({"deleted": b.deleted})).into_response()
+        }
+        Ok(_) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": "unknown_key", "message": "no such employee key"}})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": "bad_keys", "message": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+// ------------------------------------------------------------------------------------------ /v2
+
+/// A Tripletex error (status + ApiError body).
+pub(crate) struct TxError {
+    status: u16,
+    code: i64,
+    message: String,
+    validation: Vec<(String, String)>,
+}
+
+impl TxError {
+    fn new(status: u16, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            validation: Vec::new(),
+        }
+    }
+    fn unauthorized(msg: &str) -> Self {
+        Self::new(401, 3000, msg)
+    }
+    fn forbidden(msg: &str) -> Self {
+        Self::new(403, 9000, msg)
+    }
+    fn validation(field: &str, message: &str) -> Self {
+        Self {
+            status: 422,
+            code: 18000,
+            message: "Validering feilet.".into(),
+            validation: vec![(field.into(), message.into())],
+        }
+    }
+    fn body(&self, request_id: &str) -> Value {
+        let mut b = json!({
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "link": "https://tripletex.no/v2-docs/",
+            "developerMessage": Value::Null,
+            "validationMessages": Value::Null,
+            "requestId": request_id,
+        });
+        if !self.validation.is_empty() {
+            b["validationMessages"] = Value::Array(
+                self.validation
+                    .iter()
+                    .map(|(f, m)| json!({"field": f, "message": m, "path": f, "rootId": Value::Null}))
+                    .collect(),
+            );
+        }
+        b
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Start of `date` in Oslo.
+fn start_of(date: NaiveDate) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    Oslo.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+}
+
+fn oslo_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&Oslo).date_naive()
+}
+
+/// Who is calling, for whom, with what rights.
+struct Ctx {
+    key: EmployeeKeyFixture,
+    acting_company: i64,
+    /// Accountant key acting for a client.
+    proxy: bool,
+    /// Accountant key with user 0: only >whoAmI and >withLoginAccess.
+    accountant_own: bool,
+    entitlements: BTreeSet<Entitlement>,
+}
+
+struct Req<'a> {
+    method: &'a Method,
+    path: &'a str,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    base: String,
+}
+
+impl Req<'_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Reply {
+    status: u16,
+    body: Value,
+    /// The employee token whose rate budget this request used.
+    budget_key: Option<String>,
+}
+
+async fn v2(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = percent_decode(uri.path());
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let stat_key = format!("{method} {path}");
+    {
+        let mut st = lock(&state.stats);
+        st.total_requests += 1;
+        *st.requests_by_path.entry(stat_key).or_default() += 1;
+    }
+    let decision = lock(&state.faults).decide(&path);
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
+    }
+    let rate_limit = state.faults().rate_limit;
+    let finish = |status: u16, body: Vec<u8>, rate: Option<(u64, u64, Option<u64>)>| {
+        lock(&state.stats)
+            .responses_by_status
+            .entry(status)
+            .and_modify(|c| *c += 1)
+            .or_insert(1);
+        let mut resp = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        )
+            .into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            h.insert("x-tlx-request-id", v);
+        }
+        h.insert("server", HeaderValue::from_static("tripletex-sandbox"));
+        if let Some((limit, remaining, reset)) = rate {
+            h.insert("x-rate-limit-limit", HeaderValue::from(limit));
+            h.insert("x-rate-limit-remaining", HeaderValue::from(remaining));
+            if let Some(r) = reset {
+                h.insert("x-rate-limit-reset", HeaderValue::from(r));
+            }
+        }
+        resp
+    };
+
+    // Injected 429 / 5xx.
+    if let Some((with_reset, reset)) = decision.rate_limit {
+        lock(&state.stats).faults_injected += 1;
+        let e = TxError::new(429, 0, "Too Many Requests");
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(
+            429,
+            body,
+            Some((rate_limit.limit, 0, with_reset.then_some(reset))),
+        );
+    }
+    if let Some(status) = decision.server_error {
+        lock(&state.stats).faults_injected += 1;
+        let e = TxError::new(status, 1000, "En feil har oppstått (sandbox fault).");
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(status, body, None);
+    }
+
+    let query: Vec<(String, String)> = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let req = Req {
+        method: &method,
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: &body,
+        base: format!("{host}/v2"),
+    };
+    let reply = match handle(&state, &req) {
+        Ok(r) => r,
+        Err((e, budget_key)) => Reply {
+            status: e.status,
+            body: e.body(&request_id),
+            budget_key,
+        },
+    };
+
+    // The per-key rate window (X-Rate-Limit-* on every non-429 response).
+    let now = state.now();
+    let window = Duration::seconds(rate_limit.window_seconds.max(1) as i64);
+    let budget = reply.budget_key.as_ref().map(|k| {
+        let mut rates = lock(&state.rate);
+        let w = rates.entry(k.clone()).or_insert(RateWindow {
+            started: now,
+            used: 0,
+        });
+        if now >= w.started + window {
+            w.started = now;
+            w.used = 0;
+        }
+        w.used += 1;
+        let reset = ((w.started + window) - now).num_milliseconds().max(0) as u64;
+        (w.used, reset.div_ceil(1000))
+    });
+    let (used, reset) = budget.unwrap_or((0, rate_limit.window_seconds));
+    if used > rate_limit.limit {
+        let e = TxError::new(429, 0, "Too Many Requests");
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(429, body, Some((rate_limit.limit, 0, None)));
+    }
+    let mut bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
+    if decision.truncate {
+        lock(&state.stats).faults_injected += 1;
+        bytes.truncate(bytes.len() / 2);
+    }
+    finish(
+        reply.status,
+        bytes,
+        Some((
+            rate_limit.limit,
+            rate_limit.limit.saturating_sub(used),
+            Some(reset),
+        )),
+    )
+}
+
+type HResult = Result<Reply, (TxError, Option<String>)>;
+
+fn handle(state: &AppState, req: &Req) -> HResult {
+    let Some(rest) = req.path.strip_prefix("/v2") else {
+        return Err((TxError::new(404, 6000, "Not found"), None));
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest == "/token/session/:create" {
+        return match *req.method {
+            Method::POST | Method::PUT => create_session(state, req),
+            _ => Err((TxError::new(405, 4000, "Method not allowed"), None)),
+        };
+    }
+    if req.method != Method::GET {
+        return Err((TxError::new(405, 4000, "Method not allowed"), None));
+    }
+    let ctx = authenticate(state, req).map_err(|e| (e, None))?;
+    let budget = Some(ctx.key.token.clone());
+    let with_budget = |r: Result<Value, TxError>| match r {
+        Ok(body) => Ok(Reply {
+            status: 200,
+            body,
+            budget_key: budget.clone(),
+        }),
+        Err(e) => Err((e, budget.clone())),
+    };
+    match rest {
+        "/token/session/>whoAmI" => with_budget(who_am_i(state, req, &ctx)),
+        "/company/>withLoginAccess" => with_budget(with_login_access(state, req, &ctx)),
+        _ => {
+            if ctx.accountant_own {
+                return with_budget(Err(TxError::forbidden(
+                    "Regnskapsførers brukernøkkel med brukernavn 0 gir bare tilgang til >whoAmI og >withLoginAccess.",
+                )));
+            }
+            if let Some(id) = rest.strip_prefix("/company/") {
+                return with_budget(company(state, req, &ctx, id));
+            }
+            match COLLECTIONS.iter().find(|(_, p, ..)| *p == rest) {
+                Some(&(name, _, ent, schema)) => {
+                    with_budget(list_collection(state, req, &ctx, name, ent, schema))
+                }
+                None => with_budget(Err(TxError::new(404, 6000, "Object not found"))),
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SessionBody {
+    consumer_token: Option<String>,
+    employee_token: Option<String>,
+    expiration_date: Option<String>,
+}
+
+fn create_session(state: &AppState, req: &Req) -> HResult {
+    let input: SessionBody = if *req.method == Method::POST {
+        serde_json::from_slice(req.body).map_err(|_| {
+            (
+                TxError::new(422, 22000, "Ugyldig JSON i forespørselen."),
+                None,
+            )
+        })?
+    } else {
+        SessionBody {
+            consumer_token: req.param("consumerToken").map(str::to_string),
+            employee_token: req.param("employeeToken").map(str::to_string),
+            expiration_date: req.param("expirationDate").map(str::to_string),
+        }
+    };
+    let fixture = state.fixture();
+    let now = state.now();
+    let consumer = input.consumer_token.unwrap_or_default();
+    let Some(consumer_idx) = fixture.consumer_tokens.iter().position(|t| *t == consumer) else {
+        return Err((
+            TxError::validation(
+                "arg:consumerToken",
+                "The consumer token is invalid or does not exist.",
+            ),
+            None,
+        ));
+    };
+    let employee = input.employee_token.unwrap_or_default();
+    let key = fixture.employee_keys.iter().find(|k| k.token == employee);
+    let Some(key) = key.filter(|k| key_usable(k, now)) else {
+        return Err((
+            TxError::validation(
+                "arg:employeeToken",
+                "The employee token is invalid or does not exist.",
+            ),
+            None,
+        ));
+    };
+    let date = input
+        .expiration_date
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let Some(date) = date.filter(|d| *d > oslo_today(now)) else {
+        return Err((
+            TxError::validation(
+                "arg:expirationDate",
+                "Utløpsdato må være en gyldig dato etter dagens dato.",
+            ),
+            Some(key.token.clone()),
+        ));
+    };
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed) as i64;
+    let token_json = json!({"tokenId": id, "token": uuid::Uuid::new_v4().to_string()}).to_string();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token_json);
+    lock(&state.sessions).insert(
+        token.clone(),
+        SessionRec {
+            id,
+            key_token: key.token.clone(),
+            consumer_id: consumer_idx as i64 + 1,
+            expiration_date: date,
+        },
+    );
+    lock(&state.stats).session_creates += 1;
+    let body = json!({"value": {
+        "id": id,
+        "version": 0,
+        "url": format!("{}/token/session/{id}", req.base),
+        "consumerToken": {"id": consumer_idx as i64 + 1, "url": format!("{}/token/consumer/{}", req.base, consumer_idx + 1)},
+        "employeeToken": {"id": key.id, "url": format!("{}/token/employee/{}", req.base, key.id)},
+        "expirationDate": date.format("%Y-%m-%d").to_string(),
+        "token": token,
+    }});
+    Ok(Reply {
+        status: if *req.method == Method::POST {
+            201
+        } else {
+            200
+        },
+        body,
+        budget_key: Some(key.token.clone()),
+    })
+}
+
+fn key_usable(k: &EmployeeKeyFixture, now: DateTime<Utc>) -> bool {
+    !k.deleted && k.expiration_date.is_none_or(|d| now < start_of(d))
+}
+
+/// Basic auth → session → key → acting company and entitlements.
+fn authenticate(state: &AppState, req: &Req) -> Result<Ctx, TxError> {
+    let creds = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            TxError::unauthorized("Autentisering kreves (Basic auth med sesjonstoken).")
+        })?;
+    let (user, token) = creds.split_once(':').unwrap_or(("", creds.as_str()));
+    let now = state.now();
+    let (key_token, _consumer) = {
+        let sessions = lock(&state.sessions);
+        let s = sessions
+            .get(token)
+            .ok_or_else(|| TxError::unauthorized("Ugyldig eller utløpt sesjonstoken."))?;
+        if now >= start_of(s.expiration_date) {
+            return Err(TxError::unauthorized("Ugyldig eller utløpt sesjonstoken."));
+        }
+        let _ = s.id;
+        (s.key_token.clone(), s.consumer_id)
+    };
+    let fixture = state.fixture();
+    let key = fixture
+        .employee_keys
+        .iter()
+        .find(|k| k.token == key_token)
+        .filter(|k| key_usable(k, now))
+        .ok_or_else(|| TxError::unauthorized("Ugyldig eller utløpt sesjonstoken."))?
+        .clone();
+    let own = user.is_empty() || user == "0" || user == key.company_id.to_string();
+    if own {
+        let entitlements = fixture.template(&key.template);
+        return Ok(Ctx {
+            acting_company: key.company_id,
+            proxy: false,
+            accountant_own: key.accountant,
+            entitlements,
+            key,
+        });
+    }
+    let client_id: i64 = user
+        .parse()
+        .map_err(|_| TxError::unauthorized("Ugyldig brukernavn i Basic auth."))?;
+    let link = key.clients.iter().find(|l| l.company_id == client_id);
+    let Some(link) = link.filter(|_| key.accountant) else {
+        return Err(TxError::forbidden(
+            "Brukernøkkelen har ikke tilgang til denne klienten.",
+        ));
+    };
+    let company = fixture.companies.iter().find(|c| c.id == client_id);
+    if !company.is_some_and(|c| c.api_access_enabled) {
+        return Err(TxError::forbidden(
+            "API-tilgang for regnskapsfører er ikke slått på i klientens selskap.",
+        ));
+    }
+    let entitlements = fixture.template(&link.template);
+    Ok(Ctx {
+        acting_company: client_id,
+        proxy: true,
+        accountant_own: false,
+        entitlements,
+        key,
+    })
+}
+
+fn selection(req: &Req, schema: &str) -> Result<Selection, TxError> {
+    let sel = match req.param("fields").map(str::trim).filter(|s| !s.is_empty()) {
+        None => Selection::all(),
+        Some(f) => Selection::parse(f).map_err(|e| {
+            TxError::new(400, 11000, format!("Illegal field in fields filter: {e}"))
+        })?,
+    };
+    sel.validate(schema)
+        .map_err(|f| TxError::new(400, 11000, format!("Illegal field in fields filter: {f}")))?;
+    Ok(sel)
+}
+
+fn company_json(state: &AppState, id: i64, base: &str) -> Option<Value> {
+    let f = state.fixture();
+    let c = f.companies.iter().find(|c| c.id == id)?;
+    Some(json!({
+        "id": c.id,
+        "version": 1,
+        "url": format!("{base}/company/{}", c.id),
+        "name": c.name,
+        "displayName": c.name,
+        "organizationNumber": c.organization_number,
+        "email": c.email,
+        "phoneNumber": "",
+        "phoneNumberMobile": "",
+        "faxNumber": "",
+        "type": c.r#type,
+        "currency": {"id": 1},
+        "accountantOrSimilar": c.accountant_or_similar,
+        "companyMigration": "NONE",
+        "invoiceShowDeliveryDate": false,
+        "startDate": "2020-01-01",
+    }))
+}
+
+fn who_am_i(state: &AppState, req: &Req, ctx: &Ctx) -> Result<Value, TxError> {
+    let sel = selection(req, "LoggedInUserInfo")?;
+    let fixture = state.fixture();
+    let employee = fixture
+        .companies
+        .iter()
+        .find(|c| c.id == ctx.key.company_id)
+        .and_then(|c| c.employees.iter().find(|e| e.id == ctx.key.employee_id));
+    let employee_json = employee.map(|e| {
+        json!({"id": e.id, "firstName": e.first_name, "lastName": e.last_name,
+               "displayName": format!("{} {}", e.first_name, e.last_name), "email": e.email})
+    });
+    drop(fixture);
+    let value = json!({
+        "employeeId": ctx.key.employee_id,
+        "actualEmployeeId": ctx.key.employee_id,
+        "employee": employee_json.unwrap_or(json!({"id": ctx.key.employee_id})),
+        "companyId": ctx.acting_company,
+        "company": company_json(state, ctx.acting_company, &req.base).unwrap_or(json!({"id": ctx.acting_company})),
+        "language": "NO",
+        "loggedInWithConnect": false,
+        "employeeIsProxy": ctx.proxy,
+    });
+    Ok(json!({"value": sel.apply(&value, "LoggedInUserInfo", &req.base)}))
+}
+
+fn paging(req: &Req) -> Result<(usize, usize), TxError> {
+    let num = |name: &str, default: usize| -> Result<usize, TxError> {
+        match req.param(name) {
+            None | Some("") => Ok(default),
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                TxError::validation(name, "Verdien må være et ikke-negativt heltall.")
+            }),
+        }
+    };
+    Ok((num("from", 0)?, num("count", 1000)?))
+}
+
+fn list_response(
+    state: &AppState,
+    req: &Req,
+    all: Vec<Value>,
+    schema: &str,
+) -> Result<Value, TxError> {
+    let sel = selection(req, schema)?;
+    let (from, count) = paging(req)?;
+    let total = all.len();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(from)
+        .take(count)
+        .map(|v| sel.apply(v, schema, &req.base))
+        .collect();
+    let lie = state.faults().lie_full_result_size;
+    let full = if lie { from + page.len() } else { total };
+    Ok(json!({
+        "fullResultSize": full,
+        "from": from,
+        "count": page.len(),
+        "values": page,
+    }))
+}
+
+fn with_login_access(state: &AppState, req: &Req, ctx: &Ctx) -> Result<Value, TxError> {
+    let fixture = state.fixture();
+    let mut clients = Vec::new();
+    if ctx.key.accountant {
+        for link in &ctx.key.clients {
+            if let Some(c) = fixture.companies.iter().find(|c| c.id == link.company_id) {
+                clients.push(json!({
+                    "id": c.id,
+                    "version": 1,
+                    "url": format!("{}/company/{}", req.base, c.id),
+                    "name": c.name,
+                    "displayName": c.name,
+                    "organizationNumber": c.organization_number,
+                    "email": c.email,
+                    "type": c.r#type,
+                    "accountantOrSimilar": c.accountant_or_similar,
+                    "customerCompanyId": c.id,
+                }));
+            }
+        }
+    }
+    drop(fixture);
+    list_response(state, req, clients, "Client")
+}
+
+fn company(state: &AppState, req: &Req, ctx: &Ctx, id: &str) -> Result<Value, TxError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| TxError::new(400, 12000, "Ugyldig id i stien."))?;
+    let sel = selection(req, "Company")?;
+    if id != ctx.acting_company {
+        let exists = state.fixture().companies.iter().any(|c| c.id == id);
+        return Err(if exists {
+            TxError::forbidden("Du har ikke tilgang til dette selskapet.")
+        } else {
+            TxError::new(404, 6000, "Objektet finnes ikke.")
+        });
+    }
+    let c = company_json(state, id, &req.base)
+        .ok_or_else(|| TxError::new(404, 6000, "Objektet finnes ikke."))?;
+    Ok(json!({"value": sel.apply(&c, "Company", &req.base)}))
+}
+
+fn date_param(req: &Req, name: &str, required: bool) -> Result<Option<NaiveDate>, TxError> {
+    match req.param(name).filter(|s| !s.is_empty()) {
+        None if required => Err(TxError::validation(name, "Kan ikke være null.")),
+        None => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| TxError::validation(name, "Ugyldig dato (yyyy-MM-dd).")),
+    }
+}
+
+fn id_list(req: &Req, name: &str) -> Option<BTreeSet<i64>> {
+    req.param(name)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+}
+
+fn field_i64(v: &Value, path: &[&str]) -> Option<i64> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_i64()
+}
+
+fn field_date(v: &Value, name: &str) -> Option<NaiveDate> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+fn list_collection(
+    state: &AppState,
+    req: &Req,
+    ctx: &Ctx,
+    name: &str,
+    ent: Entitlement,
+    schema: &str,
+) -> Result<Value, TxError> {
+    if !ctx.entitlements.contains(&ent) {
+        return Err(TxError::forbidden(
+            "Du har ikke tilgang til denne funksjonen (mangler rettighet i tilgangsmalen).",
+        ));
+    }
+    // Validate `fields` before filters so an illegal filter is reported like Tripletex.
+    selection(req, schema)?;
+    let (date_field, from_name, to_name, required) = match name {
+        "invoices" => (
+            Some("invoiceDate"),
+            "invoiceDateFrom",
+            "invoiceDateTo",
+            true,
+        ),
+        "postings" | "vouchers" => (Some("date"), "dateFrom", "dateTo", true),
+        _ => (None, "", "", false),
+    };
+    let (dfrom, dto) = if date_field.is_some() {
+        (
+            date_param(req, from_name, required)?,
+            date_param(req, to_name, required)?,
+        )
+    } else {
+        (None, None)
+    };
+    let ids = id_list(req, "id");
+    let fixture = state.fixture();
+    let items: Vec<Value> = fixture
+        .companies
+        .iter()
+        .find(|c| c.id == ctx.acting_company)
+        .and_then(|c| c.collections.get(name))
+        .cloned()
+        .unwrap_or_default();
+    drop(fixture);
+    let mut out: Vec<Value> = items
+        .into_iter()
+        .filter(|v| {
+            ids.as_ref()
+                .is_none_or(|s| field_i64(v, &["id"]).is_some_and(|i| s.contains(&i)))
+        })
+        .filter(|v| match (date_field, dfrom, dto) {
+            (Some(f), Some(a), Some(b)) => field_date(v, f).is_some_and(|d| a <= d && d < b),
+            _ => true,
+        })
+        .filter(|v| collection_filter(name, req, v))
+        .map(|mut v| {
+            let id = field_i64(&v, &["id"]);
+            if let (Value::Object(o), Some(id)) = (&mut v, id) {
+                if !o.contains_key("url") {
+                    let path = COLLECTIONS
+                        .iter()
+                        .find(|(n, ..)| *n == name)
+                        .map(|(_, p, ..)| *p)
+                        .unwrap_or("");
+                    o.insert(
+                        "url".into(),
+                        Value::String(format!("{}{path}/{id}", req.base)),
+                    );
+                }
+            }
+            v
+        })
+        .collect();
+    out.sort_by_key(|v| field_i64(v, &["id"]).unwrap_or(0));
+    list_response(state, req, out, schema)
+}
+
+/// Per-endpoint query filters (a subset of Tripletex's; unknown parameters are ignored, as there).
+fn collection_filter(name: &str, req: &Req, v: &Value) -> bool {
+    let eq_str = |param: &str, field: &str| {
+        req.param(param)
+            .filter(|s| !s.is_empty())
+            .is_none_or(|p| v.get(field).and_then(Value::as_str) == Some(p))
+    };
+    let in_list = |param: &str, path: &[&str]| {
+        id_list(req, param).is_none_or(|s| field_i64(v, path).is_some_and(|i| s.contains(&i)))
+    };
+    match name {
+        "customers" => {
+            // The spec declares isInactive default false: without it, only active customers.
+            let want_inactive = req.param("isInactive") == Some("true");
+            let inactive = v
+                .get("isInactive")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            inactive == want_inactive
+                && eq_str("organizationNumber", "organizationNumber")
+                && eq_str("email", "email")
+                && in_list("customerAccountNumber", &["customerNumber"])
+        }
+        "invoices" => {
+            in_list("customerId", &["customer", "id"])
+                && in_list("invoiceNumber", &["invoiceNumber"])
+                && eq_str("kid", "kid")
+                && in_list("voucherId", &["voucher", "id"])
+        }
+        "postings" => {
+            in_list("customerId", &["customer", "id"]) && in_list("accountId", &["account", "id"])
+        }
+        "vouchers" => in_list("number", &["number"]),
+        "accounts" => {
+            in_list("number", &["number"])
+                && req
+                    .param("ledgerType")
+                    .is_none_or(|t| v.get("ledgerType").and_then(Value::as_str) == Some(t))
+                && req.param("isBankAccount").is_none_or(|b| {
+                    v.get("isBankAccount").and_then(Value::as_bool) == Some(b == "true")
+                })
+        }
+        _ => true,
+    }
+}
