@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod interest;
+pub mod classify;
 pub mod kid;
 pub mod letters;
 pub mod limitation;
