@@ -76,6 +76,8 @@ pub enum FaultKind {
     },
     /// The body is cut in half (valid HTTP, invalid JSON).
     Truncate,
+    /// 401 code 3000, as for an expired session (without touching the session).
+    Unauthorized,
     Latency {
         ms: u64,
     },
@@ -122,7 +124,7 @@ impl Faults {
 }
 
 /// CLI syntax: `KIND[:N][@FRACTION][/PATH]` with KIND one of `429`, `429-reset`, `5xx` / `500` /
-/// `502` / `503`, `truncate`, `latency=MS`; e.g. `429:3/whoAmI`, `503@0.1`, `truncate:1/customer`.
+/// `502` / `503`, `401`, `truncate`, `latency=MS`; e.g. `429:3/whoAmI`, `503@0.1`, `truncate:1/customer`.
 /// `latency=MS` without N/fraction/path sets the global latency (handled by [`Faults::apply_cli`]).
 impl FromStr for FaultRule {
     type Err = String;
@@ -164,6 +166,7 @@ impl FromStr for FaultRule {
             "502" => FaultKind::ServerError { status: 502 },
             "503" => FaultKind::ServerError { status: 503 },
             "truncate" => FaultKind::Truncate,
+            "401" => FaultKind::Unauthorized,
             k if k.starts_with("latency=") => FaultKind::Latency {
                 ms: k["latency=".len()..]
                     .parse()
@@ -208,6 +211,7 @@ pub struct Decision {
     pub rate_limit: Option<(bool, u64)>,
     pub server_error: Option<u16>,
     pub truncate: bool,
+    pub unauthorized: bool,
 }
 
 /// Runtime fault state: the rules with their remaining counts and a deterministic RNG.
@@ -278,6 +282,7 @@ impl FaultState {
                     d.server_error = Some(status)
                 }
                 FaultKind::Truncate => d.truncate = true,
+                FaultKind::Unauthorized if !d.unauthorized => d.unauthorized = true,
                 _ => {
                     // A second status fault for the same request: give the count back.
                     if let Some(c) = r.count.as_mut() {

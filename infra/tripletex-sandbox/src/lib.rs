@@ -88,6 +88,16 @@ impl SandboxHandle {
         self.state.set_key_deleted(token, deleted)
     }
 
+    /// Forgets all sessions (later requests with them get 401). Returns how many there were.
+    pub fn revoke_sessions(&self) -> usize {
+        self.state.revoke_sessions()
+    }
+
+    /// The session tokens the sandbox has issued and still knows.
+    pub fn session_tokens(&self) -> Vec<String> {
+        self.state.session_tokens()
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -121,6 +121,19 @@ impl AppState {
         }
     }
 
+    /// Forgets every session (their tokens then get 401, as after expiry or revocation).
+    pub(crate) fn revoke_sessions(&self) -> usize {
+        let mut s = lock(&self.sessions);
+        let n = s.len();
+        s.clear();
+        n
+    }
+
+    /// The session tokens currently known (tests use them to check nothing leaks them).
+    pub(crate) fn session_tokens(&self) -> Vec<String> {
+        lock(&self.sessions).keys().cloned().collect()
+    }
+
     fn fixture(&self) -> std::sync::RwLockReadGuard<'_, Fixture> {
         self.fixture.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -137,6 +150,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/_sandbox/clock", post(admin_clock))
         .route("/_sandbox/keys", post(admin_keys))
+        .route("/_sandbox/sessions/revoke", post(admin_revoke))
         .fallback(v2)
         .with_state(state)
 }
@@ -186,6 +200,10 @@ async fn admin_clock(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
         )
             .into_response(),
     }
+}
+
+async fn admin_revoke(State(s): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"revoked": s.revoke_sessions()}))
 }
 
 #[derive(Deserialize)]
@@ -409,6 +427,13 @@ async fn v2(
         let e = TxError::new(status, 1000, "En feil har oppstått (sandbox fault).");
         let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
         return finish(status, body, None);
+    }
+
+    if decision.unauthorized {
+        lock(&state.stats).faults_injected += 1;
+        let e = TxError::unauthorized("Ugyldig eller utløpt sesjonstoken (sandbox fault).");
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(401, body, None);
     }
 
     let query: Vec<(String, String)> = Query::<Vec<(String, String)>>::try_from_uri(&uri)
