@@ -549,13 +549,14 @@ fn decide(f: Facts) -> Classification {
         }
         if !f.bank_debits.is_empty() {
             flags.push(Flag::MixedPaymentAndWriteOff);
+            let (acc_en, acc_no) = bank_words(&f.bank_debits);
             let banks = list(&f.bank_debits);
             en.push_str(&format!(
-                " It also debits the bank account {banks}: part paid, part written off; check the \
+                " It also debits the {acc_en} {banks}: part paid, part written off; check the \
                  amounts."
             ));
             no.push_str(&format!(
-                " Det debiterer også bankkonto {banks}: delvis betalt, delvis tapsført; kontroller \
+                " Det debiterer også {acc_no} {banks}: delvis betalt, delvis tapsført; kontroller \
                  beløpene."
             ));
         }
@@ -565,11 +566,7 @@ fn decide(f: Facts) -> Classification {
         let src_no = source_no(*source);
         if f.has_payment_evidence() {
             flags.push(Flag::ConflictingEvidence);
-            if m.strength == MarkerStrength::Ambiguous {
-                flags.push(Flag::AmbiguousMarker);
-            }
-            (
-                CreditKind::Unknown,
+            let (mut en, mut no) = (
                 format!(
                     "The {src_en} begins with «{}» (write-off), but {}: held for a person to decide \
                      between write-off and payment.",
@@ -580,7 +577,13 @@ fn decide(f: Facts) -> Classification {
                      avgjort om det er tap eller betaling.",
                     m.word, text.payment_no
                 ),
-            )
+            );
+            if m.strength == MarkerStrength::Ambiguous {
+                flags.push(Flag::AmbiguousMarker);
+                en.push_str(&format!(" «{}» is not plainly a loss word.", m.word));
+                no.push_str(&format!(" «{}» er ikke entydig et tapsord.", m.word));
+            }
+            (CreditKind::Unknown, en, no)
         } else {
             let mut en = format!("The {src_en} begins with «{}».", m.word);
             let mut no = format!("{src_no} begynner med «{}».", m.word);
@@ -665,11 +668,12 @@ fn decide(f: Facts) -> Classification {
     let mut reason_no = no;
     if let Some((_, m)) = &f.later_word {
         reason_en.push_str(&format!(
-            " Note: «{}» appears later in the text; a write-off must begin with the word.",
+            " Note: «{}» appears later in the text; a write-off's description must begin with the \
+             word.",
             m.word
         ));
         reason_no.push_str(&format!(
-            " Merk: «{}» står senere i teksten; et tap må begynne med ordet.",
+            " Merk: «{}» står senere i teksten; teksten på et tapsbilag må begynne med ordet.",
             m.word
         ));
     }
@@ -711,10 +715,11 @@ impl Texts {
                 format!("posteringstypen er {t}"),
             ),
             (banks, _) => {
+                let (acc_en, acc_no) = bank_words(banks);
                 let b = list(banks);
                 (
-                    format!("the voucher debits the bank account {b}"),
-                    format!("bilaget debiterer bankkonto {b}"),
+                    format!("the voucher debits the {acc_en} {b}"),
+                    format!("bilaget debiterer {acc_no} {b}"),
                 )
             }
         };
@@ -810,6 +815,16 @@ fn list(debits: &[(u32, Decimal)]) -> String {
         .map(|(n, a)| format!("{n} ({a})"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// "bank account" for 1920–1999, "cash account" for 1900–1919 (kontanter), both when mixed.
+fn bank_words(debits: &[(u32, Decimal)]) -> (&'static str, &'static str) {
+    let cash = debits.iter().filter(|(n, _)| *n < 1920).count();
+    match cash {
+        0 => ("bank account", "bankkonto"),
+        c if c == debits.len() => ("cash account", "kassekonto"),
+        _ => ("bank or cash accounts", "bank- og kassekonto"),
+    }
 }
 
 fn join(accounts: &[u32]) -> String {

@@ -217,6 +217,8 @@ fn bank_counter_account_is_a_payment() {
         assert_eq!(c.kind, Payment, "{bank}");
         assert!(c.flags.is_empty());
         assert!(!c.needs_review());
+        let word = if bank < 1920 { "cash account" } else { "bank account" };
+        assert!(c.reason_en.contains(&format!("{word} {bank}")), "{}", c.reason_en);
     }
 }
 
@@ -517,6 +519,13 @@ fn evidence_reads_from_plain_json() {
     .unwrap();
     assert_eq!(e.counter_postings[0].amount, dec!(1250.50));
     assert_eq!(classify(&e).flags, vec![MarkerMissing]);
+    // Amounts may also be JSON numbers, as Tripletex sends them.
+    let e: CreditEvidence = serde_json::from_str(
+        r#"{ "posting_description": "Tap", "counter_postings": [ { "account_number": 1920, "amount": 1250.5 } ] }"#,
+    )
+    .unwrap();
+    assert_eq!(e.counter_postings[0].amount, dec!(1250.5));
+    assert_eq!(classify(&e).kind, Unknown);
     let empty: CreditEvidence = serde_json::from_str("{}").unwrap();
     assert_eq!(empty, CreditEvidence::default());
 }
