@@ -291,19 +291,35 @@ impl FunctionRunner {
             })
             .await
             .map_err(|_| InvokeError::Stopped)?;
-        match tokio::time::timeout(INIT_TIMEOUT, picked_rx).await {
-            Ok(Ok(())) => {}
-            _ => {
-                cancelled.store(true, Ordering::SeqCst);
-                let last = self
-                    .shared
-                    .last_init_error
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                return Err(InvokeError::Init(last.unwrap_or_else(|| {
-                    format!("the process did not ask for an invocation within {INIT_TIMEOUT:?}")
-                })));
+        // Wait for the process to take the invocation; fail fast when its init failed.
+        let init_deadline = Instant::now() + INIT_TIMEOUT;
+        let mut picked_rx = picked_rx;
+        loop {
+            tokio::select! {
+                r = &mut picked_rx => {
+                    if r.is_err() {
+                        return Err(InvokeError::Stopped);
+                    }
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    let init = self
+                        .shared
+                        .last_init_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone();
+                    if init.is_some() || Instant::now() > init_deadline {
+                        cancelled.store(true, Ordering::SeqCst);
+                        // It may have been taken in the meantime.
+                        if picked_rx.try_recv().is_ok() {
+                            break;
+                        }
+                        return Err(InvokeError::Init(init.unwrap_or_else(|| {
+                            format!("the process did not ask for an invocation within {INIT_TIMEOUT:?}")
+                        })));
+                    }
+                }
             }
         }
         match tokio::time::timeout(self.def.timeout, result_rx).await {
