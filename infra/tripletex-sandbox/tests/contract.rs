@@ -1,0 +1,408 @@
+//! Contract test: every body the sandbox serves (success and error, every endpoint) must validate
+//! against the matching schema of Tripletex's published OpenAPI spec (2.74.00).
+//!
+//! The spec is read from `$TRIPLETEX_OPENAPI`, else from `<repo root>/../shared/reference/
+//! tripletex-openapi-2.74.00.json` (repo root = CARGO_MANIFEST_DIR/../..). A missing spec FAILS.
+//!
+//! Self-contained schemas are built by inlining the referenced component schemas under
+//! `definitions` (draft 7), with two deliberate adjustments, both documented in README.md:
+//! - every property also admits `null`: real Tripletex serialises unset values as `null`
+//!   (`developerMessage`, `validationMessages`, `closeGroup`, `voucherType`, ...) though the spec
+//!   declares no `nullable`;
+//! - objects get `additionalProperties: false` (the spec leaves it open), so the sandbox cannot
+//!   invent fields Tripletex does not have.
+//! `readOnly`/`writeOnly`/`example`/`description` are dropped (annotations only).
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use tripletex_sandbox::{
+    FaultKind, FaultRule, Faults, Fixture, SandboxHandle, DEMO_ACCOUNTANT_KEY, DEMO_COMPANY_KEY,
+    DEMO_CONSUMER_TOKEN, DEMO_FULL_CLIENT_ID, DEMO_RESTRICTED_CLIENT_ID, DEMO_UNLINKED_ID,
+};
+
+fn spec_path() -> PathBuf {
+    if let Ok(p) = std::env::var("TRIPLETEX_OPENAPI") {
+        return PathBuf::from(p);
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let repo_root = manifest.join("../..");
+    repo_root.join("../shared/reference/tripletex-openapi-2.74.00.json")
+}
+
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let p = spec_path();
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| {
+            panic!(
+                "the Tripletex OpenAPI spec is required for the contract test but could not be read \
+                 from {} ({e}); set TRIPLETEX_OPENAPI to its path",
+                p.display()
+            )
+        });
+        serde_json::from_str(&text).expect("the OpenAPI spec is valid JSON")
+    })
+}
+
+fn ref_name(r: &str) -> Option<&str> {
+    r.strip_prefix("#/components/schemas/")
+}
+
+/// Rewrites one component schema: refs → #/definitions, nullable properties, closed objects.
+fn transform(v: &Value, refs: &mut BTreeSet<String>) -> Value {
+    match v {
+        Value::Object(o) => {
+            if let Some(r) = o.get("$ref").and_then(Value::as_str) {
+                let name = ref_name(r).unwrap_or_else(|| panic!("unsupported $ref {r}"));
+                refs.insert(name.to_string());
+                return json!({"$ref": format!("#/definitions/{name}")});
+            }
+            let mut out = Map::new();
+            for (k, val) in o {
+                match k.as_str() {
+                    "readOnly" | "writeOnly" | "example" | "description" | "title" => {}
+                    "properties" => {
+                        let props = val.as_object().cloned().unwrap_or_default();
+                        let mut np = Map::new();
+                        for (pk, pv) in props {
+                            let inner = transform(&pv, refs);
+                            np.insert(pk, json!({"anyOf": [{"type": "null"}, inner]}));
+                        }
+                        out.insert("properties".into(), Value::Object(np));
+                    }
+                    "items" | "additionalProperties" if val.is_object() => {
+                        out.insert(k.clone(), transform(val, refs));
+                    }
+                    _ => {
+                        out.insert(k.clone(), val.clone());
+                    }
+                }
+            }
+            if out.contains_key("properties") && !out.contains_key("additionalProperties") {
+                out.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A self-contained draft-7 schema for component `root`.
+fn self_contained(root: &str) -> Value {
+    let schemas = &spec()["components"]["schemas"];
+    let mut defs = Map::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(name) = todo.pop() {
+        if defs.contains_key(&name) {
+            continue;
+        }
+        let s = schemas
+            .get(&name)
+            .unwrap_or_else(|| panic!("schema {name} not in the spec"));
+        let mut refs = BTreeSet::new();
+        defs.insert(name.clone(), transform(s, &mut refs));
+        todo.extend(refs.into_iter().filter(|r| !defs.contains_key(r)));
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$ref": format!("#/definitions/{root}"),
+        "definitions": defs,
+    })
+}
+
+fn validator(root: &str) -> &'static jsonschema::Validator {
+    static CACHE: OnceLock<Mutex<HashMap<String, &'static jsonschema::Validator>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut guard = cache.lock().unwrap();
+    if let Some(v) = guard.get(root) {
+        return v;
+    }
+    let schema = self_contained(root);
+    let v = jsonschema::draft7::options()
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("schema {root} does not compile: {e}"));
+    let leaked: &'static jsonschema::Validator = Box::leak(Box::new(v));
+    guard.insert(root.to_string(), leaked);
+    leaked
+}
+
+fn errors(root: &str, body: &Value) -> Vec<String> {
+    validator(root)
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+fn assert_valid(root: &str, body: &Value, what: &str) {
+    let errs = errors(root, body);
+    assert!(
+        errs.is_empty(),
+        "{what}: body does not match {root}:\n{}\nbody: {body}",
+        errs.join("\n")
+    );
+}
+
+/// The schema the spec names for `method path` → `status` (application/json).
+fn response_schema(path: &str, method: &str, status: &str) -> String {
+    let op = &spec()["paths"][path][method];
+    let r = op["responses"][status]["content"]
+        .as_object()
+        .and_then(|c| c.values().next())
+        .and_then(|m| m["schema"]["$ref"].as_str())
+        .unwrap_or_else(|| panic!("the spec has no {status} schema for {method} {path}"));
+    ref_name(r).unwrap().to_string()
+}
+
+struct Api {
+    sb: SandboxHandle,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(faults: Faults) -> Self {
+        Self {
+            sb: tripletex_sandbox::start_in_thread(Fixture::demo(), faults).unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn session(&self, employee: &str) -> String {
+        let (status, body) = self
+            .raw(
+                reqwest::Method::POST,
+                "/token/session/:create",
+                None,
+                Some(json!({"consumerToken": DEMO_CONSUMER_TOKEN, "employeeToken": employee, "expirationDate": "2099-01-01"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["value"]["token"].as_str().unwrap().to_string()
+    }
+
+    async fn raw(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        auth: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.sb.base_url, path_and_query));
+        if let Some((user, token)) = auth {
+            req = req.basic_auth(user, Some(token));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let v = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path_and_query}: not JSON ({e}): {text}"));
+        (status, v)
+    }
+
+    async fn get(&self, path_and_query: &str, user: &str, token: &str) -> (u16, Value) {
+        self.raw(
+            reqwest::Method::GET,
+            path_and_query,
+            Some((user, token)),
+            None,
+        )
+        .await
+    }
+}
+
+const RANGE: &str = "dateFrom=2020-01-01&dateTo=2030-01-01";
+
+#[tokio::test]
+async fn spec_is_present_and_names_the_schemas_we_serve() {
+    assert_eq!(spec()["info"]["version"].as_str(), Some("2.74.00"));
+    assert_eq!(
+        response_schema("/token/session/:create", "post", "201"),
+        "ResponseWrapperSessionToken"
+    );
+    assert_eq!(
+        response_schema("/ledger/voucher", "get", "200"),
+        "VoucherSearchResponse"
+    );
+    assert_eq!(
+        response_schema("/company/>withLoginAccess", "get", "200"),
+        "ListResponseClient"
+    );
+}
+
+#[tokio::test]
+async fn session_creation_responses_match_the_spec() {
+    let api = Api::new(Faults::none());
+    let ok_post = response_schema("/token/session/:create", "post", "201");
+    let ok_put = response_schema("/token/session/:create", "put", "200");
+    let body = json!({"consumerToken": DEMO_CONSUMER_TOKEN, "employeeToken": DEMO_ACCOUNTANT_KEY, "expirationDate": "2099-01-01"});
+    let (s, b) = api
+        .raw(
+            reqwest::Method::POST,
+            "/token/session/:create",
+            None,
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 201);
+    assert_valid(&ok_post, &b, "POST :create");
+    let (s, b) = api
+        .raw(
+            reqwest::Method::PUT,
+            &format!("/token/session/:create?consumerToken={DEMO_CONSUMER_TOKEN}&employeeToken={DEMO_COMPANY_KEY}&expirationDate=2099-01-01"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_valid(&ok_put, &b, "PUT :create");
+    for bad in [
+        json!({"consumerToken": "nope", "employeeToken": DEMO_ACCOUNTANT_KEY, "expirationDate": "2099-01-01"}),
+        json!({"consumerToken": DEMO_CONSUMER_TOKEN, "employeeToken": "nope", "expirationDate": "2099-01-01"}),
+        json!({"consumerToken": DEMO_CONSUMER_TOKEN, "employeeToken": DEMO_ACCOUNTANT_KEY, "expirationDate": "2000-01-01"}),
+    ] {
+        let (s, b) = api
+            .raw(
+                reqwest::Method::POST,
+                "/token/session/:create",
+                None,
+                Some(bad),
+            )
+            .await;
+        assert_eq!(s, 422);
+        assert_valid("ApiError", &b, "refused :create");
+    }
+}
+
+#[tokio::test]
+async fn every_get_endpoint_matches_the_spec() {
+    let api = Api::new(Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let own = api.session(DEMO_COMPANY_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    let restricted = DEMO_RESTRICTED_CLIENT_ID.to_string();
+    let unlinked = DEMO_UNLINKED_ID.to_string();
+
+    // (spec path, request, user, token, expected status)
+    let cases: Vec<(&str, String, &str, &str, u16)> = vec![
+        ("/token/session/>whoAmI", "/token/session/%3EwhoAmI".into(), "0", &acc, 200),
+        ("/token/session/>whoAmI", "/token/session/>whoAmI?fields=*,company(*),employee(*)".into(), &full, &acc, 200),
+        ("/company/>withLoginAccess", "/company/%3EwithLoginAccess".into(), "0", &acc, 200),
+        ("/company/>withLoginAccess", "/company/%3EwithLoginAccess?fields=*,currency(*)&count=2".into(), "0", &acc, 200),
+        ("/company/>withLoginAccess", "/company/%3EwithLoginAccess".into(), "0", &own, 200),
+        ("/company/{id}", format!("/company/{full}"), &full, &acc, 200),
+        ("/company/{id}", "/company/3001?fields=id,name,organizationNumber".into(), "0", &own, 200),
+        ("/customer", "/customer".into(), &full, &acc, 200),
+        ("/customer", "/customer?fields=*,postalAddress(*),currency(*)&isInactive=true".into(), &full, &acc, 200),
+        ("/customer", "/customer?count=2&from=0&fields=id,name".into(), &restricted, &acc, 200),
+        ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01".into(), &full, &acc, 200),
+        ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=*,customer(*),voucher(*),postings(*),currency(*)".into(), &full, &acc, 200),
+        ("/ledger/posting", format!("/ledger/posting?{RANGE}"), &full, &acc, 200),
+        ("/ledger/posting", format!("/ledger/posting?{RANGE}&fields=*,account(*),customer(*),voucher(*),closeGroup(*)"), &full, &acc, 200),
+        ("/ledger/voucher", format!("/ledger/voucher?{RANGE}"), &full, &acc, 200),
+        ("/ledger/voucher", format!("/ledger/voucher?{RANGE}&fields=*,postings(*)"), &full, &acc, 200),
+        ("/ledger/account", "/ledger/account".into(), &full, &acc, 200),
+        ("/ledger/account", "/ledger/account?number=1500,1920&fields=*,currency(*)".into(), "0", &own, 200),
+        ("/ledger/account", "/ledger/account".into(), &restricted, &acc, 200),
+        // Errors: all ApiError.
+        ("", "/customer".into(), "0", &acc, 403),
+        ("", format!("/ledger/voucher?{RANGE}"), &restricted, &acc, 403),
+        ("", "/customer".into(), &unlinked, &acc, 403),
+        ("", "/customer?fields=id,nope".into(), &full, &acc, 400),
+        ("", "/invoice".into(), &full, &acc, 422),
+        ("", "/company/2004".into(), "0", &own, 403),
+        ("", "/company/999999".into(), "0", &own, 404),
+        ("", "/no/such/endpoint".into(), "0", &own, 404),
+        ("", "/customer".into(), "0", "not-a-session", 401),
+    ];
+    let mut seen = BTreeSet::new();
+    for (spec_path, req, user, token, status) in cases {
+        let (s, body) = api.get(&req, user, token).await;
+        assert_eq!(s, status, "{req} as {user}: {body}");
+        let schema = if status < 300 {
+            response_schema(spec_path, "get", "200")
+        } else {
+            "ApiError".to_string()
+        };
+        if status < 300 {
+            let n = body.get("values").and_then(Value::as_array).map(Vec::len);
+            assert!(
+                n != Some(0) || req.contains("withLoginAccess"),
+                "{req}: expected data, got {body}"
+            );
+        }
+        assert_valid(&schema, &body, &req);
+        seen.insert(schema);
+    }
+    let expected: BTreeSet<String> = [
+        "ResponseWrapperLoggedInUserInfo",
+        "ListResponseClient",
+        "ResponseWrapperCompany",
+        "ListResponseCustomer",
+        "ListResponseInvoice",
+        "ListResponsePosting",
+        "VoucherSearchResponse",
+        "ListResponseAccount",
+        "ApiError",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn injected_fault_responses_match_the_spec() {
+    let api = Api::new(Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    for kind in [
+        FaultKind::RateLimit {
+            with_reset: false,
+            reset_seconds: 1,
+        },
+        FaultKind::ServerError { status: 503 },
+        FaultKind::Unauthorized,
+    ] {
+        api.sb
+            .set_faults(Faults::none().with_rule(FaultRule::new(kind.clone()).times(1)));
+        let (s, body) = api.get("/token/session/%3EwhoAmI", "0", &acc).await;
+        assert!(s >= 400, "{kind:?}");
+        assert_valid("ApiError", &body, &format!("{kind:?}"));
+    }
+}
+
+#[tokio::test]
+async fn the_validator_rejects_wrong_bodies() {
+    let api = Api::new(Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let (_, mut invoices) = api
+        .get(
+            "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01",
+            &DEMO_FULL_CLIENT_ID.to_string(),
+            &acc,
+        )
+        .await;
+    assert_valid("ListResponseInvoice", &invoices, "original");
+    // A string where an integer is required.
+    invoices["values"][0]["invoiceNumber"] = json!("10023");
+    assert!(!errors("ListResponseInvoice", &invoices).is_empty());
+    // A field Tripletex does not have.
+    let mut customers =
+        json!({"from": 0, "count": 1, "values": [{"id": 1, "organisationNumber": "923456783"}]});
+    assert!(!errors("ListResponseCustomer", &customers).is_empty());
+    customers["values"][0] = json!({"id": 1, "organizationNumber": "923456783"});
+    assert!(errors("ListResponseCustomer", &customers).is_empty());
+    // An enum value outside the spec's list, and a wrong nested type.
+    let bad_enum = json!({"values": [{"id": 1, "ledgerType": "SOMETHING"}]});
+    assert!(!errors("ListResponseAccount", &bad_enum).is_empty());
+    let bad_nested = json!({"value": {"id": 1, "token": 42}});
+    assert!(!errors("ResponseWrapperSessionToken", &bad_nested).is_empty());
+    let bad_error = json!({"status": "401", "code": 3000, "message": "x"});
+    assert!(!errors("ApiError", &bad_error).is_empty());
+}
