@@ -1,1 +1,226 @@
-//! (filled in by its owner)
+//! Helpers for the end-to-end tests: a local stack per test (moto provisioned from `template.yaml`,
+//! the Tripletex sandbox, the runner with the real function binaries), and a small HTTP client that
+//! talks to the API as a frontend does.
+//!
+//! Each test starts its own stack with a unique stage, so its table, queues and secrets are its own
+//! even when tests share one moto server (`MOTO_ENDPOINT`, set by `./dev test`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use inndrive_local::{LocalStack, StackOptions};
+use serde_json::Value;
+
+/// The Tripletex tokens of the sandbox's demo fixture (`infra/tripletex-sandbox/fixtures/demo.json`).
+pub mod demo {
+    pub const ACCOUNTANT_KEY: &str = "sandbox-accountant-key-0001";
+    pub const COMPANY_KEY: &str = "sandbox-company-key-0002";
+    pub const DELETED_KEY: &str = "sandbox-deleted-key-0003";
+    pub const CONSUMER_TOKEN: &str = "sandbox-consumer-token";
+    pub const ALL_TOKENS: [&str; 4] = [ACCOUNTANT_KEY, COMPANY_KEY, DELETED_KEY, CONSUMER_TOKEN];
+}
+
+/// A company of the demo fixture, by name.
+pub fn fixture_company_id(name: &str) -> i64 {
+    let path = inndrive_local::repo_root().join("infra/tripletex-sandbox/fixtures/demo.json");
+    let text = std::fs::read_to_string(&path).expect("the demo fixture is readable");
+    let v: Value = serde_json::from_str(&text).expect("the demo fixture is JSON");
+    v["companies"]
+        .as_array()
+        .expect("companies")
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("no company {name} in the demo fixture"))
+}
+
+static STACKS: AtomicU32 = AtomicU32::new(0);
+
+/// Starts a stack whose resources are this test's own (stage `e<n>p<pid>`).
+pub async fn start_stack() -> Result<LocalStack> {
+    let n = STACKS.fetch_add(1, Ordering::SeqCst);
+    let stage = format!("e{n}p{}", std::process::id() % 100_000);
+    let mut parameters = BTreeMap::new();
+    parameters.insert("Stage".to_string(), stage.clone());
+    let opts = StackOptions {
+        stack_name: format!("inndrive-{stage}"),
+        parameters,
+        ..StackOptions::default()
+    };
+    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
+        .await
+        .context("the local stack did not start within 120 s")?
+}
+
+/// A response: status and JSON body (Null when empty).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Reply {
+    /// `error.code` of an error body.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn error_field(&self) -> Option<&str> {
+        self.body["error"]["field"].as_str()
+    }
+}
+
+/// The HTTP API as a frontend sees it: a bearer token and JSON.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    jwt: Option<String>,
+    http: reqwest::Client,
+    /// Every raw response body this client received (tests scan them for secrets).
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Api {
+    pub fn new(stack: &LocalStack, org: &str) -> Self {
+        Self::with_token(&stack.api_url, Some(stack.dev_jwt(org)))
+    }
+
+    pub fn with_token(base: &str, jwt: Option<String>) -> Self {
+        Api {
+            base: base.trim_end_matches('/').to_string(),
+            jwt,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("reqwest client"),
+            seen: Default::default(),
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.jwt {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.with_context(|| format!("calling {path}"))?;
+        let status = resp.status().as_u16();
+        let raw = resp.text().await?;
+        self.seen.lock().unwrap().push(raw.clone());
+        let body = if raw.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&raw).unwrap_or(Value::String(raw.clone()))
+        };
+        Ok(Reply { status, body, raw })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply> {
+        self.call("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.call("POST", path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.call("PUT", path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.call("PATCH", path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Result<Reply> {
+        self.call("DELETE", path, None).await
+    }
+}
+
+/// Every item of a table, as JSON text (for scans).
+pub async fn table_dump(stack: &LocalStack, table: &str) -> Result<Vec<String>> {
+    let cfg = stack.sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&cfg);
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let resp = ddb
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .context("scanning the table")?;
+        for item in resp.items() {
+            out.push(format!("{item:?}"));
+        }
+        start = resp.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Names, descriptions and tags of every secret under `prefix` (their values excluded).
+pub async fn secrets_metadata(stack: &LocalStack, prefix: &str) -> Result<Vec<String>> {
+    let cfg = stack.sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let resp = sm
+            .list_secrets()
+            .set_next_token(token)
+            .send()
+            .await
+            .context("listing secrets")?;
+        for s in resp.secret_list() {
+            if s.name().unwrap_or("").starts_with(prefix) {
+                out.push(format!(
+                    "{} | {} | {:?}",
+                    s.name().unwrap_or(""),
+                    s.description().unwrap_or(""),
+                    s.tags()
+                ));
+            }
+        }
+        token = resp.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Drains up to `max` messages from a queue (with their attributes), deleting none.
+pub async fn peek_messages(
+    stack: &LocalStack,
+    queue_url: &str,
+    max: usize,
+) -> Result<Vec<aws_sdk_sqs::types::Message>> {
+    let cfg = stack.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        let resp = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(60)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .context("receiving from the queue")?;
+        let got = resp.messages().to_vec();
+        if got.is_empty() {
+            break;
+        }
+        out.extend(got);
+        if out.len() >= max {
+            break;
+        }
+    }
+    Ok(out)
+}
