@@ -243,51 +243,50 @@ impl FaultState {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Decides the faults for a request to `path`, spending counted rules.
+    /// Decides the faults for a request to `path`, spending counted rules. At most one status
+    /// fault (429, 5xx, 401) per request; a truncation is only spent on a request that gets no
+    /// status fault; latencies add up.
     pub fn decide(&mut self, path: &str) -> Decision {
         let mut d = Decision {
             latency_ms: self.faults.latency_ms,
             ..Decision::default()
         };
-        let n = self.faults.rules.len();
-        for i in 0..n {
-            let (matches, fraction) = {
-                let r = &self.faults.rules[i];
-                let path_ok = r.path_contains.as_deref().is_none_or(|p| path.contains(p));
-                (path_ok && r.count != Some(0), r.fraction)
-            };
-            if !matches {
-                continue;
-            }
-            if let Some(f) = fraction {
-                if self.next_f64() >= f {
+        // Pass 0: latency and status faults; pass 1: truncation.
+        for pass in 0..2 {
+            for i in 0..self.faults.rules.len() {
+                let (applicable, fraction) = {
+                    let r = &self.faults.rules[i];
+                    let path_ok = r.path_contains.as_deref().is_none_or(|p| path.contains(p));
+                    let has_status =
+                        d.rate_limit.is_some() || d.server_error.is_some() || d.unauthorized;
+                    let wanted = match r.kind {
+                        FaultKind::Latency { .. } => pass == 0,
+                        FaultKind::Truncate => pass == 1 && !has_status && !d.truncate,
+                        _ => pass == 0 && !has_status,
+                    };
+                    (wanted && path_ok && r.count != Some(0), r.fraction)
+                };
+                if !applicable {
                     continue;
                 }
-            }
-            let r = &mut self.faults.rules[i];
-            if let Some(c) = r.count.as_mut() {
-                *c -= 1;
-            }
-            match r.kind {
-                FaultKind::Latency { ms } => d.latency_ms += ms,
-                FaultKind::RateLimit {
-                    with_reset,
-                    reset_seconds,
-                } if d.rate_limit.is_none() && d.server_error.is_none() => {
-                    d.rate_limit = Some((with_reset, reset_seconds))
-                }
-                FaultKind::ServerError { status }
-                    if d.rate_limit.is_none() && d.server_error.is_none() =>
-                {
-                    d.server_error = Some(status)
-                }
-                FaultKind::Truncate => d.truncate = true,
-                FaultKind::Unauthorized if !d.unauthorized => d.unauthorized = true,
-                _ => {
-                    // A second status fault for the same request: give the count back.
-                    if let Some(c) = r.count.as_mut() {
-                        *c += 1;
+                if let Some(f) = fraction {
+                    if self.next_f64() >= f {
+                        continue;
                     }
+                }
+                let r = &mut self.faults.rules[i];
+                if let Some(c) = r.count.as_mut() {
+                    *c -= 1;
+                }
+                match r.kind {
+                    FaultKind::Latency { ms } => d.latency_ms += ms,
+                    FaultKind::RateLimit {
+                        with_reset,
+                        reset_seconds,
+                    } => d.rate_limit = Some((with_reset, reset_seconds)),
+                    FaultKind::ServerError { status } => d.server_error = Some(status),
+                    FaultKind::Unauthorized => d.unauthorized = true,
+                    FaultKind::Truncate => d.truncate = true,
                 }
             }
         }
@@ -335,6 +334,41 @@ mod tests {
         assert_eq!(s.decide("/v2/customer").server_error, Some(503));
         assert_eq!(s.decide("/v2/customer").server_error, Some(503));
         assert_eq!(s.decide("/v2/customer").server_error, None);
+    }
+
+    #[test]
+    fn one_status_fault_per_request_and_truncation_only_without_one() {
+        let rule = |k| FaultRule::new(k).times(1);
+        let mut s = FaultState::new(Faults {
+            rules: vec![
+                rule(FaultKind::Truncate),
+                rule(FaultKind::RateLimit {
+                    with_reset: false,
+                    reset_seconds: 1,
+                }),
+                rule(FaultKind::ServerError { status: 502 }),
+                rule(FaultKind::Latency { ms: 5 }),
+            ],
+            latency_ms: 1,
+            ..Faults::default()
+        });
+        let first = s.decide("/v2/x");
+        assert_eq!(first.rate_limit, Some((false, 1)));
+        assert_eq!(
+            (first.server_error, first.truncate, first.latency_ms),
+            (None, false, 6)
+        );
+        let second = s.decide("/v2/x");
+        assert_eq!((second.server_error, second.truncate), (Some(502), false));
+        let third = s.decide("/v2/x");
+        assert!(third.truncate && third.rate_limit.is_none() && third.server_error.is_none());
+        assert_eq!(
+            s.decide("/v2/x"),
+            Decision {
+                latency_ms: 1,
+                ..Decision::default()
+            }
+        );
     }
 
     #[test]
