@@ -1,3 +1,57 @@
-fn main() {
-    // filled in by its owner
+//! integration-setup: the HTTP API for accounts, Tripletex keys and integrations (API Gateway HTTP
+//! API with a JWT authorizer). Everything is built once per process; the handler is in handler.rs.
+
+mod handler;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use lambda_http::{run, service_fn};
+use shared::config::AppConfig;
+use shared::queue::SyncQueue;
+use shared::secrets::Secrets;
+use shared::services::setup::{LazyTripletexGateway, SetupService};
+use shared::store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init();
+    let config = match AppConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("integration-setup: configuration error: {e}");
+            tracing::error!(error = %e, "configuration error; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sdk = shared::aws::sdk_config().await;
+    let secrets = Secrets::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        config.secret_prefix.clone(),
+    );
+    let tripletex = LazyTripletexGateway::new(
+        config.tripletex.base_url.clone(),
+        config.tripletex.consumer_token_secret_id.clone(),
+        secrets.clone(),
+    );
+    let service = SetupService::new(
+        Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            config.table_name.clone(),
+        )),
+        Arc::new(secrets),
+        Arc::new(SyncQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            config.sync_queue_url.clone(),
+        )),
+        Arc::new(tripletex),
+    );
+    let service = &service;
+    match run(service_fn(move |req| handler::handle(service, req))).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("integration-setup: runtime error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

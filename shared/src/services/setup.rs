@@ -8,6 +8,7 @@
 //! deduplication id, so a retried request neither doubles the integration nor the sync.
 
 mod gateway;
+pub use gateway::LazyTripletexGateway;
 pub mod ports;
 #[cfg(test)]
 mod tests;

@@ -79,13 +79,39 @@ impl TripletexGateway for TripletexClient {
             )
         })?;
         if accountant_key {
-            self.clients_with_login_access(&ek).await.map_err(|e| {
+            let clients = self.clients_with_login_access(&ek).await.map_err(|e| {
                 map_error(
                     e,
                     TripletexFix::KeyDeletedOrExpired,
                     TripletexFix::NotAnAccountantKey,
                 )
             })?;
+            if clients.is_empty() {
+                // An ordinary key lists no clients either. Tell them apart: with user 0 an accountant
+                // key reaches only >whoAmI and >withLoginAccess, an ordinary key its own company too.
+                match self.company(&ek, Acting::OwnCompany, who.company_id).await {
+                    Ok(_) => {
+                        return Err(GatewayError::Refused {
+                            fix: Some(TripletexFix::NotAnAccountantKey),
+                            status: 0,
+                            message: "the key has no clients and reads its own company like an \
+                                      ordinary key"
+                                .into(),
+                            request_id: None,
+                            refused_endpoints: Vec::new(),
+                        })
+                    }
+                    // An accountant key that is not linked to any client yet.
+                    Err(TripletexError::Forbidden(_)) => {}
+                    Err(e) => {
+                        return Err(map_error(
+                            e,
+                            TripletexFix::KeyDeletedOrExpired,
+                            TripletexFix::GrantAllAccess,
+                        ))
+                    }
+                }
+            }
         }
         Ok(VerifiedKey {
             company_id: who.company_id,
@@ -202,5 +228,78 @@ impl TripletexGateway for TripletexClient {
             });
         }
         Ok(company)
+    }
+}
+
+/// A [`TripletexGateway`] that reads our consumer token from Secrets Manager on first use (once per
+/// process) and then delegates to a [`TripletexClient`]. A missing token makes Tripletex calls fail
+/// with 503 instead of failing the function's start-up.
+pub struct LazyTripletexGateway {
+    base_url: String,
+    consumer_token_secret_id: String,
+    secrets: crate::secrets::Secrets,
+    client: tokio::sync::OnceCell<TripletexClient>,
+}
+
+impl LazyTripletexGateway {
+    pub fn new(
+        base_url: impl Into<String>,
+        consumer_token_secret_id: impl Into<String>,
+        secrets: crate::secrets::Secrets,
+    ) -> Self {
+        Self {
+            base_url: base_url.into(),
+            consumer_token_secret_id: consumer_token_secret_id.into(),
+            secrets,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> Result<&TripletexClient, GatewayError> {
+        self.client
+            .get_or_try_init(|| async {
+                let token = self
+                    .secrets
+                    .get_string(&self.consumer_token_secret_id)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, secret = %self.consumer_token_secret_id, "the Tripletex consumer token could not be read");
+                        GatewayError::Unavailable {
+                            message: "the Tripletex connection is not configured yet".into(),
+                            retry_after_secs: 60,
+                        }
+                    })?;
+                Ok(TripletexClient::new(self.base_url.clone(), token))
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl TripletexGateway for LazyTripletexGateway {
+    async fn verify_key(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+    ) -> Result<VerifiedKey, GatewayError> {
+        self.client().await?.verify_key(key, accountant_key).await
+    }
+    async fn list_clients(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+    ) -> Result<Vec<ReachableCompany>, GatewayError> {
+        self.client().await?.list_clients(key, accountant_key).await
+    }
+    async fn check_client_access(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+        company_id: i64,
+    ) -> Result<ReachableCompany, GatewayError> {
+        self.client()
+            .await?
+            .check_client_access(key, accountant_key, company_id)
+            .await
     }
 }

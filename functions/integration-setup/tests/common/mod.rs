@@ -1,0 +1,448 @@
+//! Test harness: moto (local AWS) + the Tripletex sandbox + the real adapters and handler.
+//!
+//! moto: `MOTO_ENDPOINT` if set (./dev test sets it); otherwise a moto_server is started from
+//! `$INNDRIVE_MOTO_VENV`, `<repo>/.venv-tools`, `<repo>/.venv-moto` or `/work/.venv-moto`, and stopped
+//! when the test process ends. Without either the tests fail with a message saying so.
+//! Every test gets its own table, FIFO queue, secret prefix and sandbox.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::queue::SyncQueue;
+use shared::secrets::Secrets;
+use shared::services::setup::{LazyTripletexGateway, SetupService};
+use shared::store::DynamoStore;
+use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
+
+#[path = "../../src/handler.rs"]
+pub mod handler;
+
+static MOTO: OnceLock<String> = OnceLock::new();
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+/// Every log line the code under test wrote (all tests of this binary), as text.
+pub fn captured_logs() -> String {
+    let buf = LOGS
+        .get()
+        .expect("logs are captured from the first World::new");
+    String::from_utf8_lossy(&buf.lock().unwrap()).to_string()
+}
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        // Debug for everything we and the SDK write; the sandbox (the fake Tripletex) is not under test.
+        let filter = tracing_subscriber::EnvFilter::new("debug,tripletex_sandbox=off");
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    });
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn http_ok(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
+}
+
+fn start_moto() -> String {
+    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            repo_root().join(".venv-tools"),
+            repo_root().join(".venv-moto"),
+            PathBuf::from("/work/.venv-moto"),
+        ])
+        .collect();
+    let Some(bin) = candidates
+        .iter()
+        .map(|v| v.join("bin/moto_server"))
+        .find(|p| p.exists())
+    else {
+        panic!(
+            "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
+             moto_server in one of {candidates:?}"
+        );
+    };
+    let port = free_port();
+    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        bin.display()
+    );
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    // Keep stdin open for the life of the process.
+    std::mem::forget(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http_ok(port) {
+            return format!("http://127.0.0.1:{port}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("moto_server did not answer on port {port} within 30 s");
+}
+
+/// The moto endpoint; sets the SDK's environment once (before any SDK config is built).
+pub fn moto() -> &'static str {
+    MOTO.get_or_init(|| {
+        let endpoint = std::env::var("MOTO_ENDPOINT")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(start_moto);
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_REGION", "eu-north-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
+        endpoint
+    })
+}
+
+/// One test's world: its own table, queue, secrets and sandbox, and the service as main.rs builds it.
+pub struct World {
+    pub svc: SetupService,
+    pub store: DynamoStore,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+    pub table: String,
+    pub queue_url: String,
+    pub secret_prefix: String,
+    pub consumer_secret_id: String,
+    pub sandbox: SandboxHandle,
+    /// Every response body the test saw.
+    pub responses: Mutex<Vec<String>>,
+}
+
+fn key(name: &str, t: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .unwrap()
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+fn gsi(name: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(&format!("{name}PK"), KeyType::Hash))
+        .key_schema(key(&format!("{name}SK"), KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+impl World {
+    pub async fn new() -> World {
+        init_logs();
+        moto();
+        let sdk = shared::aws::sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let table = format!("inndrive-test-{run}");
+        // Mirrors template.yaml's Table.
+        ddb.create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("PK"))
+            .attribute_definitions(attr("SK"))
+            .attribute_definitions(attr("GSI1PK"))
+            .attribute_definitions(attr("GSI1SK"))
+            .attribute_definitions(attr("GSI2PK"))
+            .attribute_definitions(attr("GSI2SK"))
+            .key_schema(key("PK", KeyType::Hash))
+            .key_schema(key("SK", KeyType::Range))
+            .global_secondary_indexes(gsi("GSI1"))
+            .global_secondary_indexes(gsi("GSI2"))
+            .send()
+            .await
+            .expect("create table in moto");
+        // Mirrors template.yaml's SyncQueue.
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("inndrive-test-{run}-sync.fifo"))
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+            .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+            .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
+            .send()
+            .await
+            .expect("create queue in moto")
+            .queue_url
+            .expect("queue url");
+        let secret_prefix = format!("inndrive/test-{run}/tripletex-keys/");
+        let consumer_secret_id = format!("inndrive/test-{run}/tripletex/consumer-token");
+        sm.create_secret()
+            .name(&consumer_secret_id)
+            .secret_string(tripletex_sandbox::DEMO_CONSUMER_TOKEN)
+            .send()
+            .await
+            .expect("create consumer-token secret in moto");
+        let sandbox = tripletex_sandbox::start_in_thread(Fixture::demo(), Faults::default())
+            .expect("sandbox starts");
+
+        let store = DynamoStore::new(ddb.clone(), table.clone());
+        let secrets = Secrets::new(sm.clone(), secret_prefix.clone());
+        let svc = SetupService::new(
+            Arc::new(store.clone()),
+            Arc::new(secrets.clone()),
+            Arc::new(SyncQueue::new(sqs.clone(), queue_url.clone())),
+            Arc::new(LazyTripletexGateway::new(
+                sandbox.base_url.clone(),
+                consumer_secret_id.clone(),
+                secrets,
+            )),
+        );
+        World {
+            svc,
+            store,
+            ddb,
+            sqs,
+            sm,
+            table,
+            queue_url,
+            secret_prefix,
+            consumer_secret_id,
+            sandbox,
+            responses: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sends a request through the real handler. `org` None = no JWT claim.
+    pub async fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        org: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value, Response<Body>) {
+        let req = api_request(method, path_and_query, org, body);
+        let resp = handler::handle(&self.svc, req)
+            .await
+            .expect("handler never fails");
+        let text = String::from_utf8_lossy(resp.body().as_ref()).to_string();
+        self.responses.lock().unwrap().push(text.clone());
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("response is JSON: {text}"))
+        };
+        (resp.status().as_u16(), json, resp)
+    }
+
+    /// Every item of the table (Scan, all pages).
+    pub async fn all_items(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            for item in page.items() {
+                out.push(format!("{item:?}"));
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// Names, descriptions and tags of every secret under this test's key prefix.
+    pub async fn key_secrets(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sm
+                .list_secrets()
+                .set_next_token(token)
+                .send()
+                .await
+                .unwrap();
+            for s in page.secret_list() {
+                let name = s.name().unwrap_or_default().to_string();
+                if name.starts_with(&self.secret_prefix) {
+                    let meta = format!("{:?} {:?}", s.description(), s.tags());
+                    out.push((name, meta));
+                }
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+        out
+    }
+
+    pub async fn secret_value(&self, name: &str) -> Option<String> {
+        self.sm
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.secret_string().map(str::to_string))
+    }
+
+    /// Receives every visible message of the sync queue: (group id, dedup id, body).
+    pub async fn drain_queue(&self) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .unwrap();
+            let msgs = got.messages();
+            if msgs.is_empty() {
+                break;
+            }
+            for m in msgs {
+                let attrs = m.attributes();
+                let get = |k: MessageSystemAttributeName| {
+                    attrs.and_then(|a| a.get(&k)).cloned().unwrap_or_default()
+                };
+                out.push((
+                    get(MessageSystemAttributeName::MessageGroupId),
+                    get(MessageSystemAttributeName::MessageDeduplicationId),
+                    serde_json::from_str(m.body().unwrap_or("null")).unwrap(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) event as the JWT authorizer delivers it.
+pub fn api_request(
+    method: &str,
+    path_and_query: &str,
+    org: Option<&str>,
+    body: Option<&str>,
+) -> Request {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let authorizer = match org {
+        Some(o) => {
+            serde_json::json!({"jwt": {"claims": {"org": o, "sub": "user-1", "iss": "https://auth.test/"}, "scopes": null}})
+        }
+        None => Value::Null,
+    };
+    let mut query_params = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query_params.insert(k.to_string(), Value::String(v.replace("%20", " ")));
+    }
+    let mut context = serde_json::json!({
+        "accountId": "123456789012", "apiId": "api", "domainName": "api.test", "domainPrefix": "api",
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
+        "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+        "time": "10/Mar/2026:09:00:00 +0000", "timeEpoch": 1773133200000u64
+    });
+    if !authorizer.is_null() {
+        context["authorizer"] = authorizer;
+    }
+    let mut event = serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": {"content-type": "application/json", "host": "api.test"},
+        "requestContext": context, "isBase64Encoded": false
+    });
+    if !query_params.is_empty() {
+        event["queryStringParameters"] = Value::Object(query_params);
+    }
+    if let Some(b) = body {
+        event["body"] = Value::String(b.to_string());
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+}
