@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Faults {
     pub rules: Vec<FaultRule>,
@@ -16,17 +16,6 @@ pub struct Faults {
     pub rate_limit: RateLimit,
     /// List responses report `fullResultSize` = `from + values.len()` (as if nothing followed).
     pub lie_full_result_size: bool,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self {
-            rules: Vec::new(),
-            latency_ms: 0,
-            rate_limit: RateLimit::default(),
-            lie_full_result_size: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

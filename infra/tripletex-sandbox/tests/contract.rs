@@ -11,6 +11,7 @@
 //!   declares no `nullable`;
 //! - objects get `additionalProperties: false` (the spec leaves it open), so the sandbox cannot
 //!   invent fields Tripletex does not have.
+//!
 //! `readOnly`/`writeOnly`/`example`/`description` are dropped (annotations only).
 
 use serde_json::{json, Map, Value};
