@@ -30,7 +30,6 @@ pub struct Route {
     pub path: String,
     pub authorized: bool,
     pub function: Arc<FunctionRunner>,
-    segs: Vec<Seg>,
 }
 
 impl Route {
@@ -40,7 +39,6 @@ impl Route {
             path: path.to_string(),
             authorized,
             function,
-            segs: parse_path(path),
         }
     }
     pub fn route_key(&self) -> String {
@@ -106,36 +104,48 @@ impl HttpApi {
     /// The most specific matching route (API Gateway's rule: literal segments beat parameters, which
     /// beat greedy `{proxy+}`; an exact method beats ANY; `$default` last).
     pub fn find(&self, method: &str, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
-        let mut best: Option<((usize, usize, bool, bool), &Route, BTreeMap<String, String>)> = None;
-        for r in &self.routes {
-            if r.method != "ANY" && r.method != method {
-                continue;
-            }
-            let is_default = r.route_key() == "$default";
-            let params = if is_default {
-                Some(BTreeMap::new())
-            } else {
-                match_path(&r.segs, path)
-            };
-            let Some(params) = params else { continue };
-            let lits = r.segs.iter().filter(|s| matches!(s, Seg::Lit(_))).count();
-            let non_greedy = r
-                .segs
-                .iter()
-                .filter(|s| !matches!(s, Seg::Greedy(_)))
-                .count();
-            let score = (
-                if is_default { 0 } else { 1 + lits },
-                non_greedy,
-                !is_default,
-                r.method != "ANY",
-            );
-            if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-                best = Some((score, r, params));
-            }
-        }
-        best.map(|(_, r, p)| (r, p))
+        let keys: Vec<(String, String)> = self
+            .routes
+            .iter()
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
+        best_route(&keys, method, path).map(|(i, p)| (&self.routes[i], p))
     }
+}
+
+/// Index of the most specific route among `(method, path)` pairs for a request, with its path
+/// parameters.
+pub fn best_route(
+    routes: &[(String, String)],
+    method: &str,
+    path: &str,
+) -> Option<(usize, BTreeMap<String, String>)> {
+    let mut best: Option<((usize, usize, bool, bool), usize, BTreeMap<String, String>)> = None;
+    for (i, (m, p)) in routes.iter().enumerate() {
+        if m != "ANY" && m != method {
+            continue;
+        }
+        let is_default = p == "$default" || p == "/$default";
+        let segs = parse_path(p);
+        let params = if is_default {
+            Some(BTreeMap::new())
+        } else {
+            match_path(&segs, path)
+        };
+        let Some(params) = params else { continue };
+        let lits = segs.iter().filter(|s| matches!(s, Seg::Lit(_))).count();
+        let non_greedy = segs.iter().filter(|s| !matches!(s, Seg::Greedy(_))).count();
+        let score = (
+            if is_default { 0 } else { 1 + lits },
+            non_greedy,
+            !is_default,
+            m != "ANY",
+        );
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, i, params));
+        }
+    }
+    best.map(|(_, i, p)| (i, p))
 }
 
 fn message(status: StatusCode, msg: &str) -> Response {
@@ -524,6 +534,32 @@ mod tests {
         assert!(match_path(&parse_path("/v1/accounts"), "/v1/accounts")
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn most_specific_route_wins() {
+        let routes: Vec<(String, String)> = [
+            ("ANY", "/{proxy+}"),
+            ("GET", "/v1/accounts/{id}"),
+            ("GET", "/v1/accounts/mine"),
+            ("ANY", "/v1/accounts/{id}"),
+            ("GET", "/v1/{proxy+}"),
+            ("POST", "/v1/accounts"),
+        ]
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+        let pick = |m: &str, p: &str| best_route(&routes, m, p).map(|(i, _)| i);
+        assert_eq!(pick("GET", "/v1/accounts/mine"), Some(2));
+        assert_eq!(pick("GET", "/v1/accounts/a1"), Some(1));
+        assert_eq!(pick("DELETE", "/v1/accounts/a1"), Some(3));
+        assert_eq!(pick("GET", "/v1/other/x"), Some(4));
+        assert_eq!(pick("POST", "/v1/accounts"), Some(5));
+        assert_eq!(pick("GET", "/v1/accounts"), Some(4));
+        assert_eq!(pick("PUT", "/x"), Some(0));
+        let only_get = vec![("GET".to_string(), "/a".to_string())];
+        assert_eq!(best_route(&only_get, "POST", "/a"), None);
+        assert_eq!(best_route(&only_get, "GET", "/b"), None);
     }
 
     #[test]

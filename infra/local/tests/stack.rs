@@ -115,6 +115,25 @@ Resources:
           Properties: { ApiId: !Ref Api, Path: "/health", Method: GET, Auth: { Authorizer: NONE } }
   Topic:
     Type: AWS::SNS::Topic
+  FifoQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-jobs.fifo"
+      FifoQueue: true
+      ContentBasedDeduplication: false
+      VisibilityTimeout: 5400
+      RedrivePolicy: { deadLetterTargetArn: !GetAtt FifoDeadLetterQueue.Arn, maxReceiveCount: 2 }
+  FifoDeadLetterQueue:
+    Type: AWS::SQS::Queue
+    Properties: { QueueName: !Sub "${AWS::StackName}-jobs-dlq.fifo", FifoQueue: true }
+  FifoWorker:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: local-test-worker } }
+    Properties:
+      Events:
+        Jobs:
+          Type: SQS
+          Properties: { Queue: !GetAtt FifoQueue.Arn, BatchSize: 5, FunctionResponseTypes: [ReportBatchItemFailures] }
 Parameters:
   JwtIssuer: { Type: String }
   JwtAudience: { Type: CommaDelimitedList }
@@ -235,6 +254,65 @@ async fn sqs_mapping_deletes_only_succeeded_records_and_poison_reaches_dlq() {
         "eventSourceARN names the queue: {all}"
     );
     // The main queue is empty.
+    assert_eq!(queue_depth(&sqs, &queue_url).await, (0, 0));
+    stack.shutdown().await;
+}
+
+/// The same with a FIFO queue shaped like the real sync queue (visibility timeout 5400 s: only the
+/// runner's retry delay brings the failed message back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_queue_partial_failure_and_redrive() {
+    let (stack, _) = start_worker_stack(&["FifoWorker"]).await;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config().await);
+    let queue_url = stack.resources.ref_value("FifoQueue").unwrap().to_string();
+    let dlq_url = stack
+        .resources
+        .ref_value("FifoDeadLetterQueue")
+        .unwrap()
+        .to_string();
+    for (i, (body, group)) in [("ok-a", "g1"), ("fail-b", "g2"), ("ok-c", "g1")]
+        .iter()
+        .enumerate()
+    {
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(*body)
+            .message_group_id(*group)
+            .message_deduplication_id(format!("d{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&dlq_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let bodies: Vec<String> = out
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.body().map(str::to_string))
+            .collect();
+        if !bodies.is_empty() {
+            assert_eq!(bodies, vec!["fail-b".to_string()]);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "{}",
+            stack.logs().join("\n")
+        );
+    }
+    let logs = stack.logs();
+    let all = logs.join("\n");
+    assert_eq!(count_lines(&logs, "body=ok-a "), 1, "{all}");
+    assert_eq!(count_lines(&logs, "body=ok-c "), 1, "{all}");
+    assert_eq!(count_lines(&logs, "body=fail-b "), 2, "{all}");
     assert_eq!(queue_depth(&sqs, &queue_url).await, (0, 0));
     stack.shutdown().await;
 }
