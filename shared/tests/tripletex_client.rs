@@ -713,3 +713,42 @@ async fn no_token_appears_in_any_error() {
         assert!(!dbg.contains(s.as_str()), "{dbg}");
     }
 }
+
+#[tokio::test]
+async fn pages_a_large_collection_with_the_default_page_size() {
+    let mut fixture = Fixture::demo();
+    let company = fixture
+        .companies
+        .iter_mut()
+        .find(|c| c.id == DEMO_FULL_CLIENT_ID)
+        .unwrap();
+    let customers: Vec<serde_json::Value> = (0..5500)
+        .map(|i| {
+            serde_json::json!({"id": 100_000 + i, "name": format!("Kunde {i}"), "customerNumber": 20_000 + i,
+                               "organizationNumber": "", "isInactive": false, "email": format!("k{i}@example.no")})
+        })
+        .collect();
+    company.collections.insert("customers".into(), customers);
+    let sb = tripletex_sandbox::start_in_thread(fixture, Faults::none()).unwrap();
+    let c = client(&sb);
+    let k = accountant();
+    let t = Instant::now();
+    let values: Vec<serde_json::Value> = c
+        .list(
+            &k,
+            Acting::Client(DEMO_FULL_CLIENT_ID),
+            "/customer",
+            &[],
+            "id,name,customerNumber,email",
+        )
+        .await
+        .unwrap();
+    let elapsed = t.elapsed();
+    assert_eq!(values.len(), 5500);
+    let ids: std::collections::BTreeSet<i64> =
+        values.iter().map(|v| v["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 5500, "no duplicates, nothing skipped");
+    // 5 full pages of 1000 and a short one of 500.
+    assert_eq!(sb.stats().requests_matching("GET /v2/customer"), 6);
+    eprintln!("listed 5500 customers in 6 pages in {elapsed:?}");
+}
