@@ -1,1 +1,36 @@
-fn main() {}
+//! `inndrive`: the operator CLI.
+//!
+//! One binary, one subcommand per area (`inndrive rules …`; later `inndrive classify …` and
+//! others are added as siblings in [`Command`]).
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod rules;
+
+#[derive(Debug, Parser)]
+#[command(name = "inndrive", version, about = "Inndrive operator CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The Norwegian rulebook: interest, letters and fees, rules in force, limitation, KID.
+    Rules(rules::RulesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules(args) => rules::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1179,7 +1179,7 @@ impl Rulebook {
             Ok((e, _)) => push(
                 &mut rules,
                 &e.meta,
-                format!("{} % p.a.", e.rate_percent.normalize()),
+                format!("{} % p.a.", e.rate_percent),
                 "every claim accruing interest that day",
             ),
             Err(g) => gaps.push(g),
