@@ -39,7 +39,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// How to start the stack.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StackOptions {
     /// The SAM template (default: `<repo root>/template.yaml`).
     pub template: PathBuf,
@@ -72,6 +72,28 @@ pub struct StackOptions {
     pub moto_log: Option<PathBuf>,
     /// Print function and runner log lines to stdout as well (they are always kept in memory).
     pub echo_logs: bool,
+}
+
+impl std::fmt::Debug for StackOptions {
+    // Hand-written so the consumer token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackOptions")
+            .field("template", &self.template)
+            .field("fixture", &self.fixture.as_ref().map(|_| "<fixture>"))
+            .field("tripletex_base_url", &self.tripletex_base_url)
+            .field(
+                "consumer_token",
+                &self.consumer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("bin_dir", &self.bin_dir)
+            .field("functions", &self.functions)
+            .field("sqs_retry_delay", &self.sqs_retry_delay)
+            .field("stack_name", &self.stack_name)
+            .field("parameters", &self.parameters)
+            .field("api_port", &self.api_port)
+            .field("moto_endpoint", &self.moto_endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StackOptions {
