@@ -812,3 +812,25 @@ async fn tripletex_down_is_503_with_retry_after() {
     assert!(w.all_items().await.is_empty());
     assert!(w.key_secrets().await.is_empty());
 }
+
+#[tokio::test]
+async fn two_first_setups_at_once_make_one_integration_and_one_sync() {
+    let w = World::new().await;
+    let key = create_key(&w, "org_a", DEMO_ACCOUNTANT_KEY, true).await;
+    let account = create_account(&w, "org_a", "Fjordkraft Rørlegger AS").await;
+    let path = format!("/v1/accounts/{account}/integration");
+    let body = integration_body(&key, DEMO_FULL_CLIENT_ID);
+    let (a, b) = tokio::join!(
+        w.call("PUT", &path, Some("org_a"), Some(&body)),
+        w.call("PUT", &path, Some("org_a"), Some(&body))
+    );
+    let mut statuses = vec![a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 201], "{} {}", a.1, b.1);
+    assert_eq!(a.1["id"], b.1["id"]);
+    assert_eq!(w.drain_queue().await.len(), 1);
+    let (_, keys, _) = w
+        .call("GET", "/v1/tripletex-keys", Some("org_a"), None)
+        .await;
+    assert_eq!(keys[0]["integrationCount"], 1);
+}
