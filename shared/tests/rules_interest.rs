@@ -73,7 +73,7 @@ fn arb_date(from: &str, span_days: u64) -> impl Strategy<Value = NaiveDate> {
 }
 
 fn arb_money() -> impl Strategy<Value = Money> {
-    (1i64..=100_000_000_00).prop_map(Money::from_ore)
+    (1i64..=10_000_000_000).prop_map(Money::from_ore)
 }
 
 proptest! {
@@ -106,7 +106,7 @@ proptest! {
     }
 
     #[test]
-    fn linear_in_the_principal_within_rounding(p in 1i64..=1_000_000_00, k in 1i64..50, due in arb_date("2015-01-01", 4000), len in 0u64..1500) {
+    fn linear_in_the_principal_within_rounding(p in 1i64..=100_000_000, k in 1i64..50, due in arb_date("2015-01-01", 4000), len in 0u64..1500) {
         let b = Rulebook::norway();
         let until = (due + Days::new(len)).min(d("2026-12-31"));
         let one = b.interest_total(Money::from_ore(p), due, until).unwrap().total.to_ore();

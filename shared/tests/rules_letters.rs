@@ -230,7 +230,7 @@ fn every_inkf_1_3_combination() {
                     assert_eq!(x.fee, if k == B { kr(105) } else { kr(35) });
                 } else {
                     assert_eq!(x.reason, Reason::FeeLimitReached, "{seq:?} at {k}");
-                    assert_eq!(x.earliest_fee_date.unwrap() > day, true);
+                    assert!(x.earliest_fee_date.unwrap() > day);
                 }
                 letters.push(SentLetter {
                     kind: k,

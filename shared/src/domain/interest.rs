@@ -283,7 +283,7 @@ impl Rulebook {
         let mut raw: Vec<RawSeg> = Vec::new();
         let (acc, effective_due, first_day) =
             self.accrue_balances(due, opening, changes, until, &mut |s| raw.push(s))?;
-        Ok(self.finish(acc, raw, effective_due, first_day, until)?)
+        self.finish(acc, raw, effective_due, first_day, until)
     }
 
     /// Interest over explicit interest days `first..=last` (no due-date shift): used for
