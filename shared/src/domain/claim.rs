@@ -1,0 +1,1461 @@
+//! Claim state (issue 5 §3, §5, §6): what one open item / invoice still owes, from the ledger
+//! events mirrored out of Tripletex.
+//!
+//! [`ClaimState`] is an event-sourced aggregate. Each [`ClaimEvent`] carries an idempotency
+//! [`EventKey`]; [`ClaimState::apply`] remembers the keys it applied, so the same event a second
+//! time is [`Applied::Duplicate`] and changes nothing (SQS is at-least-once).
+//!
+//! The amounts are never accumulated in arrival order: they are recomputed from the recorded
+//! credits, sorted by ledger date, after every event ([`ClaimAmounts::compute`]). So any arrival
+//! order of the same credits gives the same amounts, and "a payment after a write-off is a
+//! recovery" is decided by the ledger dates, not by when the worker happened to see them.
+//!
+//! The rules:
+//! - `outstanding principal = principal − credited − paid` (never below zero). A write-off does
+//!   **not** reduce what the debtor owes: it is tracked in `writtenOff` and the claim becomes
+//!   [`ClaimStatus::WrittenOff`] ("open in collection, written off in the accounts"), although
+//!   Tripletex shows the invoice closed (see [`ClaimAmounts::ledger_balance`]).
+//! - Credit notes that cover the principal (or a reversal of the invoice voucher) close the claim
+//!   [`ClaimStatus::ClosedCredited`]; payments that cover principal, fees and interest demanded
+//!   close it [`ClaimStatus::ClosedPaid`] and hand a [`VoucherPostingJob`] to the posting worker,
+//!   exactly once per settlement version.
+//! - Payments dated after an active write-off are recoveries (`recovered`, at most `writtenOff`).
+//! - An unknown credit, or one the classifier flags for review, is held as pending review: it
+//!   does not reduce anything until a person decides ([`ReviewDecision`]).
+//! - Beyond the principal a payment covers fees, then interest; anything beyond that is `excess`
+//!   (overpaid or over-credited money a person must refund or place).
+//! - An event for a claim that is not mirrored yet is [`Applied::HoldUntilMirrored`]; a reversal
+//!   of a voucher not seen yet is [`Applied::HoldUntilReferenced`]. Neither records the key, so
+//!   the worker's retry applies it. [`ClaimState::apply_batch`] retries held events within one
+//!   batch (a first sync that brings the invoice and its write-off together).
+//!
+//! Amounts are [`Money`] (whole øre, rust_decimal); no clock: dates and timestamps are passed in.
+
+#[cfg(test)]
+mod tests;
+
+use super::calendar::next_business_day_on_or_after;
+use super::classify::{Classification, CreditKind, Flag, Severity};
+use super::money::Money;
+use super::setup::{AccountId, OrgId};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+// ---------------------------------------------------------------------------------------------
+// Identifiers
+// ---------------------------------------------------------------------------------------------
+
+/// One claim of an account: `inv_<Tripletex invoice id>` for an invoice, `item_<posting id>` for
+/// an open item without an invoice (opening balance, SAF-T import). Unique within an account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClaimId(String);
+
+impl ClaimId {
+    /// The claim of a Tripletex invoice.
+    pub fn invoice(invoice_id: i64) -> Result<Self, ClaimError> {
+        if invoice_id <= 0 {
+            return Err(ClaimError::InvalidClaimId(format!("inv_{invoice_id}")));
+        }
+        Ok(Self(format!("inv_{invoice_id}")))
+    }
+
+    /// The claim of an open item without an invoice, named by its ledger posting.
+    pub fn open_item(posting_id: i64) -> Result<Self, ClaimError> {
+        if posting_id <= 0 {
+            return Err(ClaimError::InvalidClaimId(format!("item_{posting_id}")));
+        }
+        Ok(Self(format!("item_{posting_id}")))
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ClaimError> {
+        let err = || ClaimError::InvalidClaimId(s.to_string());
+        let (prefix, digits) = s.split_once('_').ok_or_else(err)?;
+        if !matches!(prefix, "inv" | "item")
+            || digits.is_empty()
+            || digits.starts_with('0')
+            || !digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(err());
+        }
+        digits.parse::<i64>().map_err(|_| err())?;
+        Ok(Self(s.to_string()))
+    }
+
+    /// The Tripletex invoice id, for an invoice claim.
+    pub fn invoice_id(&self) -> Option<i64> {
+        self.0.strip_prefix("inv_").and_then(|d| d.parse().ok())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClaimId {
+    type Error = ClaimError;
+    fn try_from(s: String) -> Result<Self, ClaimError> {
+        Self::parse(&s)
+    }
+}
+impl From<ClaimId> for String {
+    fn from(c: ClaimId) -> String {
+        c.0
+    }
+}
+impl fmt::Display for ClaimId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The idempotency key of one ledger event: 1 to 200 printable ASCII characters, no spaces.
+/// The sync worker builds it from what identifies the event in Tripletex, e.g.
+/// [`EventKey::posting`] = `posting:<id>:v<version>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventKey(String);
+
+impl EventKey {
+    pub fn new(s: &str) -> Result<Self, ClaimError> {
+        let ok = !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_ascii_graphic());
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(ClaimError::InvalidEventKey(s.chars().take(60).collect()))
+        }
+    }
+
+    /// `posting:<id>:v<version>`: a credit posting at one version.
+    pub fn posting(posting: PostingRef) -> Self {
+        Self(format!("posting:{}:v{}", posting.id, posting.version))
+    }
+
+    /// `reversal:<voucher id>`: a reversing voucher.
+    pub fn reversal(voucher_id: i64) -> Self {
+        Self(format!("reversal:{voucher_id}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EventKey {
+    type Error = ClaimError;
+    fn try_from(s: String) -> Result<Self, ClaimError> {
+        Self::new(&s)
+    }
+}
+impl From<EventKey> for String {
+    fn from(k: EventKey) -> String {
+        k.0
+    }
+}
+impl fmt::Display for EventKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Tripletex posting: id and version (the version rises when the posting is edited or matched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostingRef {
+    pub id: i64,
+    pub version: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// One ledger event for one claim, with its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimEvent {
+    pub key: EventKey,
+    pub event: ClaimEventKind,
+}
+
+impl ClaimEvent {
+    pub fn new(key: EventKey, event: ClaimEventKind) -> Self {
+        Self { key, event }
+    }
+
+    /// A mirror event keyed `mirror:<claimId>:v<version>`.
+    pub fn mirrored(claim_id: &ClaimId, m: Mirror) -> Self {
+        let key = EventKey(format!("mirror:{claim_id}:v{}", m.version));
+        Self::new(key, ClaimEventKind::Mirrored(m))
+    }
+
+    /// A credit keyed by its posting (`posting:<id>:v<version>`).
+    pub fn credit(c: Credit) -> Self {
+        Self::new(EventKey::posting(c.posting), ClaimEventKind::Credit(c))
+    }
+
+    /// A reversal keyed by the reversing voucher (`reversal:<voucher id>`).
+    pub fn reversal(r: Reversal) -> Self {
+        Self::new(
+            EventKey::reversal(r.voucher_id),
+            ClaimEventKind::Reversal(r),
+        )
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClaimEventKind {
+    /// The invoice / open item as Tripletex has it (first sight or a later version).
+    Mirrored(Mirror),
+    /// A credit on the customer ledger against this claim, classified.
+    Credit(Credit),
+    /// A voucher that reverses an earlier voucher (a credit, or the invoice itself).
+    Reversal(Reversal),
+    /// Interest and fees demanded by a letter (dunning; none until dunning exists).
+    ChargesDemanded(ChargesDemanded),
+    /// A person's decision on a credit held for review.
+    ReviewDecision(ReviewDecision),
+}
+
+/// The invoice (or open item) as mirrored from Tripletex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mirror {
+    /// Tripletex invoice id; `None` for an open item without an invoice.
+    pub invoice_id: Option<i64>,
+    pub invoice_number: Option<String>,
+    /// The invoice's voucher: a reversal of it cancels the claim.
+    pub voucher_id: Option<i64>,
+    /// The debtor (Tripletex customer id).
+    pub customer_id: i64,
+    /// The amount invoiced (incl. VAT), not what Tripletex shows outstanding today.
+    pub principal: Money,
+    pub invoice_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// Tripletex's version of the invoice; an older version than the recorded one is stale.
+    pub version: i64,
+}
+
+/// A credit on the customer ledger (a payment, credit note, write-off, or unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credit {
+    pub posting: PostingRef,
+    pub voucher_id: i64,
+    /// The ledger date of the posting.
+    pub date: NaiveDate,
+    /// How much the credit reduces the customer ledger: positive (Tripletex's posting amount is
+    /// negative; the sync worker passes its absolute value).
+    pub amount: Money,
+    pub kind: CreditKind,
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Credit {
+    /// A credit from the classifier's decision. Use [`ClaimEventKind::from_classified`] when the
+    /// classification may be a reversal.
+    pub fn from_classification(
+        c: &Classification,
+        posting: PostingRef,
+        voucher_id: i64,
+        date: NaiveDate,
+        amount: Money,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            posting,
+            voucher_id,
+            date,
+            amount,
+            kind: c.kind,
+            flags: c.flags.clone(),
+            description,
+        }
+    }
+
+    /// Whether the classifier left this credit for a person: unknown kind or a review flag.
+    pub fn needs_review(&self) -> bool {
+        self.kind == CreditKind::Unknown
+            || self.flags.iter().any(|f| f.severity() == Severity::Review)
+    }
+}
+
+impl ClaimEventKind {
+    /// The event for a classified credit: a [`Reversal`] when the classifier says so (then
+    /// `reverses_voucher_id` is required), a [`Credit`] otherwise.
+    pub fn from_classified(
+        c: &Classification,
+        posting: PostingRef,
+        voucher_id: i64,
+        reverses_voucher_id: Option<i64>,
+        date: NaiveDate,
+        amount: Money,
+        description: Option<String>,
+    ) -> Result<Self, ClaimError> {
+        if c.kind == CreditKind::Reversal {
+            let target = reverses_voucher_id.ok_or(ClaimError::ReversalWithoutTarget)?;
+            return Ok(ClaimEventKind::Reversal(Reversal {
+                voucher_id,
+                reverses_voucher_id: target,
+                date,
+            }));
+        }
+        Ok(ClaimEventKind::Credit(Credit::from_classification(
+            c,
+            posting,
+            voucher_id,
+            date,
+            amount,
+            description,
+        )))
+    }
+}
+
+/// A voucher reversing another voucher. Tripletex reverses whole vouchers, so every credit of the
+/// reversed voucher on this claim is undone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reversal {
+    /// The reversing voucher.
+    pub voucher_id: i64,
+    /// The voucher it reverses.
+    pub reverses_voucher_id: i64,
+    pub date: NaiveDate,
+}
+
+/// Interest and fees demanded so far by one letter (added to what earlier letters demanded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargesDemanded {
+    /// The letter (or other source) that demanded them.
+    pub reference: String,
+    pub date: NaiveDate,
+    pub interest: Money,
+    pub fees: Money,
+}
+
+/// A person's decision on a credit held for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewDecision {
+    pub posting_id: i64,
+    pub resolution: Resolution,
+    /// The user (JWT `sub`).
+    pub decided_by: String,
+    pub decided_at: DateTime<Utc>,
+}
+
+/// What a held credit turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "as", rename_all = "camelCase")]
+pub enum Resolution {
+    Payment,
+    CreditNote,
+    WriteOff,
+    /// Part paid, part written off (the classifier's "mixed" case); the parts add up to the amount.
+    #[serde(rename_all = "camelCase")]
+    Split {
+        payment: Money,
+        write_off: Money,
+    },
+    /// The credit does not belong to this claim; it is kept in the record and ignored.
+    NotThisClaim,
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+/// Where a claim stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ClaimStatus {
+    /// Events arrived, but the invoice itself has not been mirrored yet.
+    Unmirrored,
+    /// Owed and collectible.
+    Open,
+    /// Written off in the accounts, still owed and collectible ("open in collection").
+    WrittenOff,
+    /// Settled in full by payment (principal, fees and interest demanded).
+    ClosedPaid,
+    /// Cancelled by credit notes (or a reversal of the invoice).
+    ClosedCredited,
+}
+
+impl ClaimStatus {
+    /// Open or written off: collection goes on.
+    pub fn is_collectible(self) -> bool {
+        matches!(self, ClaimStatus::Open | ClaimStatus::WrittenOff)
+    }
+
+    pub fn is_closed(self) -> bool {
+        matches!(self, ClaimStatus::ClosedPaid | ClaimStatus::ClosedCredited)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimStatus::Unmirrored => "unmirrored",
+            ClaimStatus::Open => "open",
+            ClaimStatus::WrittenOff => "writtenOff",
+            ClaimStatus::ClosedPaid => "closedPaid",
+            ClaimStatus::ClosedCredited => "closedCredited",
+        }
+    }
+}
+
+/// How a recorded credit counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "as", rename_all = "camelCase")]
+pub enum Treatment {
+    Payment,
+    CreditNote,
+    WriteOff,
+    #[serde(rename_all = "camelCase")]
+    Split {
+        payment: Money,
+        write_off: Money,
+    },
+    /// Held for a person; counts for nothing yet.
+    PendingReview,
+    /// A person said it belongs elsewhere.
+    NotThisClaim,
+}
+
+impl Treatment {
+    fn from_credit(c: &Credit) -> Self {
+        if c.needs_review() {
+            return Treatment::PendingReview;
+        }
+        match c.kind {
+            CreditKind::Payment => Treatment::Payment,
+            CreditKind::CreditNote => Treatment::CreditNote,
+            CreditKind::WriteOff => Treatment::WriteOff,
+            CreditKind::Reversal | CreditKind::Unknown => Treatment::PendingReview,
+        }
+    }
+
+    fn from_resolution(r: &Resolution) -> Self {
+        match r {
+            Resolution::Payment => Treatment::Payment,
+            Resolution::CreditNote => Treatment::CreditNote,
+            Resolution::WriteOff => Treatment::WriteOff,
+            Resolution::Split { payment, write_off } => Treatment::Split {
+                payment: *payment,
+                write_off: *write_off,
+            },
+            Resolution::NotThisClaim => Treatment::NotThisClaim,
+        }
+    }
+
+    /// (payment part, write-off part, credit-note part) of `amount`.
+    fn parts(&self, amount: Money) -> (Money, Money, Money) {
+        match self {
+            Treatment::Payment => (amount, Money::ZERO, Money::ZERO),
+            Treatment::WriteOff => (Money::ZERO, amount, Money::ZERO),
+            Treatment::CreditNote => (Money::ZERO, Money::ZERO, amount),
+            Treatment::Split { payment, write_off } => (*payment, *write_off, Money::ZERO),
+            Treatment::PendingReview | Treatment::NotThisClaim => {
+                (Money::ZERO, Money::ZERO, Money::ZERO)
+            }
+        }
+    }
+}
+
+/// A credit as recorded on the claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditEntry {
+    pub key: EventKey,
+    pub credit: Credit,
+    pub treatment: Treatment,
+    /// The voucher that reversed this credit; a reversed credit counts for nothing.
+    #[serde(default)]
+    pub reversed_by: Option<i64>,
+    /// Who decided a held credit, and when.
+    #[serde(default)]
+    pub reviewed_by: Option<String>,
+    #[serde(default)]
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl CreditEntry {
+    fn is_active(&self) -> bool {
+        self.reversed_by.is_none()
+    }
+}
+
+/// A settlement in full, handed to the voucher-posting worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settlement {
+    pub version: u32,
+    pub settled_on: NaiveDate,
+    pub amounts: SettlementAmounts,
+    pub idempotency_key: String,
+    /// A later event (a reversed payment, new charges) made the claim owing again.
+    #[serde(default)]
+    pub undone: bool,
+}
+
+/// The claim's amounts, recomputed from the recorded credits after every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimAmounts {
+    /// The amount invoiced.
+    pub principal: Money,
+    /// Credit notes.
+    pub credited: Money,
+    /// Payments (recoveries included).
+    pub paid: Money,
+    /// Write-offs in the accounts; does not reduce what the debtor owes.
+    pub written_off: Money,
+    /// Payments dated after a write-off (at most `writtenOff`): booked as recovery (7820/7825).
+    pub recovered: Money,
+    /// Credits held for a person (unknown kind or review flags); not counted.
+    pub pending_review: Money,
+    /// The principal still owed by the debtor.
+    pub principal_outstanding: Money,
+    pub fees_demanded: Money,
+    pub fees_outstanding: Money,
+    pub interest_demanded: Money,
+    pub interest_outstanding: Money,
+    /// Principal + fees + interest still owed.
+    pub outstanding: Money,
+    /// Paid or credited beyond what is owed: a person refunds or places it.
+    pub excess: Money,
+    /// What Tripletex shows on the customer ledger for this item: principal − credited − paid −
+    /// written off (a write-off nets it to zero there). May be negative.
+    pub ledger_balance: Money,
+    /// The invoice voucher itself was reversed.
+    #[serde(default)]
+    pub invoice_reversed: bool,
+}
+
+impl ClaimAmounts {
+    /// The amounts from the mirror, the recorded credits and the demanded charges. Independent of
+    /// the order the credits were recorded in: recoveries are decided by ledger date (ties by
+    /// voucher id, then posting id).
+    pub fn compute(
+        principal: Money,
+        credits: &[CreditEntry],
+        charges: &[ChargesDemanded],
+        invoice_reversed: bool,
+    ) -> Result<Self, ClaimError> {
+        let add = |a: Money, b: Money| a.checked_add(b).ok_or(ClaimError::Overflow);
+        let sub = |a: Money, b: Money| a.checked_sub(b).ok_or(ClaimError::Overflow);
+        let pos = |m: Money| m.max(Money::ZERO);
+
+        let mut active: Vec<&CreditEntry> = credits.iter().filter(|e| e.is_active()).collect();
+        active.sort_by_key(|e| (e.credit.date, e.credit.voucher_id, e.credit.posting.id));
+
+        let (mut paid, mut written_off, mut credited, mut pending) =
+            (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
+        let mut paid_after_write_off = Money::ZERO;
+        for e in &active {
+            if e.treatment == Treatment::PendingReview {
+                pending = add(pending, e.credit.amount)?;
+                continue;
+            }
+            let (p, w, c) = e.treatment.parts(e.credit.amount);
+            // A payment on the write-off voucher itself (a split) is not a recovery.
+            if !written_off.is_zero() {
+                paid_after_write_off = add(paid_after_write_off, p)?;
+            }
+            paid = add(paid, p)?;
+            written_off = add(written_off, w)?;
+            credited = add(credited, c)?;
+        }
+        let recovered = paid_after_write_off.min(written_off);
+
+        let credit_closed = invoice_reversed || credited >= principal;
+        let (mut fees, mut interest) = (Money::ZERO, Money::ZERO);
+        for ch in charges {
+            fees = add(fees, ch.fees)?;
+            interest = add(interest, ch.interest)?;
+        }
+        let (fees_demanded, interest_demanded) = (fees, interest);
+        if credit_closed {
+            // A cancelled invoice was never owed, nor the charges on it.
+            fees = Money::ZERO;
+            interest = Money::ZERO;
+        }
+
+        let net_principal = if invoice_reversed {
+            Money::ZERO
+        } else {
+            pos(sub(principal, credited)?)
+        };
+        let principal_paid = paid.min(net_principal);
+        let principal_outstanding = sub(net_principal, principal_paid)?;
+        let beyond = sub(paid, principal_paid)?;
+        let fees_paid = beyond.min(fees);
+        let interest_paid = sub(beyond, fees_paid)?.min(interest);
+        let over_credit = if invoice_reversed {
+            credited
+        } else {
+            pos(sub(credited, principal)?)
+        };
+        let excess = add(sub(sub(beyond, fees_paid)?, interest_paid)?, over_credit)?;
+        let fees_outstanding = sub(fees, fees_paid)?;
+        let interest_outstanding = sub(interest, interest_paid)?;
+        let outstanding = add(
+            add(principal_outstanding, fees_outstanding)?,
+            interest_outstanding,
+        )?;
+        let booked = if invoice_reversed {
+            Money::ZERO
+        } else {
+            principal
+        };
+        let ledger_balance = sub(sub(sub(booked, credited)?, paid)?, written_off)?;
+
+        Ok(Self {
+            principal,
+            credited,
+            paid,
+            written_off,
+            recovered,
+            pending_review: pending,
+            principal_outstanding,
+            fees_demanded,
+            fees_outstanding,
+            interest_demanded,
+            interest_outstanding,
+            outstanding,
+            excess,
+            ledger_balance,
+            invoice_reversed,
+        })
+    }
+
+    /// The status these amounts mean (for a mirrored claim).
+    pub fn status(&self) -> ClaimStatus {
+        if self.invoice_reversed || self.credited >= self.principal {
+            ClaimStatus::ClosedCredited
+        } else if self.outstanding.is_zero() {
+            ClaimStatus::ClosedPaid
+        } else if !self.written_off.is_zero() {
+            ClaimStatus::WrittenOff
+        } else {
+            ClaimStatus::Open
+        }
+    }
+}
+
+/// One line of the claim's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimTimelineEntry {
+    /// Order of processing (1, 2, …).
+    pub seq: u64,
+    /// The ledger date of the event (for a review decision: the day it was decided).
+    pub date: NaiveDate,
+    pub key: EventKey,
+    pub change: ClaimChange,
+    /// The status after the event.
+    pub status: ClaimStatus,
+}
+
+/// What an event did, for the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClaimChange {
+    #[serde(rename_all = "camelCase")]
+    Mirrored {
+        principal: Money,
+        due_date: NaiveDate,
+    },
+    #[serde(rename_all = "camelCase")]
+    MirrorUpdated {
+        principal: Money,
+        due_date: NaiveDate,
+    },
+    #[serde(rename_all = "camelCase")]
+    Credit {
+        posting_id: i64,
+        voucher_id: i64,
+        amount: Money,
+        kind: CreditKind,
+        treatment: Treatment,
+        /// A payment dated after a write-off.
+        recovery: bool,
+    },
+    /// A newer version of a recorded posting replaced it.
+    #[serde(rename_all = "camelCase")]
+    CreditCorrected {
+        posting_id: i64,
+        amount: Money,
+        treatment: Treatment,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reversed {
+        voucher_id: i64,
+        reverses_voucher_id: i64,
+        /// The invoice voucher itself was reversed.
+        invoice: bool,
+    },
+    #[serde(rename_all = "camelCase")]
+    ChargesDemanded {
+        reference: String,
+        interest: Money,
+        fees: Money,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reviewed {
+        posting_id: i64,
+        treatment: Treatment,
+        decided_by: String,
+    },
+}
+
+/// The result of applying an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Applied {
+    /// Recorded; the effects are for the adapters (cases, the posting queue, review lists).
+    Changed { effects: Vec<ClaimEffect> },
+    /// The key was applied before: nothing changed.
+    Duplicate,
+    /// An older version of something recorded in a newer version: key noted, nothing changed.
+    Stale,
+    /// The invoice is not mirrored yet: nothing recorded; retry after the mirror.
+    HoldUntilMirrored,
+    /// A reversal of a voucher not seen on this claim yet: nothing recorded; retry later.
+    #[serde(rename_all = "camelCase")]
+    HoldUntilReferenced { voucher_id: i64 },
+}
+
+impl Applied {
+    pub fn is_hold(&self) -> bool {
+        matches!(
+            self,
+            Applied::HoldUntilMirrored | Applied::HoldUntilReferenced { .. }
+        )
+    }
+
+    pub fn effects(&self) -> &[ClaimEffect] {
+        match self {
+            Applied::Changed { effects } => effects,
+            _ => &[],
+        }
+    }
+}
+
+/// Something the adapters act on after an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClaimEffect {
+    /// The status changed (cases follow: close on closed, reopen on a reopened claim).
+    StatusChanged { from: ClaimStatus, to: ClaimStatus },
+    /// Settled in full: enqueue this job (its idempotency key makes a re-send harmless).
+    Settled(VoucherPostingJob),
+    /// A settlement no longer holds (a payment was reversed, charges were added): the posting
+    /// worker reverses what it posted for that version, if anything.
+    #[serde(rename_all = "camelCase")]
+    SettlementUndone {
+        settlement_version: u32,
+        idempotency_key: String,
+    },
+    /// A credit is held for a person.
+    #[serde(rename_all = "camelCase")]
+    ReviewNeeded {
+        posting_id: i64,
+        voucher_id: i64,
+        amount: Money,
+        kind: CreditKind,
+        flags: Vec<Flag>,
+    },
+    /// More was recovered after a write-off (total recovered now).
+    Recovered { total: Money },
+    /// More was paid or credited than owed (total excess now).
+    Excess { total: Money },
+}
+
+/// The voucher-posting job (issue 5 §5): enqueued once per settlement version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoucherPostingJob {
+    pub org: OrgId,
+    pub account_id: AccountId,
+    pub claim_id: ClaimId,
+    pub invoice_id: Option<i64>,
+    pub customer_id: i64,
+    pub settlement_version: u32,
+    /// The ledger date of the last counted payment.
+    pub settled_on: NaiveDate,
+    pub amounts: SettlementAmounts,
+    /// [`VoucherPostingJob::key`]: `settle:<accountId>:<claimId>:<settlementVersion>`.
+    pub idempotency_key: String,
+}
+
+/// What a settlement consists of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettlementAmounts {
+    /// Payments that went to principal.
+    pub principal: Money,
+    /// Interest paid (income, 8055).
+    pub interest: Money,
+    /// Fees paid (income).
+    pub fees: Money,
+    /// Of the payments, recovered after a write-off (7820/7825).
+    pub recovered: Money,
+    /// Paid beyond what was owed (for a person).
+    pub excess: Money,
+}
+
+impl VoucherPostingJob {
+    /// The idempotency key: `settle:<accountId>:<claimId>:<settlementVersion>`. The account is
+    /// in it because claim ids are unique per account only (two organizations may follow the
+    /// same Tripletex company) and an SQS FIFO deduplication id is unique per queue.
+    pub fn key(account_id: &AccountId, claim_id: &ClaimId, settlement_version: u32) -> String {
+        format!("settle:{account_id}:{claim_id}:{settlement_version}")
+    }
+
+    /// Whether there is anything to book (interest, fees, a recovery or an excess); a settlement
+    /// of the bare principal needs no voucher, Tripletex already has the payment.
+    pub fn needs_posting(&self) -> bool {
+        let a = &self.amounts;
+        !(a.interest.is_zero() && a.fees.is_zero() && a.recovered.is_zero() && a.excess.is_zero())
+    }
+}
+
+/// The claim aggregate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimState {
+    pub org: OrgId,
+    pub account_id: AccountId,
+    pub claim_id: ClaimId,
+    pub mirror: Option<Mirror>,
+    /// The voucher that reversed the invoice voucher, if any.
+    #[serde(default)]
+    pub invoice_reversed_by: Option<i64>,
+    pub credits: Vec<CreditEntry>,
+    #[serde(default)]
+    pub charges: Vec<ChargesDemanded>,
+    pub status: ClaimStatus,
+    pub amounts: ClaimAmounts,
+    #[serde(default)]
+    pub settlements: Vec<Settlement>,
+    pub timeline: Vec<ClaimTimelineEntry>,
+    /// Every key applied (or noted as stale).
+    pub applied_keys: BTreeSet<EventKey>,
+    /// Reversing vouchers applied, with their target, so a reversal recorded before its target
+    /// arrived again under another key is still recognised.
+    #[serde(default)]
+    pub reversals: Vec<Reversal>,
+    /// Bumped on every change: the adapter's optimistic-lock version.
+    pub version: u64,
+}
+
+/// A batch's results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The events that were applied (or found duplicate/stale) or failed, in order of processing.
+    pub results: Vec<(EventKey, Result<Applied, ClaimError>)>,
+    /// Events still held at the end (with why): the worker retries them later.
+    pub held: Vec<(ClaimEvent, Applied)>,
+}
+
+impl BatchOutcome {
+    /// Every effect of the batch, in order.
+    pub fn effects(&self) -> Vec<ClaimEffect> {
+        self.results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .flat_map(|a| a.effects().iter().cloned())
+            .collect()
+    }
+}
+
+impl ClaimState {
+    /// An empty claim: nothing mirrored, nothing applied.
+    pub fn new(org: OrgId, account_id: AccountId, claim_id: ClaimId) -> Self {
+        Self {
+            org,
+            account_id,
+            claim_id,
+            mirror: None,
+            invoice_reversed_by: None,
+            credits: Vec::new(),
+            charges: Vec::new(),
+            status: ClaimStatus::Unmirrored,
+            amounts: ClaimAmounts::default(),
+            settlements: Vec::new(),
+            timeline: Vec::new(),
+            applied_keys: BTreeSet::new(),
+            reversals: Vec::new(),
+            version: 0,
+        }
+    }
+
+    pub fn is_mirrored(&self) -> bool {
+        self.mirror.is_some()
+    }
+
+    /// The debtor (Tripletex customer id), once mirrored.
+    pub fn customer_id(&self) -> Option<i64> {
+        self.mirror.as_ref().map(|m| m.customer_id)
+    }
+
+    /// The due date as the law reads it: moved to the next business day (gjeldsbrevloven § 5).
+    pub fn effective_due_date(&self) -> Option<NaiveDate> {
+        self.mirror
+            .as_ref()
+            .map(|m| next_business_day_on_or_after(m.due_date))
+    }
+
+    /// Days past the effective due date on `today` (0 or negative when not yet overdue).
+    pub fn days_past_due(&self, today: NaiveDate) -> Option<i64> {
+        self.effective_due_date()
+            .map(|d| today.signed_duration_since(d).num_days())
+    }
+
+    /// Whether a case should be opened on `today`: the claim is collectible and at least
+    /// `days_past_due` days (and at least one day) past its effective due date.
+    pub fn is_overdue_by(&self, today: NaiveDate, days_past_due: u16) -> bool {
+        self.status.is_collectible()
+            && self
+                .days_past_due(today)
+                .is_some_and(|d| d >= 1 && d >= i64::from(days_past_due))
+    }
+
+    /// The settlement in force (the last one, if not undone).
+    pub fn current_settlement(&self) -> Option<&Settlement> {
+        self.settlements.last().filter(|s| !s.undone)
+    }
+
+    /// Applies one event. Pure: the state changes only on `Ok(Applied::Changed)` (and a stale
+    /// event notes its key); a hold or an error leaves it exactly as it was.
+    pub fn apply(&mut self, event: ClaimEvent) -> Result<Applied, ClaimError> {
+        if self.applied_keys.contains(&event.key) {
+            return Ok(Applied::Duplicate);
+        }
+        // Work on a copy so an error halfway leaves `self` untouched.
+        let mut next = self.clone();
+        let outcome = next.apply_inner(&event)?;
+        match &outcome {
+            Applied::Changed { .. } | Applied::Stale | Applied::Duplicate => {
+                next.applied_keys.insert(event.key);
+                if matches!(outcome, Applied::Changed { .. }) {
+                    next.version += 1;
+                }
+                *self = next;
+            }
+            Applied::HoldUntilMirrored | Applied::HoldUntilReferenced { .. } => {}
+        }
+        Ok(outcome)
+    }
+
+    /// Applies events in order; events held (not mirrored yet, reversal target not seen) are
+    /// retried after every pass that changed something, so a batch that brings a write-off
+    /// before its invoice ends with both applied.
+    pub fn apply_batch(&mut self, events: impl IntoIterator<Item = ClaimEvent>) -> BatchOutcome {
+        let mut results = Vec::new();
+        let mut pending: Vec<ClaimEvent> = events.into_iter().collect();
+        loop {
+            let mut progress = false;
+            let mut still = Vec::new();
+            for ev in pending {
+                match self.apply(ev.clone()) {
+                    Ok(a) if a.is_hold() => still.push((ev, a)),
+                    r => {
+                        progress |= matches!(r, Ok(Applied::Changed { .. }));
+                        results.push((ev.key, r));
+                    }
+                }
+            }
+            if !progress || still.is_empty() {
+                return BatchOutcome {
+                    results,
+                    held: still,
+                };
+            }
+            pending = still.into_iter().map(|(e, _)| e).collect();
+        }
+    }
+
+    fn apply_inner(&mut self, event: &ClaimEvent) -> Result<Applied, ClaimError> {
+        let before_status = self.status;
+        let before_amounts = self.amounts.clone();
+        let (date, change, mut effects) = match &event.event {
+            ClaimEventKind::Mirrored(m) => match self.apply_mirror(m)? {
+                Some(change) => (m.invoice_date, change, Vec::new()),
+                None => return Ok(Applied::Stale),
+            },
+            ClaimEventKind::Credit(c) => {
+                if self.mirror.is_none() {
+                    return Ok(Applied::HoldUntilMirrored);
+                }
+                match self.apply_credit(&event.key, c)? {
+                    Some(r) => r,
+                    None => return Ok(Applied::Stale),
+                }
+            }
+            ClaimEventKind::Reversal(r) => {
+                if self.mirror.is_none() {
+                    return Ok(Applied::HoldUntilMirrored);
+                }
+                match self.apply_reversal(r)? {
+                    ReversalResult::Applied(change) => (r.date, change, Vec::new()),
+                    ReversalResult::Stale => return Ok(Applied::Stale),
+                    ReversalResult::NotSeen => {
+                        return Ok(Applied::HoldUntilReferenced {
+                            voucher_id: r.reverses_voucher_id,
+                        })
+                    }
+                }
+            }
+            ClaimEventKind::ChargesDemanded(ch) => {
+                if self.mirror.is_none() {
+                    return Ok(Applied::HoldUntilMirrored);
+                }
+                if let Some(old) = self.charges.iter().find(|o| o.reference == ch.reference) {
+                    if old == ch {
+                        return Ok(Applied::Stale);
+                    }
+                    return Err(ClaimError::ChargesConflict {
+                        reference: ch.reference.clone(),
+                    });
+                }
+                if ch.interest.is_negative() || ch.fees.is_negative() {
+                    return Err(ClaimError::NegativeAmount {
+                        field: "charges",
+                        amount: ch.interest.min(ch.fees),
+                    });
+                }
+                self.charges.push(ch.clone());
+                (
+                    ch.date,
+                    ClaimChange::ChargesDemanded {
+                        reference: ch.reference.clone(),
+                        interest: ch.interest,
+                        fees: ch.fees,
+                    },
+                    Vec::new(),
+                )
+            }
+            ClaimEventKind::ReviewDecision(d) => {
+                let change = self.apply_review(d)?;
+                (d.decided_at.date_naive(), change, Vec::new())
+            }
+        };
+
+        self.recompute()?;
+        if self.status != before_status {
+            effects.push(ClaimEffect::StatusChanged {
+                from: before_status,
+                to: self.status,
+            });
+        }
+        if self.amounts.recovered > before_amounts.recovered {
+            effects.push(ClaimEffect::Recovered {
+                total: self.amounts.recovered,
+            });
+        }
+        if self.amounts.excess > before_amounts.excess {
+            effects.push(ClaimEffect::Excess {
+                total: self.amounts.excess,
+            });
+        }
+        self.settle(&mut effects);
+
+        let change = match change {
+            ClaimChange::Credit {
+                posting_id,
+                voucher_id,
+                amount,
+                kind,
+                treatment,
+                ..
+            } => {
+                let recovery = self.amounts.recovered > before_amounts.recovered;
+                ClaimChange::Credit {
+                    posting_id,
+                    voucher_id,
+                    amount,
+                    kind,
+                    treatment,
+                    recovery,
+                }
+            }
+            other => other,
+        };
+        let seq = self.timeline.len() as u64 + 1;
+        self.timeline.push(ClaimTimelineEntry {
+            seq,
+            date,
+            key: event.key.clone(),
+            change,
+            status: self.status,
+        });
+        Ok(Applied::Changed { effects })
+    }
+
+    /// `Ok(None)`: stale (older or equal version of the recorded mirror).
+    fn apply_mirror(&mut self, m: &Mirror) -> Result<Option<ClaimChange>, ClaimError> {
+        if m.principal.is_negative() || m.principal.is_zero() {
+            return Err(ClaimError::NonPositiveAmount {
+                field: "principal",
+                amount: m.principal,
+            });
+        }
+        if m.invoice_id != self.claim_id.invoice_id() {
+            return Err(ClaimError::MirrorMismatch {
+                claim_id: self.claim_id.clone(),
+                invoice_id: m.invoice_id,
+            });
+        }
+        match &self.mirror {
+            None => {
+                self.mirror = Some(m.clone());
+                Ok(Some(ClaimChange::Mirrored {
+                    principal: m.principal,
+                    due_date: m.due_date,
+                }))
+            }
+            Some(old) if m.version <= old.version => Ok(None),
+            Some(old) => {
+                if old.customer_id != m.customer_id {
+                    return Err(ClaimError::CustomerChanged {
+                        from: old.customer_id,
+                        to: m.customer_id,
+                    });
+                }
+                self.mirror = Some(m.clone());
+                Ok(Some(ClaimChange::MirrorUpdated {
+                    principal: m.principal,
+                    due_date: m.due_date,
+                }))
+            }
+        }
+    }
+
+    /// `Ok(None)`: stale (an older version of a recorded posting).
+    #[allow(clippy::type_complexity)]
+    fn apply_credit(
+        &mut self,
+        key: &EventKey,
+        c: &Credit,
+    ) -> Result<Option<(NaiveDate, ClaimChange, Vec<ClaimEffect>)>, ClaimError> {
+        if c.amount.is_negative() {
+            return Err(ClaimError::NegativeAmount {
+                field: "amount",
+                amount: c.amount,
+            });
+        }
+        if c.amount.is_zero() {
+            return Err(ClaimError::NonPositiveAmount {
+                field: "amount",
+                amount: c.amount,
+            });
+        }
+        if c.kind == CreditKind::Reversal {
+            return Err(ClaimError::ReversalAsCredit {
+                posting_id: c.posting.id,
+            });
+        }
+        let treatment = Treatment::from_credit(c);
+        let mut effects = Vec::new();
+        if treatment == Treatment::PendingReview {
+            effects.push(ClaimEffect::ReviewNeeded {
+                posting_id: c.posting.id,
+                voucher_id: c.voucher_id,
+                amount: c.amount,
+                kind: c.kind,
+                flags: c.flags.clone(),
+            });
+        }
+        // A reversal recorded earlier for this voucher (its credit arrived late, after a retry
+        // gave up, or under a new posting version) still applies.
+        let reversed_by = self
+            .reversals
+            .iter()
+            .find(|r| r.reverses_voucher_id == c.voucher_id)
+            .map(|r| r.voucher_id);
+
+        if let Some(i) = self
+            .credits
+            .iter()
+            .position(|e| e.credit.posting.id == c.posting.id)
+        {
+            let old = &self.credits[i];
+            if c.posting.version <= old.credit.posting.version {
+                return Ok(None);
+            }
+            // A newer version of the same posting (edited or re-described): it replaces the old
+            // one. A person's earlier decision stands only if the content is the same.
+            let same_content = old.credit.amount == c.amount
+                && old.credit.kind == c.kind
+                && old.credit.flags == c.flags;
+            let (treatment, reviewed_by, reviewed_at) = if same_content && old.reviewed_by.is_some()
+            {
+                (
+                    old.treatment.clone(),
+                    old.reviewed_by.clone(),
+                    old.reviewed_at,
+                )
+            } else {
+                (treatment, None, None)
+            };
+            if same_content {
+                effects.retain(|e| !matches!(e, ClaimEffect::ReviewNeeded { .. }));
+            }
+            let entry = CreditEntry {
+                key: key.clone(),
+                credit: c.clone(),
+                treatment: treatment.clone(),
+                reversed_by: old.reversed_by.or(reversed_by),
+                reviewed_by,
+                reviewed_at,
+            };
+            self.credits[i] = entry;
+            return Ok(Some((
+                c.date,
+                ClaimChange::CreditCorrected {
+                    posting_id: c.posting.id,
+                    amount: c.amount,
+                    treatment,
+                },
+                effects,
+            )));
+        }
+
+        self.credits.push(CreditEntry {
+            key: key.clone(),
+            credit: c.clone(),
+            treatment: treatment.clone(),
+            reversed_by,
+            reviewed_by: None,
+            reviewed_at: None,
+        });
+        Ok(Some((
+            c.date,
+            ClaimChange::Credit {
+                posting_id: c.posting.id,
+                voucher_id: c.voucher_id,
+                amount: c.amount,
+                kind: c.kind,
+                treatment,
+                recovery: false,
+            },
+            effects,
+        )))
+    }
+
+    fn apply_reversal(&mut self, r: &Reversal) -> Result<ReversalResult, ClaimError> {
+        if let Some(old) = self.reversals.iter().find(|x| x.voucher_id == r.voucher_id) {
+            if old.reverses_voucher_id == r.reverses_voucher_id {
+                return Ok(ReversalResult::Stale);
+            }
+            return Err(ClaimError::ReversalConflict {
+                voucher_id: r.voucher_id,
+            });
+        }
+        if self
+            .reversals
+            .iter()
+            .any(|x| x.voucher_id == r.reverses_voucher_id)
+        {
+            return Err(ClaimError::ReversalOfReversal {
+                voucher_id: r.reverses_voucher_id,
+            });
+        }
+        let invoice_voucher = self.mirror.as_ref().and_then(|m| m.voucher_id);
+        let mut hit = false;
+        for e in self
+            .credits
+            .iter_mut()
+            .filter(|e| e.credit.voucher_id == r.reverses_voucher_id)
+        {
+            e.reversed_by = Some(r.voucher_id);
+            hit = true;
+        }
+        let invoice = invoice_voucher == Some(r.reverses_voucher_id);
+        if invoice {
+            self.invoice_reversed_by = Some(r.voucher_id);
+        }
+        if !hit && !invoice {
+            return Ok(ReversalResult::NotSeen);
+        }
+        self.reversals.push(r.clone());
+        Ok(ReversalResult::Applied(ClaimChange::Reversed {
+            voucher_id: r.voucher_id,
+            reverses_voucher_id: r.reverses_voucher_id,
+            invoice,
+        }))
+    }
+
+    fn apply_review(&mut self, d: &ReviewDecision) -> Result<ClaimChange, ClaimError> {
+        if d.decided_by.trim().is_empty() {
+            return Err(ClaimError::BlankReviewer);
+        }
+        let entry = self
+            .credits
+            .iter_mut()
+            .find(|e| e.credit.posting.id == d.posting_id)
+            .ok_or(ClaimError::NoSuchCredit {
+                posting_id: d.posting_id,
+            })?;
+        if entry.treatment != Treatment::PendingReview {
+            return Err(ClaimError::NotPendingReview {
+                posting_id: d.posting_id,
+            });
+        }
+        if let Resolution::Split { payment, write_off } = &d.resolution {
+            if payment.is_negative() || write_off.is_negative() {
+                return Err(ClaimError::NegativeAmount {
+                    field: "split",
+                    amount: (*payment).min(*write_off),
+                });
+            }
+            let sum = payment
+                .checked_add(*write_off)
+                .ok_or(ClaimError::Overflow)?;
+            if sum != entry.credit.amount {
+                return Err(ClaimError::SplitDoesNotAddUp {
+                    amount: entry.credit.amount,
+                    payment: *payment,
+                    write_off: *write_off,
+                });
+            }
+        }
+        entry.treatment = Treatment::from_resolution(&d.resolution);
+        entry.reviewed_by = Some(d.decided_by.clone());
+        entry.reviewed_at = Some(d.decided_at);
+        Ok(ClaimChange::Reviewed {
+            posting_id: d.posting_id,
+            treatment: entry.treatment.clone(),
+            decided_by: d.decided_by.clone(),
+        })
+    }
+
+    fn recompute(&mut self) -> Result<(), ClaimError> {
+        let Some(m) = &self.mirror else {
+            self.status = ClaimStatus::Unmirrored;
+            return Ok(());
+        };
+        self.amounts = ClaimAmounts::compute(
+            m.principal,
+            &self.credits,
+            &self.charges,
+            self.invoice_reversed_by.is_some(),
+        )?;
+        self.status = self.amounts.status();
+        Ok(())
+    }
+
+    /// Emits the settlement job once per settlement, or undoes the settlement in force.
+    fn settle(&mut self, effects: &mut Vec<ClaimEffect>) {
+        let settled = self.status == ClaimStatus::ClosedPaid;
+        let in_force = self.current_settlement().is_some();
+        if settled && !in_force {
+            let Some(m) = &self.mirror else { return };
+            let version = self.settlements.len() as u32 + 1;
+            let a = &self.amounts;
+            let settled_on = self
+                .credits
+                .iter()
+                .filter(|e| e.is_active() && !e.treatment.parts(e.credit.amount).0.is_zero())
+                .map(|e| e.credit.date)
+                .max()
+                .unwrap_or(m.invoice_date);
+            // Settled in full and not cancelled by credit: the principal net of credit notes,
+            // the fees and the interest demanded are all paid.
+            let amounts = SettlementAmounts {
+                principal: a.principal.checked_sub(a.credited).unwrap_or(Money::ZERO),
+                interest: a.interest_demanded,
+                fees: a.fees_demanded,
+                recovered: a.recovered,
+                excess: a.excess,
+            };
+            let key = VoucherPostingJob::key(&self.account_id, &self.claim_id, version);
+            self.settlements.push(Settlement {
+                version,
+                settled_on,
+                amounts: amounts.clone(),
+                idempotency_key: key.clone(),
+                undone: false,
+            });
+            effects.push(ClaimEffect::Settled(VoucherPostingJob {
+                org: self.org.clone(),
+                account_id: self.account_id.clone(),
+                claim_id: self.claim_id.clone(),
+                invoice_id: m.invoice_id,
+                customer_id: m.customer_id,
+                settlement_version: version,
+                settled_on,
+                amounts,
+                idempotency_key: key,
+            }));
+        } else if !settled && in_force {
+            if let Some(s) = self.settlements.last_mut() {
+                s.undone = true;
+                effects.push(ClaimEffect::SettlementUndone {
+                    settlement_version: s.version,
+                    idempotency_key: s.idempotency_key.clone(),
+                });
+            }
+        }
+    }
+}
+
+enum ReversalResult {
+    Applied(ClaimChange),
+    /// The same reversing voucher was applied before (under another key).
+    Stale,
+    /// The reversed voucher is not on this claim (yet).
+    NotSeen,
+}
+
+/// Why an event was refused. The state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    #[error("not a claim id: {0:?} (inv_<invoice id> or item_<posting id>)")]
+    InvalidClaimId(String),
+    #[error("not an event key: {0:?} (1 to 200 printable ASCII characters, no spaces)")]
+    InvalidEventKey(String),
+    #[error("{field} must be positive, got {amount}")]
+    NonPositiveAmount { field: &'static str, amount: Money },
+    #[error("{field} must not be negative, got {amount}")]
+    NegativeAmount { field: &'static str, amount: Money },
+    #[error("the mirror of invoice {invoice_id:?} does not belong to claim {claim_id}")]
+    MirrorMismatch {
+        claim_id: ClaimId,
+        invoice_id: Option<i64>,
+    },
+    #[error("the invoice's customer changed from {from} to {to}: a person must look")]
+    CustomerChanged { from: i64, to: i64 },
+    #[error("a reversal needs the id of the voucher it reverses")]
+    ReversalWithoutTarget,
+    #[error("posting {posting_id} is a reversal: send it as a reversal event")]
+    ReversalAsCredit { posting_id: i64 },
+    #[error("reversing voucher {voucher_id} was recorded with another target")]
+    ReversalConflict { voucher_id: i64 },
+    #[error("voucher {voucher_id} is itself a reversal; reversing a reversal needs a person")]
+    ReversalOfReversal { voucher_id: i64 },
+    #[error("no credit from posting {posting_id} on this claim")]
+    NoSuchCredit { posting_id: i64 },
+    #[error("the credit from posting {posting_id} is not waiting for review")]
+    NotPendingReview { posting_id: i64 },
+    #[error("payment {payment} and write-off {write_off} do not add up to the credit {amount}")]
+    SplitDoesNotAddUp {
+        amount: Money,
+        payment: Money,
+        write_off: Money,
+    },
+    #[error("charges {reference:?} were recorded with other amounts")]
+    ChargesConflict { reference: String },
+    #[error("a review decision needs the deciding user")]
+    BlankReviewer,
+    #[error("the amounts are too large")]
+    Overflow,
+}
