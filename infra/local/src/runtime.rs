@@ -102,6 +102,9 @@ struct Shared {
     last_init_error: Mutex<Option<String>>,
     logs: Arc<LogSink>,
     log_prefix: String,
+    /// Bumped whenever a process ends: a `next` long-poll left over from a dead process must not
+    /// take the next invocation.
+    generation: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -185,6 +188,7 @@ impl FunctionRunner {
             last_init_error: Mutex::new(None),
             logs,
             log_prefix: def.logical_id.clone(),
+            generation: watch::channel(0).0,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -418,6 +422,7 @@ async fn supervise(
         let backoff = tokio::select! {
             status = child.wait() => {
                 pid.store(0, Ordering::SeqCst);
+                shared.generation.send_modify(|g| *g += 1);
                 let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
                 let init = shared.last_init_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 shared.log(format!("process exited ({status}); restarting"));
@@ -431,6 +436,7 @@ async fn supervise(
             Some(reason) = kill_rx.recv() => {
                 let _ = child.kill().await;
                 pid.store(0, Ordering::SeqCst);
+                shared.generation.send_modify(|g| *g += 1);
                 shared.fail_inflight(reason);
                 false
             }
@@ -468,9 +474,18 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         .last_init_error
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = None;
+    let mut gen_rx = shared.generation.subscribe();
+    let my_gen = *gen_rx.borrow_and_update();
     let mut rx = shared.queue_rx.lock().await;
     loop {
-        let Some(inv) = rx.recv().await else {
+        if *gen_rx.borrow() != my_gen {
+            return (StatusCode::GONE, "stale process").into_response();
+        }
+        let inv = tokio::select! {
+            inv = rx.recv() => inv,
+            _ = gen_rx.changed() => continue,
+        };
+        let Some(inv) = inv else {
             return (StatusCode::GONE, "runner stopped").into_response();
         };
         if inv.cancelled.load(Ordering::SeqCst) {

@@ -413,6 +413,25 @@ async fn runtime_api_env_timeout_crash_and_init_error() {
     let echo = stack.invoke("Worker", &json!({"n": 2})).await.unwrap();
     assert_eq!(echo["n"], 2);
 
+    // A process killed while it waits for work (in its `next` long-poll) is restarted and serves the
+    // next invocation.
+    for _ in 0..2 {
+        let old = stack.pids()["Worker"];
+        assert!(old > 0);
+        std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(old.to_string())
+            .status()
+            .unwrap();
+        let t0 = Instant::now();
+        while stack.pids()["Worker"] == old || stack.pids()["Worker"] == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no restart");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let echo = stack.invoke("Worker", &json!({"n": 3})).await.unwrap();
+        assert_eq!(echo["n"], 3);
+    }
+
     // Init error reported through /runtime/init/error.
     match stack.invoke_raw("BrokenInit", "{}".into()).await {
         Err(InvokeError::Init(msg)) => assert!(msg.contains("TABLE_NAME missing (test)"), "{msg}"),
