@@ -606,6 +606,9 @@ async fn accounts_can_be_searched_by_name_and_organisation_number() {
     assert_eq!(got["name"], "Bakeriet Hansen AS");
 }
 
+/// method, path, org claim, body, expected status, error code, error field
+type Case = (&'static str, String, Option<&'static str>, Option<String>, u16, &'static str, Value);
+
 #[tokio::test]
 async fn bad_requests_get_4xx_with_the_field_never_500() {
     let w = World::new().await;
@@ -613,7 +616,7 @@ async fn bad_requests_get_4xx_with_the_field_never_500() {
     let account = create_account(&w, "org_a", "X AS").await;
     let path = format!("/v1/accounts/{account}/integration");
 
-    let cases: Vec<(&str, String, Option<&str>, Option<String>, u16, &str, Value)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "GET",
             "/v1/accounts".into(),
