@@ -120,7 +120,8 @@ pub fn best_route(
     method: &str,
     path: &str,
 ) -> Option<(usize, BTreeMap<String, String>)> {
-    let mut best: Option<((usize, usize, bool, bool), usize, BTreeMap<String, String>)> = None;
+    type Score = (usize, usize, bool, bool);
+    let mut best: Option<(Score, usize, BTreeMap<String, String>)> = None;
     for (i, (m, p)) in routes.iter().enumerate() {
         if m != "ANY" && m != method {
             continue;

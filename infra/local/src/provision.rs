@@ -143,7 +143,7 @@ pub async fn provision(
     Ok(report)
 }
 
-fn str_field<'a>(v: &'a Json, k: &str) -> anyhow::Result<String> {
+fn str_field(v: &Json, k: &str) -> anyhow::Result<String> {
     v.get(k)
         .map(scalar_to_string)
         .ok_or_else(|| anyhow!("missing {k} in {v}"))
