@@ -645,3 +645,91 @@ async fn missing_binary_is_a_clear_error() {
         "{msg}"
     );
 }
+
+/// `up --background` detaches, writes .local/stack.json and prints the ports; `status` sees it; the
+/// API answers; `down` stops it and its processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_background_up_status_down() {
+    let root = std::env::temp_dir().join(unique("inndrive-local-cli-"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("Cargo.toml"), "# test root\n").unwrap();
+    std::fs::write(
+        root.join("template.yaml"),
+        r#"
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: { QueueName: !Sub "${AWS::StackName}-cli-jobs" }
+  Echo:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: local-test-worker } }
+    Properties:
+      Events:
+        Health:
+          Type: HttpApi
+          Properties: { Path: "/health", Method: GET }
+"#,
+    )
+    .unwrap();
+    let exe = env!("CARGO_BIN_EXE_inndrive-local");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(exe)
+            .args(args)
+            .env("INNDRIVE_REPO_ROOT", &root)
+            .env("INNDRIVE_BIN_DIR", worker_bin_dir())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, out) = run(&["up", "--background", "--fixture", "none"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("API (API Gateway HTTP API): http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(out.contains("cli-jobs"), "{out}");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(".local/stack.json")).unwrap())
+            .unwrap();
+    let api = state["api_url"].as_str().unwrap().to_string();
+    let pid = state["pid"].as_u64().unwrap();
+    let worker_pid = state["pids"]["Echo"].as_u64().unwrap();
+
+    let (ok, out) = run(&["status"]);
+    assert!(
+        ok && out.contains("running") && out.contains("answers"),
+        "{out}"
+    );
+    let r = reqwest::get(format!("{api}/health")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A second background stack is refused while this one runs.
+    let (ok, out) = run(&["up", "--background", "--fixture", "none"]);
+    assert!(!ok && out.contains("already running"), "{out}");
+
+    let (ok, out) = run(&["down"]);
+    assert!(ok && out.contains("stopped"), "{out}");
+    let alive = |p: u64| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    assert!(!alive(pid), "the stack process is gone");
+    assert!(!alive(worker_pid), "the function process is gone");
+    if let Some(moto_pid) = state["pids"]["moto"].as_u64() {
+        assert!(!alive(moto_pid), "the stack's moto is gone");
+    }
+    assert!(
+        reqwest::get(format!("{api}/health")).await.is_err(),
+        "the API is closed"
+    );
+    let (_, out) = run(&["status"]);
+    assert!(out.contains("not running"), "{out}");
+    let _ = std::fs::remove_dir_all(&root);
+}
