@@ -2,6 +2,7 @@
 //! No AWS, no HTTP, no clock, no floats.
 
 pub mod calendar;
+pub mod case;
 pub mod claim;
 pub mod interest;
 pub mod classify;
