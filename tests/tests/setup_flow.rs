@@ -2,7 +2,9 @@
 //! HTTP → the local API Gateway (JWT) → the real `integration-setup` binary (Lambda Runtime API) →
 //! moto (DynamoDB, SQS, Secrets Manager, provisioned from template.yaml) and the Tripletex sandbox.
 
-use e2e::{demo, fixture_company_id, peek_messages, secrets_metadata, start_stack, table_dump, Api};
+use e2e::{
+    demo, fixture_company_id, peek_messages, secrets_metadata, start_stack, table_dump, Api,
+};
 use serde_json::{json, Value};
 
 fn today() -> chrono::NaiveDate {
@@ -52,9 +54,17 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
     let account = create_account(&api, "Fjordkraft Rørlegger AS", Some("934 567 897")).await;
     let list = api.get("/v1/accounts?q=fjordkraft").await.unwrap();
     assert_eq!(list.status, 200, "{}", list.raw);
-    assert!(list.raw.contains(&account), "search by name finds it: {}", list.raw);
+    assert!(
+        list.raw.contains(&account),
+        "search by name finds it: {}",
+        list.raw
+    );
     let by_orgnr = api.get("/v1/accounts?q=934567897").await.unwrap();
-    assert!(by_orgnr.raw.contains(&account), "search by orgnr finds it: {}", by_orgnr.raw);
+    assert!(
+        by_orgnr.raw.contains(&account),
+        "search by orgnr finds it: {}",
+        by_orgnr.raw
+    );
     let none = api.get("/v1/accounts?q=bakeriet").await.unwrap();
     assert!(!none.raw.contains(&account), "{}", none.raw);
 
@@ -74,7 +84,10 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
     assert!(r.body["createdAt"].is_string());
 
     // The dropdown: the clients linked to the key.
-    let clients = api.get(&format!("/v1/tripletex-keys/{key}/clients")).await.unwrap();
+    let clients = api
+        .get(&format!("/v1/tripletex-keys/{key}/clients"))
+        .await
+        .unwrap();
     assert_eq!(clients.status, 200, "{}", clients.raw);
     let names: Vec<&str> = clients
         .body
@@ -85,7 +98,10 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
         .collect();
     assert!(names.contains(&"Fjordkraft Rørlegger AS"), "{names:?}");
     assert!(names.contains(&"Bakeriet Hansen AS"), "{names:?}");
-    assert!(!names.contains(&"Ikke Koblet AS"), "an unlinked company is not offered: {names:?}");
+    assert!(
+        !names.contains(&"Ikke Koblet AS"),
+        "an unlinked company is not offered: {names:?}"
+    );
     let fjordkraft = fixture_company_id("Fjordkraft Rørlegger AS");
     let entry = clients
         .body
@@ -98,34 +114,72 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
 
     // The integration: stored as pending, the initial sync queued with the key as message group.
     let put = api
-        .put(&format!("/v1/accounts/{account}/integration"), &settings(&key, fjordkraft))
+        .put(
+            &format!("/v1/accounts/{account}/integration"),
+            &settings(&key, fjordkraft),
+        )
         .await
         .unwrap();
     assert_eq!(put.status, 201, "{}", put.raw);
     assert_eq!(put.body["status"], json!("pending"), "{}", put.raw);
-    let got = api.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
+    let got = api
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
     assert_eq!(got.status, 200, "{}", got.raw);
     assert_eq!(got.body["status"], json!("pending"));
-    assert_eq!(got.body["clientCompanyId"], json!(fjordkraft), "{}", got.raw);
-    assert_eq!(got.body["daysPastDue"], json!(14), "{}", got.raw);
+    assert_eq!(
+        got.body["settings"]["clientCompanyId"],
+        json!(fjordkraft),
+        "{}",
+        got.raw
+    );
+    assert_eq!(
+        got.body["settings"]["daysPastDue"],
+        json!(14),
+        "{}",
+        got.raw
+    );
 
     // The same setup request again: no second integration, no second initial sync.
     let again = api
-        .put(&format!("/v1/accounts/{account}/integration"), &settings(&key, fjordkraft))
+        .put(
+            &format!("/v1/accounts/{account}/integration"),
+            &settings(&key, fjordkraft),
+        )
         .await
         .unwrap();
-    assert_eq!(again.status, 200, "a repeated PUT is not a new integration: {}", again.raw);
+    assert_eq!(
+        again.status, 200,
+        "a repeated PUT is not a new integration: {}",
+        again.raw
+    );
 
     // PATCH changes a setting.
     let patched = api
-        .patch(&format!("/v1/accounts/{account}/integration"), &json!({"daysPastDue": 30}))
+        .patch(
+            &format!("/v1/accounts/{account}/integration"),
+            &json!({"daysPastDue": 30}),
+        )
         .await
         .unwrap();
     assert_eq!(patched.status, 200, "{}", patched.raw);
-    let got = api.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
-    assert_eq!(got.body["daysPastDue"], json!(30), "{}", got.raw);
+    let got = api
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body["settings"]["daysPastDue"],
+        json!(30),
+        "{}",
+        got.raw
+    );
 
-    let queue = stack.resources.ref_value("SyncQueue").expect("sync queue").to_string();
+    let queue = stack
+        .resources
+        .ref_value("SyncQueue")
+        .expect("sync queue")
+        .to_string();
     let messages = peek_messages(&stack, &queue, 10).await.unwrap();
     let mine: Vec<_> = messages
         .iter()
@@ -137,18 +191,28 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
         .attributes()
         .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
         .cloned();
-    assert_eq!(group.as_deref(), Some(key.as_str()), "message group = the Tripletex key");
+    assert_eq!(
+        group.as_deref(),
+        Some(key.as_str()),
+        "message group = the Tripletex key"
+    );
     let body: Value = serde_json::from_str(m.body().unwrap()).expect("JSON body");
     let text = body.to_string();
     for t in demo::ALL_TOKENS {
-        assert!(!text.contains(t), "a queue message never carries a token: {text}");
+        assert!(
+            !text.contains(t),
+            "a queue message never carries a token: {text}"
+        );
     }
 
     // One accountant key serves a second account without pasting it again.
     let account2 = create_account(&api, "Bakeriet Hansen AS", None).await;
     let bakeriet = fixture_company_id("Bakeriet Hansen AS");
     let r = api
-        .put(&format!("/v1/accounts/{account2}/integration"), &settings(&key, bakeriet))
+        .put(
+            &format!("/v1/accounts/{account2}/integration"),
+            &settings(&key, bakeriet),
+        )
         .await
         .unwrap();
     // Bakeriet's key template lacks vouchers: refused with the fix named, not stored.
@@ -157,10 +221,17 @@ async fn accountant_connects_a_client_and_the_initial_sync_is_queued_per_key() {
     assert!(r.raw.contains("Alle tilganger"), "{}", r.raw);
 
     // A key in use cannot be deleted.
-    let del = api.delete(&format!("/v1/tripletex-keys/{key}")).await.unwrap();
+    let del = api
+        .delete(&format!("/v1/tripletex-keys/{key}"))
+        .await
+        .unwrap();
     assert_eq!(del.status, 409, "{}", del.raw);
     let keys = api.get("/v1/tripletex-keys").await.unwrap();
-    assert!(keys.raw.contains(&key), "the key is still there: {}", keys.raw);
+    assert!(
+        keys.raw.contains(&key),
+        "the key is still there: {}",
+        keys.raw
+    );
 
     stack.shutdown().await;
 }
@@ -173,22 +244,48 @@ async fn refusals_name_the_step_in_tripletex_that_fixes_them() {
     let account = create_account(&api, "Klient", None).await;
 
     let cases = [
-        ("Ikke Koblet AS", "tripletex_key_not_linked_to_client", "Tilganger"),
-        ("Kaffebrenneriet Sør AS", "tripletex_api_access_disabled", "API-tilgang"),
-        ("Bakeriet Hansen AS", "tripletex_missing_entitlement", "Alle tilganger"),
+        (
+            "Ikke Koblet AS",
+            "tripletex_key_not_linked_to_client",
+            "Tilganger",
+        ),
+        (
+            "Kaffebrenneriet Sør AS",
+            "tripletex_api_access_disabled",
+            "API-tilgang",
+        ),
+        (
+            "Bakeriet Hansen AS",
+            "tripletex_missing_entitlement",
+            "Alle tilganger",
+        ),
     ];
     for (company, code, fix) in cases {
         let id = fixture_company_id(company);
         let r = api
-            .put(&format!("/v1/accounts/{account}/integration"), &settings(&key, id))
+            .put(
+                &format!("/v1/accounts/{account}/integration"),
+                &settings(&key, id),
+            )
             .await
             .unwrap();
         assert_eq!(r.status, 422, "{company}: {}", r.raw);
         assert_eq!(r.error_code(), code, "{company}: {}", r.raw);
-        assert!(r.raw.contains(fix), "{company}: the fix is named: {}", r.raw);
+        assert!(
+            r.raw.contains(fix),
+            "{company}: the fix is named: {}",
+            r.raw
+        );
     }
-    let none = api.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
-    assert_eq!(none.status, 404, "nothing stored after refusals: {}", none.raw);
+    let none = api
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
+    assert_eq!(
+        none.status, 404,
+        "nothing stored after refusals: {}",
+        none.raw
+    );
 
     stack.shutdown().await;
 }
@@ -239,7 +336,10 @@ async fn tokens_never_reach_items_logs_responses_or_secret_metadata() {
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.raw);
     let own = r.body["id"].as_str().unwrap().to_string();
-    let own_clients = api.get(&format!("/v1/tripletex-keys/{own}/clients")).await.unwrap();
+    let own_clients = api
+        .get(&format!("/v1/tripletex-keys/{own}/clients"))
+        .await
+        .unwrap();
     assert_eq!(own_clients.status, 200, "{}", own_clients.raw);
     assert_eq!(
         own_clients.body.as_array().map(Vec::len),
@@ -259,9 +359,15 @@ async fn tokens_never_reach_items_logs_responses_or_secret_metadata() {
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.raw);
     let _ = api.get("/v1/tripletex-keys").await.unwrap();
-    let _ = api.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
+    let _ = api
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
     // An unused key can be deleted, and its secret goes with it.
-    let del = api.delete(&format!("/v1/tripletex-keys/{own}")).await.unwrap();
+    let del = api
+        .delete(&format!("/v1/tripletex-keys/{own}"))
+        .await
+        .unwrap();
     assert!(del.status == 204 || del.status == 200, "{}", del.raw);
 
     let table = stack.resources.ref_value("Table").unwrap().to_string();
@@ -279,7 +385,11 @@ async fn tokens_never_reach_items_logs_responses_or_secret_metadata() {
     let logs = stack.logs();
     assert!(!logs.is_empty(), "the function logged something");
     let responses = api.seen.lock().unwrap().clone();
-    for token in [demo::ACCOUNTANT_KEY, demo::COMPANY_KEY, demo::CONSUMER_TOKEN] {
+    for token in [
+        demo::ACCOUNTANT_KEY,
+        demo::COMPANY_KEY,
+        demo::CONSUMER_TOKEN,
+    ] {
         for (what, texts) in [
             ("table item", &items),
             ("secret metadata", &secrets),
@@ -303,7 +413,10 @@ async fn organizations_cannot_see_or_use_each_others_data() {
     let account = create_account(&a, "A sin klient", None).await;
     let fjordkraft = fixture_company_id("Fjordkraft Rørlegger AS");
     let r = a
-        .put(&format!("/v1/accounts/{account}/integration"), &settings(&key, fjordkraft))
+        .put(
+            &format!("/v1/accounts/{account}/integration"),
+            &settings(&key, fjordkraft),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.raw);
@@ -312,15 +425,36 @@ async fn organizations_cannot_see_or_use_each_others_data() {
     assert_eq!(b.get("/v1/accounts").await.unwrap().body, json!([]));
     assert_eq!(b.get("/v1/tripletex-keys").await.unwrap().body, json!([]));
     for (what, r) in [
-        ("account", b.get(&format!("/v1/accounts/{account}")).await.unwrap()),
-        ("integration", b.get(&format!("/v1/accounts/{account}/integration")).await.unwrap()),
-        ("clients", b.get(&format!("/v1/tripletex-keys/{key}/clients")).await.unwrap()),
-        ("delete key", b.delete(&format!("/v1/tripletex-keys/{key}")).await.unwrap()),
         (
-            "patch integration",
-            b.patch(&format!("/v1/accounts/{account}/integration"), &json!({"daysPastDue": 1}))
+            "account",
+            b.get(&format!("/v1/accounts/{account}")).await.unwrap(),
+        ),
+        (
+            "integration",
+            b.get(&format!("/v1/accounts/{account}/integration"))
                 .await
                 .unwrap(),
+        ),
+        (
+            "clients",
+            b.get(&format!("/v1/tripletex-keys/{key}/clients"))
+                .await
+                .unwrap(),
+        ),
+        (
+            "delete key",
+            b.delete(&format!("/v1/tripletex-keys/{key}"))
+                .await
+                .unwrap(),
+        ),
+        (
+            "patch integration",
+            b.patch(
+                &format!("/v1/accounts/{account}/integration"),
+                &json!({"daysPastDue": 1}),
+            )
+            .await
+            .unwrap(),
         ),
     ] {
         assert_eq!(r.status, 404, "{what}: {}", r.raw);
@@ -328,15 +462,21 @@ async fn organizations_cannot_see_or_use_each_others_data() {
     // B cannot attach A's key to its own account either.
     let b_account = create_account(&b, "B sin klient", None).await;
     let r = b
-        .put(&format!("/v1/accounts/{b_account}/integration"), &settings(&key, fjordkraft))
+        .put(
+            &format!("/v1/accounts/{b_account}/integration"),
+            &settings(&key, fjordkraft),
+        )
         .await
         .unwrap();
     assert!(r.status == 404 || r.status == 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("keyId"), "{}", r.raw);
     // A's data is untouched.
-    let still = a.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
+    let still = a
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
     assert_eq!(still.status, 200);
-    assert_eq!(still.body["daysPastDue"], json!(14));
+    assert_eq!(still.body["settings"]["daysPastDue"], json!(14));
 
     stack.shutdown().await;
 }
@@ -354,10 +494,19 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
     let r = api.post("/v1/accounts", &json!({"name": 5})).await.unwrap();
     assert_eq!(r.status, 400, "{}", r.raw);
     assert_eq!(r.error_field(), Some("name"), "{}", r.raw);
-    let r = api.post("/v1/accounts", &json!({"name": "X", "organizationNumber": "123456789"})).await.unwrap();
+    let r = api
+        .post(
+            "/v1/accounts",
+            &json!({"name": "X", "organizationNumber": "123456789"}),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("organizationNumber"), "{}", r.raw);
-    let r = api.post("/v1/accounts", &json!({"name": "   "})).await.unwrap();
+    let r = api
+        .post("/v1/accounts", &json!({"name": "   "}))
+        .await
+        .unwrap();
     assert_eq!(r.status, 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("name"), "{}", r.raw);
 
@@ -366,17 +515,26 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
     let fjordkraft = fixture_company_id("Fjordkraft Rørlegger AS");
     let mut s = settings(&key, fjordkraft);
     s["daysPastDue"] = json!(400);
-    let r = api.put(&format!("/v1/accounts/{account}/integration"), &s).await.unwrap();
+    let r = api
+        .put(&format!("/v1/accounts/{account}/integration"), &s)
+        .await
+        .unwrap();
     assert_eq!(r.status, 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("daysPastDue"), "{}", r.raw);
     let mut s = settings(&key, fjordkraft);
     s["fetchFrom"] = json!((today() + chrono::Duration::days(1)).to_string());
-    let r = api.put(&format!("/v1/accounts/{account}/integration"), &s).await.unwrap();
+    let r = api
+        .put(&format!("/v1/accounts/{account}/integration"), &s)
+        .await
+        .unwrap();
     assert_eq!(r.status, 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("fetchFrom"), "{}", r.raw);
     let mut s = settings(&key, fjordkraft);
     s["fetchFrom"] = json!("2014-01-01");
-    let r = api.put(&format!("/v1/accounts/{account}/integration"), &s).await.unwrap();
+    let r = api
+        .put(&format!("/v1/accounts/{account}/integration"), &s)
+        .await
+        .unwrap();
     assert_eq!(r.status, 422, "{}", r.raw);
     assert_eq!(r.error_field(), Some("fetchFrom"), "{}", r.raw);
     let r = api
@@ -385,7 +543,10 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
         .unwrap();
     assert_eq!(r.status, 400, "{}", r.raw);
     // Nothing was stored by the bad requests.
-    let got = api.get(&format!("/v1/accounts/{account}/integration")).await.unwrap();
+    let got = api
+        .get(&format!("/v1/accounts/{account}/integration"))
+        .await
+        .unwrap();
     assert_eq!(got.status, 404, "{}", got.raw);
     // The function is still alive after all of it.
     assert_eq!(api.get("/v1/accounts").await.unwrap().status, 200);

@@ -3,6 +3,8 @@
 //! an API Gateway HTTP API emulation (with JWT authorizer) and SQS event sources. See docs/local.md.
 
 pub mod apigw;
+pub mod client;
+pub mod demo;
 pub mod jwt;
 pub mod moto;
 pub mod provision;

@@ -28,6 +28,17 @@ enum Cmd {
     Down,
     /// Show whether a background stack is running, and its ports.
     Status,
+    /// The README's main job: start the stack, then, as a frontend would through the HTTP API,
+    /// register the sandbox's accountant key, list its clients, create an account and an integration
+    /// per client, and print what the user sees. Stops the stack at the end unless --keep.
+    Demo {
+        /// Organization id for the dev JWT.
+        #[arg(long, default_value = "org_regnskap_nord")]
+        org: String,
+        /// Keep the stack running after the demo (Ctrl-C stops it).
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print a dev JWT the local API accepts.
     Jwt {
         /// Organization id (the `org` claim), e.g. org_acme.
@@ -99,6 +110,7 @@ async fn main() {
         Cmd::Up(args) => up_foreground(args).await,
         Cmd::Down => down().await,
         Cmd::Status => status().await,
+        Cmd::Demo { org, keep } => demo(org, keep).await,
         Cmd::Jwt {
             org,
             sub,
@@ -411,4 +423,44 @@ async fn status() -> anyhow::Result<()> {
     );
     println!("  log: {}", s["log_file"].as_str().unwrap_or(""));
     Ok(())
+}
+
+async fn demo(org: String, keep: bool) -> anyhow::Result<()> {
+    let dir = state_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    println!(
+        "Starting the local stack (moto, Tripletex sandbox, functions from template.yaml) ..."
+    );
+    let opts = StackOptions {
+        moto_log: Some(dir.join("moto.log")),
+        ..StackOptions::default()
+    };
+    let started = Instant::now();
+    let stack = inndrive_local::start(opts).await?;
+    println!(
+        "  up in {:.1} s: API {} · moto {} · Tripletex sandbox {}",
+        started.elapsed().as_secs_f64(),
+        stack.api_url,
+        stack.moto_endpoint,
+        stack.sandbox_url.as_deref().unwrap_or("-")
+    );
+    let demo_opts = inndrive_local::demo::DemoOptions {
+        org,
+        employee_token: tripletex_sandbox::DEMO_ACCOUNTANT_KEY.to_string(),
+        accountant_key: true,
+        fetch_from: chrono::Utc::now().date_naive() - chrono::Duration::days(365),
+    };
+    let result = inndrive_local::demo::run(&stack, &demo_opts).await;
+    std::fs::write(dir.join("demo-function.log"), stack.logs().join("\n"))
+        .with_context(|| "writing the function log")?;
+    println!(
+        "  (function logs: {})",
+        dir.join("demo-function.log").display()
+    );
+    if keep && result.is_ok() {
+        println!("\nThe stack keeps running; Ctrl-C stops it.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    stack.shutdown().await;
+    result.map(|_| ())
 }
