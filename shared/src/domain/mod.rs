@@ -7,6 +7,7 @@ pub mod claim;
 pub mod interest;
 pub mod classify;
 pub mod kid;
+pub mod ledger;
 pub mod letters;
 pub mod limitation;
 pub mod money;

@@ -1,0 +1,303 @@
+//! The Tripletex shapes the sync reads, as plain typed data (camelCase, as Tripletex sends them).
+//!
+//! Every field is optional: what is missing or malformed is decided by the builder, per item,
+//! with a reason (see [`super::SkipReason`]). Amounts and dates are [`Lenient`]: a value of the
+//! wrong shape does not fail the whole item's deserialisation but is kept for the reason text
+//! (`malformed_amount`, `malformed_date`). A structurally broken item (not an object, an id that is
+//! not a number) fails [`parse_items`] for that item only.
+//!
+//! Amounts: Tripletex sends JSON numbers (`12500.0`). `rust_decimal` reads a number through its
+//! shortest round-trip decimal text, so `1250.5` becomes exactly `1250.5`; strings are accepted too.
+//! Whether an amount is a whole number of øre is checked by the builder (`Money`).
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::hash::ContentHash;
+use super::{RecordKind, RecordRef, SkipReason, SkipRecord};
+
+/// A value that is either of the expected type or kept as it came (for the reason text).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lenient<T> {
+    Valid(T),
+    Invalid(serde_json::Value),
+}
+
+impl<T> Lenient<T> {
+    pub fn valid(&self) -> Option<&T> {
+        match self {
+            Lenient::Valid(t) => Some(t),
+            Lenient::Invalid(_) => None,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(match serde_json::from_value::<T>(v.clone()) {
+            Ok(t) => Lenient::Valid(t),
+            Err(_) => Lenient::Invalid(v),
+        })
+    }
+}
+
+impl<T: Serialize> Serialize for Lenient<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Lenient::Valid(t) => t.serialize(s),
+            Lenient::Invalid(v) => v.serialize(s),
+        }
+    }
+}
+
+/// An optional date field: absent, `null` and `""` all mean "not set".
+pub type DateField = Option<Lenient<NaiveDate>>;
+/// An optional amount field (`null` = not set).
+pub type AmountField = Option<Lenient<Decimal>>;
+
+/// What a date field holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DateValue {
+    Absent,
+    Date(NaiveDate),
+    Malformed(String),
+}
+
+pub fn date_value(f: &DateField) -> DateValue {
+    match f {
+        None => DateValue::Absent,
+        Some(Lenient::Valid(d)) => DateValue::Date(*d),
+        Some(Lenient::Invalid(serde_json::Value::String(s))) if s.trim().is_empty() => {
+            DateValue::Absent
+        }
+        Some(Lenient::Invalid(v)) => DateValue::Malformed(v.to_string()),
+    }
+}
+
+/// What an amount field holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AmountValue {
+    Absent,
+    Amount(Decimal),
+    Malformed(String),
+}
+
+pub fn amount_value(f: &AmountField) -> AmountValue {
+    match f {
+        None => AmountValue::Absent,
+        Some(Lenient::Valid(d)) => AmountValue::Amount(*d),
+        Some(Lenient::Invalid(v)) => AmountValue::Malformed(v.to_string()),
+    }
+}
+
+/// `{ "id": … }`: a reference to another Tripletex object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawRef {
+    pub id: Option<i64>,
+}
+
+/// `Address` (postalAddress of a customer).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawAddress {
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<RawCountry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawCountry {
+    pub id: Option<i64>,
+    pub iso_alpha2_code: Option<String>,
+}
+
+/// `Customer` with the fields the sync reads:
+/// `fields=id,version,name,customerNumber,organizationNumber,isInactive,isPrivateIndividual,email,
+/// invoiceEmail,overdueNoticeEmail,invoicesDueIn,invoicesDueInType,postalAddress(*,country(isoAlpha2Code))`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawCustomer {
+    pub id: Option<i64>,
+    pub version: Option<i64>,
+    pub name: Option<String>,
+    pub customer_number: Option<i64>,
+    pub organization_number: Option<String>,
+    pub is_inactive: Option<bool>,
+    pub is_private_individual: Option<bool>,
+    pub email: Option<String>,
+    pub invoice_email: Option<String>,
+    pub overdue_notice_email: Option<String>,
+    /// Payment terms: a count (0..10000) …
+    pub invoices_due_in: Option<i64>,
+    /// … of `DAYS`, `MONTHS` or `RECURRING_DAY_OF_MONTH`.
+    pub invoices_due_in_type: Option<String>,
+    pub postal_address: Option<RawAddress>,
+}
+
+/// `Currency` (only the code is read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawCurrency {
+    pub code: Option<String>,
+}
+
+/// `Invoice` with the fields the sync reads (all invoices dated from `fetchFrom`, open or not):
+/// `fields=id,version,invoiceNumber,invoiceDate,invoiceDueDate,kid,amount,amountOutstanding,
+/// isCreditNote,creditedInvoice,customer(id),voucher(id),documentId,currency(code)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawInvoice {
+    pub id: Option<i64>,
+    pub version: Option<i64>,
+    pub invoice_number: Option<i64>,
+    pub invoice_date: DateField,
+    pub invoice_due_date: DateField,
+    pub kid: Option<String>,
+    /// Total incl. VAT in company currency (NOK).
+    pub amount: AmountField,
+    /// Outstanding in company currency, without reminder fees (Tripletex computes it).
+    pub amount_outstanding: AmountField,
+    pub is_credit_note: Option<bool>,
+    /// The original invoice's id on a credit note; 0 otherwise.
+    pub credited_invoice: Option<i64>,
+    pub customer: Option<RawRef>,
+    pub voucher: Option<RawRef>,
+    pub document_id: Option<i64>,
+    pub currency: Option<RawCurrency>,
+}
+
+/// `VoucherType` (`{id, name}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawVoucherType {
+    pub id: Option<i64>,
+    pub name: Option<String>,
+}
+
+/// A posting's `voucher`, expanded as `voucher(id,voucherType(id,name))`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawVoucherRef {
+    pub id: Option<i64>,
+    /// `None`: not read; `Some(None)`: `voucherType: null` (a manual "avansert" voucher).
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub voucher_type: Option<Option<RawVoucherType>>,
+}
+
+/// `Account` of a posting (`account(id,number,name)`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawAccount {
+    pub id: Option<i64>,
+    pub number: Option<i64>,
+    pub name: Option<String>,
+}
+
+/// `Posting` on a customer-ledger (AR) account, from `openPost` and from `GET /ledger/posting`
+/// over the window; and the postings of a voucher (counter-postings, any account):
+/// `fields=id,version,date,description,account(id,number,name),customer(id),amount,amountGross,
+/// invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawPosting {
+    pub id: Option<i64>,
+    pub version: Option<i64>,
+    pub date: DateField,
+    pub description: Option<String>,
+    pub account: Option<RawAccount>,
+    pub customer: Option<RawRef>,
+    /// Net amount (computed by Tripletex); used only when `amountGross` is absent.
+    pub amount: AmountField,
+    /// Debit positive, credit negative, company currency.
+    pub amount_gross: AmountField,
+    /// A string in Tripletex ("" when none); a number is accepted too.
+    #[serde(deserialize_with = "string_or_number")]
+    pub invoice_number: Option<String>,
+    /// The due date of the open item (`null` on SAF-T imports and opening balances).
+    pub term_of_payment: DateField,
+    pub voucher: Option<RawVoucherRef>,
+    /// `INCOMING_PAYMENT`, `OUTGOING_INVOICE_CUSTOMER_POSTING`, …; `null` for manual postings.
+    #[serde(rename = "type")]
+    pub posting_type: Option<String>,
+    /// `null` while open; set when matched (paid, credited, written off).
+    pub close_group: Option<RawRef>,
+}
+
+/// `Voucher` of a credit posting, with all its postings (for the counter-postings):
+/// `fields=id,version,date,description,voucherType(id,name),reverseVoucher(id),
+/// postings(id,account(number,name),amountGross,customer(id))`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawVoucher {
+    pub id: Option<i64>,
+    pub version: Option<i64>,
+    pub date: DateField,
+    pub description: Option<String>,
+    /// `None`: not read; `Some(None)`: `voucherType: null`.
+    #[serde(
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub voucher_type: Option<Option<RawVoucherType>>,
+    pub postings: Vec<RawPosting>,
+    /// The voucher this voucher reverses.
+    pub reverse_voucher: Option<RawRef>,
+}
+
+/// Present-and-null → `Some(None)`; absent → `None` (via `#[serde(default)]`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "invoiceNumber is a string, got {other}"
+        ))),
+    }
+}
+
+/// Deserialises the elements of a Tripletex `values` array one by one: an element that cannot be
+/// read at all is quarantined (`malformed_item`) with serde's message, and the others go on.
+pub fn parse_items<T: DeserializeOwned>(
+    kind: RecordKind,
+    values: Vec<serde_json::Value>,
+) -> (Vec<T>, Vec<SkipRecord>) {
+    let mut ok = Vec::with_capacity(values.len());
+    let mut bad = Vec::new();
+    for v in values {
+        match serde_json::from_value::<T>(v.clone()) {
+            Ok(t) => ok.push(t),
+            Err(e) => {
+                let id = v.get("id").and_then(serde_json::Value::as_i64);
+                let record = match id {
+                    Some(id) => RecordRef::new(kind, id),
+                    None => RecordRef::unidentified(kind, ContentHash::of(&v)),
+                };
+                bad.push(SkipRecord::new(
+                    record,
+                    SkipReason::MalformedItem,
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    (ok, bad)
+}

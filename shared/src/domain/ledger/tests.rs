@@ -1,0 +1,1076 @@
+//! Tests of the ledger core: settings, write-offs, change detection, quarantine.
+//! Inputs are Tripletex-shaped JSON, read the way the adapter reads them ([`raw::parse_items`]).
+
+use super::raw::{parse_items, RawCustomer, RawInvoice, RawPosting, RawVoucher};
+use super::*;
+use crate::domain::classify::CreditKind;
+use crate::domain::{DebtorKind, Money};
+use rust_decimal_macros::dec;
+use serde_json::{json, Value};
+
+mod brreg;
+mod props;
+
+pub(super) fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
+}
+
+pub(super) fn policy() -> LedgerPolicy {
+    LedgerPolicy {
+        fetch_from: d("2026-01-01"),
+        days_past_due: 14,
+        include_saft_imported: false,
+        include_null_voucher_type: false,
+        default_payment_terms_days: LedgerPolicy::DEFAULT_PAYMENT_TERMS_DAYS,
+        loss_accounts: Vec::new(),
+    }
+}
+
+pub(super) fn kr(n: i64) -> Money {
+    Money::from_kroner(n)
+}
+
+/// A business customer with 30 days' terms.
+pub(super) fn customer(id: i64) -> Value {
+    json!({
+        "id": id, "version": 1, "name": format!("Kunde {id} AS"), "customerNumber": 10000 + id,
+        "organizationNumber": "923609016", "isInactive": false, "isPrivateIndividual": false,
+        "email": "post@kunde.no", "invoicesDueIn": 30, "invoicesDueInType": "DAYS",
+        "postalAddress": { "addressLine1": "Storgata 1", "addressLine2": "", "postalCode": "0150",
+                           "city": "Oslo", "country": { "id": 161, "isoAlpha2Code": "NO" } }
+    })
+}
+
+pub(super) fn invoice(
+    id: i64,
+    number: i64,
+    customer: i64,
+    date: &str,
+    due: &str,
+    amount: f64,
+    outstanding: f64,
+) -> Value {
+    json!({
+        "id": id, "version": 1, "invoiceNumber": number, "invoiceDate": date,
+        "invoiceDueDate": due, "kid": format!("00{number}7"), "customer": { "id": customer },
+        "amount": amount, "amountOutstanding": outstanding, "isCreditNote": false,
+        "creditedInvoice": 0, "voucher": { "id": 9000 + id }, "documentId": 55,
+        "currency": { "code": "NOK" }
+    })
+}
+
+/// A customer-ledger posting. `voucher_type`: `json!(null)` for a manual voucher, `json!({...})`
+/// for a named type, `Value::Null` wrapped by the caller as needed.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn posting(
+    id: i64,
+    customer: i64,
+    date: &str,
+    amount: f64,
+    invoice_number: &str,
+    voucher_id: i64,
+    voucher_type: Value,
+    close_group: Option<i64>,
+) -> Value {
+    json!({
+        "id": id, "version": 1, "date": date, "description": "",
+        "account": { "id": 1, "number": 1500, "name": "Kundefordringer" },
+        "customer": { "id": customer }, "amount": amount, "amountGross": amount,
+        "invoiceNumber": invoice_number, "termOfPayment": null,
+        "voucher": { "id": voucher_id, "voucherType": voucher_type },
+        "type": null, "closeGroup": close_group.map(|g| json!({ "id": g }))
+    })
+}
+
+pub(super) fn named(name: &str) -> Value {
+    json!({ "id": 7, "name": name })
+}
+
+pub(super) fn voucher(id: i64, description: &str, voucher_type: Value, postings: Value) -> Value {
+    json!({
+        "id": id, "version": 1, "date": "2026-05-20", "description": description,
+        "voucherType": voucher_type, "postings": postings, "reverseVoucher": null
+    })
+}
+
+pub(super) fn leg(id: i64, account: i64, amount: f64) -> Value {
+    json!({ "id": id, "account": { "number": account, "name": format!("konto {account}") },
+            "amountGross": amount })
+}
+
+/// Reads the four lists the way the adapter does: element by element.
+pub(super) fn read(
+    customers: Vec<Value>,
+    invoices: Vec<Value>,
+    postings: Vec<Value>,
+    vouchers: Vec<Value>,
+) -> LedgerRead {
+    let (customers, mut q) = parse_items::<RawCustomer>(RecordKind::Customer, customers);
+    let (invoices, q2) = parse_items::<RawInvoice>(RecordKind::Invoice, invoices);
+    let (postings, q3) = parse_items::<RawPosting>(RecordKind::Posting, postings);
+    let (vouchers, q4) = parse_items::<RawVoucher>(RecordKind::Voucher, vouchers);
+    q.extend(q2);
+    q.extend(q3);
+    q.extend(q4);
+    LedgerRead {
+        customers,
+        invoices,
+        postings,
+        vouchers,
+        quarantined: q,
+    }
+}
+
+fn item<'a>(b: &'a LedgerBuild, id: &str) -> &'a LedgerItem {
+    b.item(id)
+        .unwrap_or_else(|| panic!("item {id} not built; skipped: {:?}", b.skipped))
+}
+
+fn skip<'a>(b: &'a LedgerBuild, key: &str) -> &'a SkipRecord {
+    b.skip(key)
+        .unwrap_or_else(|| panic!("no skip {key}; skipped: {:?}", b.skipped))
+}
+
+fn keys(diff: &LedgerDiff) -> Vec<String> {
+    diff.events.iter().map(|e| e.key().to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// fetchFrom and overdue
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn fetch_from_includes_the_day_itself_and_skips_the_day_before() {
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(11, 101, 1, "2026-01-01", "2026-01-15", 1000.0, 1000.0),
+            invoice(12, 102, 1, "2025-12-31", "2026-01-14", 1000.0, 1000.0),
+        ],
+        vec![],
+        vec![],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-01-10"));
+    assert_eq!(item(&b, "inv_11").status, ItemStatus::Open);
+    assert!(b.item("inv_12").is_none());
+    let s = skip(&b, "inv_12");
+    assert_eq!(s.reason, SkipReason::BeforeFetchFrom);
+    assert_eq!(s.record.date, Some(d("2025-12-31")));
+    assert!(s.detail.contains("2026-01-01"), "{}", s.detail);
+    assert_eq!(b.counts.skipped_for(SkipReason::BeforeFetchFrom), 1);
+}
+
+#[test]
+fn overdue_from_due_date_plus_days_past_due_inclusive() {
+    assert!(is_overdue(d("2026-03-16"), 14, d("2026-03-30")));
+    assert!(!is_overdue(d("2026-03-16"), 14, d("2026-03-29")));
+    assert!(is_overdue(d("2026-03-16"), 0, d("2026-03-16")));
+    assert!(!is_overdue(d("2026-03-16"), 0, d("2026-03-15")));
+    assert!(!is_overdue(NaiveDate::MAX, 1, NaiveDate::MAX));
+
+    let r = read(
+        vec![customer(1)],
+        vec![invoice(
+            11,
+            101,
+            1,
+            "2026-03-02",
+            "2026-03-16",
+            1000.0,
+            1000.0,
+        )],
+        vec![],
+        vec![],
+    );
+    let on_the_day = build_ledger(&r, &policy(), d("2026-03-30"));
+    assert!(item(&on_the_day, "inv_11").overdue);
+    assert_eq!(on_the_day.counts.overdue_items, 1);
+    let day_before = build_ledger(&r, &policy(), d("2026-03-29"));
+    assert!(!item(&day_before, "inv_11").overdue);
+    assert_eq!(day_before.counts.overdue_items, 0);
+    assert_eq!(day_before.counts.open_items, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Missing due dates (SAF-T imports)
+// ---------------------------------------------------------------------------------------------
+
+/// A SAF-T-imported open item: a manual voucher with a type, no invoice object, no due date.
+fn saft_read(customer_json: Value) -> LedgerRead {
+    read(
+        vec![customer_json],
+        vec![],
+        vec![posting(
+            301,
+            1,
+            "2026-02-10",
+            4000.0,
+            "SAFT-77",
+            7301,
+            named("Åpningsbalanse"),
+            None,
+        )],
+        vec![],
+    )
+}
+
+#[test]
+fn missing_due_date_is_skipped_with_its_reason_when_saft_is_off() {
+    let b = build_ledger(&saft_read(customer(1)), &policy(), d("2026-06-01"));
+    assert!(b.items.is_empty());
+    let s = skip(&b, "item_301");
+    assert_eq!(s.reason, SkipReason::MissingDueDate);
+    assert_eq!(s.reason.as_str(), "missing_due_date");
+    assert!(!s.reason.is_quarantine());
+    assert_eq!(s.record.invoice_number.as_deref(), Some("SAFT-77"));
+    assert_eq!(s.record.customer_id, Some(1));
+    assert_eq!(b.counts.skipped_for(SkipReason::MissingDueDate), 1);
+    assert_eq!(b.counts.quarantined, 0);
+}
+
+#[test]
+fn missing_due_date_is_derived_from_customer_terms_when_saft_is_on() {
+    let p = LedgerPolicy {
+        include_saft_imported: true,
+        ..policy()
+    };
+    let b = build_ledger(&saft_read(customer(1)), &p, d("2026-06-01"));
+    let i = item(&b, "item_301");
+    assert_eq!(i.due_date, Some(d("2026-03-12")), "2026-02-10 + 30 days");
+    assert_eq!(i.due_date_source, Some(DueDateSource::CustomerTerms));
+    assert!(i.due_date_estimated);
+    assert_eq!(i.flags, vec![ItemFlag::DueDateEstimated]);
+    assert_eq!(i.source, ItemSource::Voucher);
+    assert!(!i.pdf_available);
+    assert!(i.overdue);
+    assert!(b.skipped.is_empty());
+}
+
+#[test]
+fn missing_due_date_uses_the_14_day_default_without_customer_terms() {
+    let p = LedgerPolicy {
+        include_saft_imported: true,
+        ..policy()
+    };
+    let mut c = customer(1);
+    c["invoicesDueIn"] = json!(0);
+    let b = build_ledger(&saft_read(c.clone()), &p, d("2026-06-01"));
+    let i = item(&b, "item_301");
+    assert_eq!(i.due_date, Some(d("2026-02-24")));
+    assert_eq!(i.due_date_source, Some(DueDateSource::DefaultTerms));
+    assert!(i.has_flag(ItemFlag::DueDateEstimated));
+
+    c.as_object_mut().unwrap().remove("invoicesDueIn");
+    let b = build_ledger(&saft_read(c), &p, d("2026-06-01"));
+    assert_eq!(item(&b, "item_301").due_date, Some(d("2026-02-24")));
+
+    let p7 = LedgerPolicy {
+        default_payment_terms_days: 7,
+        ..p
+    };
+    let mut c = customer(1);
+    c["invoicesDueInType"] = json!("FORTNIGHTS");
+    let b = build_ledger(&saft_read(c), &p7, d("2026-06-01"));
+    assert_eq!(item(&b, "item_301").due_date, Some(d("2026-02-17")));
+}
+
+#[test]
+fn a_due_date_in_tripletex_is_never_estimated() {
+    let p = LedgerPolicy {
+        include_saft_imported: true,
+        ..policy()
+    };
+    let mut post = posting(301, 1, "2026-02-10", 4000.0, "", 7301, named("Bilag"), None);
+    post["termOfPayment"] = json!("2026-02-20");
+    let b = build_ledger(
+        &read(vec![customer(1)], vec![], vec![post], vec![]),
+        &p,
+        d("2026-02-21"),
+    );
+    let i = item(&b, "item_301");
+    assert_eq!(i.due_date, Some(d("2026-02-20")));
+    assert_eq!(i.due_date_source, Some(DueDateSource::Posting));
+    assert!(!i.due_date_estimated);
+    assert!(i.flags.is_empty());
+}
+
+#[test]
+fn estimated_due_dates_follow_each_kind_of_terms() {
+    let t = |due_in, kind| Some(PaymentTerms { due_in, kind });
+    use PaymentTermsKind::*;
+    assert_eq!(
+        estimate_due_date(d("2026-01-31"), t(1, Months), 14),
+        Some((d("2026-02-28"), DueDateSource::CustomerTerms))
+    );
+    assert_eq!(
+        estimate_due_date(d("2026-01-10"), t(20, RecurringDayOfMonth), 14),
+        Some((d("2026-02-20"), DueDateSource::CustomerTerms))
+    );
+    assert_eq!(
+        estimate_due_date(d("2026-01-10"), t(31, RecurringDayOfMonth), 14),
+        Some((d("2026-02-28"), DueDateSource::CustomerTerms))
+    );
+    assert_eq!(
+        estimate_due_date(d("2026-12-10"), t(5, RecurringDayOfMonth), 14),
+        Some((d("2027-01-05"), DueDateSource::CustomerTerms))
+    );
+    assert_eq!(
+        estimate_due_date(d("2026-01-10"), t(0, Days), 14),
+        Some((d("2026-01-24"), DueDateSource::DefaultTerms))
+    );
+    assert_eq!(
+        estimate_due_date(d("2026-01-10"), t(40, RecurringDayOfMonth), 14),
+        Some((d("2026-01-24"), DueDateSource::DefaultTerms))
+    );
+    assert_eq!(estimate_due_date(NaiveDate::MAX, None, 14), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// voucherType = null
+// ---------------------------------------------------------------------------------------------
+
+fn manual_read(voucher_type: Option<Value>) -> LedgerRead {
+    let mut p = posting(401, 1, "2026-02-10", 2500.0, "", 7401, json!(null), None);
+    p["termOfPayment"] = json!("2026-02-24");
+    match voucher_type {
+        Some(t) => p["voucher"]["voucherType"] = t,
+        None => {
+            p["voucher"].as_object_mut().unwrap().remove("voucherType");
+        }
+    }
+    read(vec![customer(1)], vec![], vec![p], vec![])
+}
+
+#[test]
+fn null_voucher_type_is_skipped_when_off_and_mirrored_when_on() {
+    let b = build_ledger(&manual_read(Some(json!(null))), &policy(), d("2026-03-01"));
+    assert!(b.items.is_empty());
+    let s = skip(&b, "item_401");
+    assert_eq!(s.reason, SkipReason::NullVoucherType);
+    assert!(s.detail.contains("7401"), "{}", s.detail);
+    assert_eq!(b.counts.skipped_for(SkipReason::NullVoucherType), 1);
+
+    let on = LedgerPolicy {
+        include_null_voucher_type: true,
+        ..policy()
+    };
+    let b = build_ledger(&manual_read(Some(json!(null))), &on, d("2026-03-01"));
+    let i = item(&b, "item_401");
+    assert_eq!(i.status, ItemStatus::Open);
+    assert_eq!(i.owed, kr(2500));
+    assert!(b.skipped.is_empty());
+
+    // A named type is mirrored either way.
+    let b = build_ledger(
+        &manual_read(Some(named("Bilag"))),
+        &policy(),
+        d("2026-03-01"),
+    );
+    assert!(b.item("item_401").is_some());
+}
+
+#[test]
+fn voucher_type_not_read_is_taken_from_the_voucher_or_quarantined() {
+    let b = build_ledger(&manual_read(None), &policy(), d("2026-03-01"));
+    assert_eq!(skip(&b, "item_401").reason, SkipReason::UnknownVoucherType);
+    assert_eq!(b.counts.quarantined, 1);
+
+    let mut r = manual_read(None);
+    let (v, _) = parse_items::<RawVoucher>(
+        RecordKind::Voucher,
+        vec![voucher(7401, "Manuelt bilag", json!(null), json!([]))],
+    );
+    r.vouchers = v;
+    let b = build_ledger(&r, &policy(), d("2026-03-01"));
+    assert_eq!(skip(&b, "item_401").reason, SkipReason::NullVoucherType);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The write-off case
+// ---------------------------------------------------------------------------------------------
+
+/// Invoice 10023 (12 500) netted to zero by a "Tap" voucher (credit 1500, debit 7830): Tripletex
+/// shows it closed and `openPost` no longer lists it. Only the window's postings carry it.
+pub(super) fn written_off_read(description: &str) -> LedgerRead {
+    let mut own = posting(
+        2001,
+        1,
+        "2026-03-02",
+        12500.0,
+        "10023",
+        9001,
+        named("Utgående faktura"),
+        Some(77),
+    );
+    own["type"] = json!("OUTGOING_INVOICE_CUSTOMER_POSTING");
+    own["termOfPayment"] = json!("2026-03-16");
+    let mut tap = posting(
+        2002,
+        1,
+        "2026-05-20",
+        -12500.0,
+        "10023",
+        9002,
+        json!(null),
+        Some(77),
+    );
+    tap["description"] = json!(description);
+    read(
+        vec![customer(1)],
+        vec![invoice(
+            1001,
+            10023,
+            1,
+            "2026-03-02",
+            "2026-03-16",
+            12500.0,
+            0.0,
+        )],
+        vec![own, tap],
+        vec![voucher(
+            9002,
+            description,
+            json!(null),
+            json!([leg(2002, 1500, -12500.0), leg(2003, 7830, 12500.0)]),
+        )],
+    )
+}
+
+#[test]
+fn write_off_keeps_the_claim_owed_on_a_first_sync_after_the_write_off() {
+    let b = build_ledger(
+        &written_off_read("Tap på kunde 10023 – konkurs"),
+        &policy(),
+        d("2026-06-10"),
+    );
+    let i = item(&b, "inv_1001");
+    assert_eq!(i.status, ItemStatus::WrittenOffCandidate);
+    assert_eq!(i.ledger_outstanding, Money::ZERO);
+    assert_eq!(i.written_off, kr(12500));
+    assert_eq!(i.owed, kr(12500));
+    assert_eq!(i.principal, kr(12500));
+    assert!(i.overdue);
+    assert_eq!(i.invoice_number.as_deref(), Some("10023"));
+    assert_eq!(i.kid.as_deref(), Some("00100237"));
+    assert_eq!(i.debit_posting_ids, vec![2001]);
+    assert_eq!(i.credits.len(), 1);
+    let c = &i.credits[0];
+    assert_eq!(c.posting_id, 2002);
+    assert_eq!(c.amount, kr(-12500));
+    assert_eq!(c.preliminary_kind, CreditKind::WriteOff);
+    assert!(c.voucher_read);
+    assert_eq!(
+        c.evidence.voucher_description.as_deref(),
+        Some("Tap på kunde 10023 – konkurs")
+    );
+    assert_eq!(c.evidence.counter_postings.len(), 1);
+    assert_eq!(c.evidence.counter_postings[0].account_number, 7830);
+    assert_eq!(c.evidence.counter_postings[0].amount, dec!(12500));
+    assert_eq!(c.evidence.voucher_type, None, "voucherType null");
+    assert_eq!(b.counts.written_off_candidates, 1);
+    assert_eq!(b.counts.overdue_items, 1);
+    assert!(b.skipped.is_empty(), "{:?}", b.skipped);
+
+    let diff = diff(&MirrorState::default(), &b, Completeness::Full);
+    assert_eq!(
+        keys(&diff),
+        vec![
+            format!("mirror:inv_1001:{}", ClaimFacts::of(i).hash()),
+            "credit:2002:1".to_string(),
+            "overdue:inv_1001:2026-03-16".to_string(),
+        ]
+    );
+    match &diff.events[1] {
+        LedgerEvent::Credit(e) => {
+            assert_eq!(e.item_id, "inv_1001");
+            assert_eq!(e.item_status, ItemStatus::WrittenOffCandidate);
+            assert_eq!(
+                crate::domain::classify::classify(&e.credit.evidence).kind,
+                CreditKind::WriteOff
+            );
+        }
+        other => panic!("expected a credit event, got {other:?}"),
+    }
+    assert!(diff
+        .writes
+        .iter()
+        .any(|w| matches!(w, LedgerWrite::UpsertItem { item, .. } if item.id == "inv_1001")));
+}
+
+#[test]
+fn write_off_without_the_marker_word_is_still_kept() {
+    let b = build_ledger(&written_off_read("Innbetaling"), &policy(), d("2026-06-10"));
+    let i = item(&b, "inv_1001");
+    assert_eq!(i.status, ItemStatus::WrittenOffCandidate);
+    assert_eq!(i.owed, kr(12500));
+    assert_eq!(i.credits[0].preliminary_kind, CreditKind::WriteOff);
+}
+
+#[test]
+fn a_reversed_write_off_writes_nothing_off() {
+    let mut r = written_off_read("Tap på kunde 10023");
+    // Voucher 9003 reverses the write-off: Tripletex reopens the invoice.
+    r.invoices[0].amount_outstanding = Some(raw::Lenient::Valid(dec!(12500)));
+    let (v, _) = parse_items::<RawVoucher>(
+        RecordKind::Voucher,
+        vec![
+            json!({ "id": 9003, "version": 1, "description": "Tilbakeføring av bilag",
+                     "voucherType": null, "postings": [], "reverseVoucher": { "id": 9002 } }),
+        ],
+    );
+    r.vouchers.extend(v);
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    let i = item(&b, "inv_1001");
+    assert_eq!(i.credits[0].reversed_by, Some(9003));
+    assert_eq!(i.written_off, Money::ZERO);
+    assert_eq!(i.owed, kr(12500));
+    assert_eq!(i.status, ItemStatus::Open);
+}
+
+#[test]
+fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
+    let mut pay = posting(
+        2012,
+        1,
+        "2026-03-10",
+        -5000.0,
+        "10024",
+        9012,
+        named("Betaling"),
+        Some(78),
+    );
+    pay["type"] = json!("INCOMING_PAYMENT");
+    let r = read(
+        vec![customer(1)],
+        vec![invoice(
+            1002,
+            10024,
+            1,
+            "2026-03-01",
+            "2026-03-15",
+            5000.0,
+            0.0,
+        )],
+        vec![
+            posting(
+                2011,
+                1,
+                "2026-03-01",
+                5000.0,
+                "10024",
+                9011,
+                named("Utgående faktura"),
+                Some(78),
+            ),
+            pay,
+        ],
+        vec![voucher(
+            9012,
+            "Innbetaling",
+            named("Betaling"),
+            json!([leg(2012, 1500, -5000.0), leg(2013, 1920, 5000.0)]),
+        )],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    let i = item(&b, "inv_1002");
+    assert_eq!(i.status, ItemStatus::Closed);
+    assert_eq!(i.owed, Money::ZERO);
+    assert!(!i.overdue);
+    assert_eq!(i.credits[0].preliminary_kind, CreditKind::Payment);
+    assert_eq!(b.counts.closed_items, 1);
+    let diff = diff(&MirrorState::default(), &b, Completeness::Full);
+    assert!(diff.events.is_empty(), "{:?}", diff.events);
+    assert_eq!(diff.writes.len(), 1, "the customer only: {:?}", diff.writes);
+}
+
+#[test]
+fn a_credit_note_settles_the_invoice_it_credits() {
+    let mut cn = invoice(1005, 10030, 1, "2026-03-05", "2026-03-05", -3000.0, 0.0);
+    cn["isCreditNote"] = json!(true);
+    cn["creditedInvoice"] = json!(1004);
+    let mut cn_post = posting(
+        2042,
+        1,
+        "2026-03-05",
+        -3000.0,
+        "10030",
+        9042,
+        named("Utgående faktura"),
+        Some(80),
+    );
+    cn_post["type"] = json!("OUTGOING_INVOICE_CUSTOMER_POSTING");
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(1004, 10029, 1, "2026-03-01", "2026-03-15", 3000.0, 0.0),
+            cn,
+        ],
+        vec![
+            posting(
+                2041,
+                1,
+                "2026-03-01",
+                3000.0,
+                "10029",
+                9041,
+                named("Utgående faktura"),
+                Some(80),
+            ),
+            cn_post,
+        ],
+        vec![],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    assert_eq!(
+        b.items.len(),
+        1,
+        "a credit note is not an item: {:?}",
+        b.items
+    );
+    let i = item(&b, "inv_1004");
+    assert_eq!(i.status, ItemStatus::Closed);
+    let c = &i.credits[0];
+    assert_eq!(c.preliminary_kind, CreditKind::CreditNote);
+    assert!(c.evidence.invoice_is_credit_note);
+    assert_eq!(c.evidence.credited_invoice_id, Some(1004));
+    assert!(
+        i.has_flag(ItemFlag::EvidenceIncomplete),
+        "voucher 9042 not read"
+    );
+}
+
+#[test]
+fn an_unapplied_payment_is_an_open_credit_item() {
+    let mut p = posting(
+        2051,
+        1,
+        "2026-04-01",
+        -700.0,
+        "",
+        9051,
+        named("Betaling"),
+        None,
+    );
+    p["type"] = json!("INCOMING_PAYMENT");
+    let b = build_ledger(
+        &read(vec![customer(1)], vec![], vec![p], vec![]),
+        &policy(),
+        d("2026-06-10"),
+    );
+    let i = item(&b, "credit_2051");
+    assert_eq!(i.source, ItemSource::Credit);
+    assert_eq!(i.status, ItemStatus::Open);
+    assert_eq!(i.owed, kr(-700));
+    assert!(i.has_flag(ItemFlag::CreditBalance));
+    assert!(!i.overdue);
+    assert_eq!(i.due_date, None);
+    let diff = diff(&MirrorState::default(), &b, Completeness::Full);
+    assert_eq!(keys(&diff), vec!["credit:2051:1"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change detection
+// ---------------------------------------------------------------------------------------------
+
+fn partly_paid(paid: bool) -> LedgerRead {
+    let mut postings = vec![posting(
+        2021,
+        1,
+        "2026-06-01",
+        10000.0,
+        "10025",
+        9021,
+        named("Utgående faktura"),
+        None,
+    )];
+    let mut vouchers = vec![];
+    if paid {
+        let mut p = posting(
+            2022,
+            1,
+            "2026-06-08",
+            -4000.0,
+            "10025",
+            9022,
+            named("Betaling"),
+            None,
+        );
+        p["type"] = json!("INCOMING_PAYMENT");
+        postings.push(p);
+        vouchers.push(voucher(
+            9022,
+            "Innbetaling",
+            named("Betaling"),
+            json!([leg(2022, 1500, -4000.0), leg(2023, 1920, 4000.0)]),
+        ));
+    }
+    read(
+        vec![customer(1)],
+        vec![invoice(
+            1003,
+            10025,
+            1,
+            "2026-06-01",
+            "2026-06-15",
+            10000.0,
+            if paid { 6000.0 } else { 10000.0 },
+        )],
+        postings,
+        vouchers,
+    )
+}
+
+#[test]
+fn an_unchanged_resync_writes_nothing_and_sends_nothing() {
+    let today = d("2026-06-10");
+    let b = build_ledger(&written_off_read("Tap"), &policy(), today);
+    let first = diff(&MirrorState::default(), &b, Completeness::Full);
+    assert!(!first.is_empty());
+    let mut state = MirrorState::default();
+    state.apply(&first);
+    let again = build_ledger(&written_off_read("Tap"), &policy(), today);
+    let second = diff(&state, &again, Completeness::Full);
+    assert!(second.is_empty(), "{second:?}");
+}
+
+#[test]
+fn a_changed_amount_gives_one_upsert_and_one_event() {
+    let today = d("2026-06-10");
+    let before = build_ledger(&partly_paid(false), &policy(), today);
+    let first = diff(&MirrorState::default(), &before, Completeness::Full);
+    assert_eq!(first.writes.len(), 2, "customer and item");
+    assert_eq!(keys(&first).len(), 1, "mirror only: {:?}", keys(&first));
+    let mut state = MirrorState::default();
+    state.apply(&first);
+
+    let after = build_ledger(&partly_paid(true), &policy(), today);
+    let i = item(&after, "inv_1003");
+    assert_eq!(i.ledger_outstanding, kr(6000));
+    assert_eq!(i.owed, kr(6000));
+    let second = diff(&state, &after, Completeness::Full);
+    assert_eq!(second.writes.len(), 1, "{:?}", second.writes);
+    assert!(
+        matches!(&second.writes[0], LedgerWrite::UpsertItem { item, .. } if item.id == "inv_1003")
+    );
+    assert_eq!(keys(&second), vec!["credit:2022:1"]);
+    match &second.events[0] {
+        LedgerEvent::Credit(e) => {
+            assert_eq!(e.credit.preliminary_kind, CreditKind::Payment);
+            assert_eq!(e.credit.amount, kr(-4000));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_same_events_regenerated_have_the_same_keys() {
+    let today = d("2026-06-10");
+    let a = diff(
+        &MirrorState::default(),
+        &build_ledger(&written_off_read("Tap"), &policy(), today),
+        Completeness::Full,
+    );
+    let b = diff(
+        &MirrorState::default(),
+        &build_ledger(&written_off_read("Tap"), &policy(), today),
+        Completeness::Full,
+    );
+    assert_eq!(keys(&a), keys(&b));
+    assert_eq!(a, b);
+    // Keys are ASCII without spaces and fit an SQS deduplication id.
+    for k in keys(&a) {
+        assert!(
+            k.len() <= 128 && k.chars().all(|c| c.is_ascii_graphic()),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn becoming_overdue_is_one_upsert_and_one_event_once() {
+    let r = partly_paid(false);
+    let mut state = MirrorState::default();
+    state.apply(&diff(
+        &MirrorState::default(),
+        &build_ledger(&r, &policy(), d("2026-06-28")),
+        Completeness::Full,
+    ));
+    let due_plus_14 = build_ledger(&r, &policy(), d("2026-06-29"));
+    let dd = diff(&state, &due_plus_14, Completeness::Full);
+    assert_eq!(keys(&dd), vec!["overdue:inv_1003:2026-06-15"]);
+    assert_eq!(dd.writes.len(), 1);
+    state.apply(&dd);
+    let next_day = diff(
+        &state,
+        &build_ledger(&r, &policy(), d("2026-06-30")),
+        Completeness::Full,
+    );
+    assert!(next_day.is_empty(), "{next_day:?}");
+}
+
+#[test]
+fn closing_and_removal_are_events_and_partial_reads_delete_nothing() {
+    let today = d("2026-06-10");
+    let mut state = MirrorState::default();
+    state.apply(&diff(
+        &MirrorState::default(),
+        &build_ledger(&partly_paid(false), &policy(), today),
+        Completeness::Full,
+    ));
+
+    // Paid in full: closed.
+    let mut r = partly_paid(true);
+    r.invoices[0].amount_outstanding = Some(raw::Lenient::Valid(dec!(0)));
+    r.postings[1].amount_gross = Some(raw::Lenient::Valid(dec!(-10000)));
+    let closed = build_ledger(&r, &policy(), today);
+    assert_eq!(item(&closed, "inv_1003").status, ItemStatus::Closed);
+    let dc = diff(&state, &closed, Completeness::Full);
+    let k = keys(&dc);
+    assert_eq!(k.len(), 2, "{k:?}");
+    assert_eq!(k[0], "credit:2022:1");
+    assert_eq!(
+        k[1],
+        format!(
+            "closed:inv_1003:{}",
+            item(&closed, "inv_1003").content_hash()
+        )
+    );
+
+    // Gone from a full read (e.g. the invoice voucher was deleted): removed.
+    let empty = build_ledger(
+        &read(vec![customer(1)], vec![], vec![], vec![]),
+        &policy(),
+        today,
+    );
+    assert!(diff(&state, &empty, Completeness::Partial).is_empty());
+    let dr = diff(&state, &empty, Completeness::Full);
+    assert_eq!(
+        dr.writes,
+        vec![LedgerWrite::DeleteItem {
+            id: "inv_1003".into()
+        }]
+    );
+    assert!(keys(&dr)[0].starts_with("removed:inv_1003:"));
+}
+
+#[test]
+fn turning_a_setting_off_removes_the_item_with_the_skip_reason() {
+    let on = LedgerPolicy {
+        include_null_voucher_type: true,
+        ..policy()
+    };
+    let today = d("2026-03-01");
+    let mut state = MirrorState::default();
+    state.apply(&diff(
+        &MirrorState::default(),
+        &build_ledger(&manual_read(Some(json!(null))), &on, today),
+        Completeness::Full,
+    ));
+    let off = build_ledger(&manual_read(Some(json!(null))), &policy(), today);
+    let dd = diff(&state, &off, Completeness::Full);
+    match dd.events.as_slice() {
+        [LedgerEvent::ItemRemoved(e)] => {
+            assert_eq!(e.item_id, "item_401");
+            assert_eq!(e.skip_reason, Some(SkipReason::NullVoucherType));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(dd.writes.iter().any(
+        |w| matches!(w, LedgerWrite::UpsertSkip { skip, .. } if skip.record.key == "item_401")
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine and counts
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn malformed_items_are_quarantined_while_the_others_pass() {
+    let mut bad_amount = invoice(21, 201, 1, "2026-02-01", "2026-02-15", 0.0, 0.0);
+    bad_amount["amount"] = json!("tolv tusen");
+    let mut sub_ore = invoice(22, 202, 1, "2026-02-01", "2026-02-15", 0.0, 0.0);
+    sub_ore["amount"] = json!(100.005);
+    let mut bad_date = invoice(23, 203, 1, "2026-02-01", "2026-02-15", 10.0, 10.0);
+    bad_date["invoiceDueDate"] = json!("15.02.2026");
+    let mut no_customer = posting(501, 1, "2026-02-01", 10.0, "", 9501, named("Bilag"), None);
+    no_customer["customer"] = json!(null);
+    let not_an_object = json!("garbage");
+    let wrong_id_type = json!({ "id": "abc", "invoiceNumber": 1 });
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(20, 200, 1, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
+            bad_amount,
+            sub_ore,
+            bad_date,
+            wrong_id_type,
+        ],
+        vec![no_customer, not_an_object],
+        vec![],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    assert_eq!(b.items.len(), 1);
+    assert!(b.item("inv_20").is_some());
+    assert_eq!(skip(&b, "inv_21").reason, SkipReason::MalformedAmount);
+    assert!(skip(&b, "inv_21").detail.contains("tolv tusen"));
+    assert_eq!(skip(&b, "inv_22").reason, SkipReason::MalformedAmount);
+    assert_eq!(skip(&b, "inv_23").reason, SkipReason::MalformedDate);
+    assert_eq!(skip(&b, "posting_501").reason, SkipReason::MissingCustomer);
+    let malformed: Vec<_> = b
+        .skipped
+        .iter()
+        .filter(|s| s.reason == SkipReason::MalformedItem)
+        .collect();
+    assert_eq!(malformed.len(), 2, "{malformed:?}");
+    assert!(malformed
+        .iter()
+        .all(|s| s.record.key.contains("_unidentified_")));
+    assert_eq!(b.counts.quarantined, 6);
+    assert_eq!(b.counts.skipped_total(), 6);
+    assert_eq!(b.counts.open_items, 1);
+}
+
+#[test]
+fn every_skip_is_counted_by_reason() {
+    let p = policy();
+    let mut manual = posting(401, 1, "2026-02-10", 2500.0, "", 7401, json!(null), None);
+    manual["termOfPayment"] = json!("2026-02-24");
+    let mut manual2 = manual.clone();
+    manual2["id"] = json!(402);
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(11, 101, 1, "2025-06-01", "2025-06-15", 1000.0, 1000.0),
+            invoice(12, 102, 1, "2025-07-01", "2025-07-15", 1000.0, 1000.0),
+            invoice(13, 103, 1, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
+            invoice(14, 104, 99, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
+        ],
+        vec![
+            manual,
+            manual2,
+            posting(
+                301,
+                1,
+                "2026-02-10",
+                4000.0,
+                "SAFT-77",
+                7301,
+                named("Åpningsbalanse"),
+                None,
+            ),
+        ],
+        vec![],
+    );
+    let b = build_ledger(&r, &p, d("2026-06-10"));
+    let expected: std::collections::BTreeMap<SkipReason, u32> = [
+        (SkipReason::BeforeFetchFrom, 2),
+        (SkipReason::NullVoucherType, 2),
+        (SkipReason::MissingDueDate, 1),
+        (SkipReason::UnknownCustomer, 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(b.counts.skipped, expected);
+    assert_eq!(b.counts.quarantined, 1);
+    assert_eq!(b.counts.customers, 1);
+    assert_eq!(b.counts.open_items, 1);
+    assert_eq!(b.counts.overdue_items, 1);
+    let json = serde_json::to_value(&b.counts).unwrap();
+    assert_eq!(json["skipped"]["null_voucher_type"], json!(2));
+    assert_eq!(json["openItems"], json!(1));
+}
+
+#[test]
+fn the_same_posting_twice_is_read_once_with_the_highest_version() {
+    let mut v2 = posting(
+        2021,
+        1,
+        "2026-06-01",
+        10000.0,
+        "10025",
+        9021,
+        named("Utgående faktura"),
+        None,
+    );
+    v2["version"] = json!(2);
+    v2["termOfPayment"] = json!("2026-06-20");
+    let mut r = partly_paid(false);
+    let (extra, _) = parse_items::<RawPosting>(RecordKind::Posting, vec![v2]);
+    r.postings.splice(0..0, extra);
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    assert_eq!(item(&b, "inv_1003").debit_posting_ids, vec![2021]);
+    assert_eq!(b.items.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn customers_are_mirrored_with_debtor_kind_terms_and_address() {
+    let mut private = customer(2);
+    private["isPrivateIndividual"] = json!(true);
+    private["organizationNumber"] = json!("");
+    let mut bad_org = customer(3);
+    bad_org["organizationNumber"] = json!("923609017");
+    bad_org
+        .as_object_mut()
+        .unwrap()
+        .remove("isPrivateIndividual");
+    let b = build_ledger(
+        &read(vec![customer(1), private, bad_org], vec![], vec![], vec![]),
+        &policy(),
+        d("2026-06-10"),
+    );
+    let c = &b.customers;
+    assert_eq!(c.len(), 3);
+    assert_eq!(c[0].debtor_kind, DebtorKind::Business);
+    assert_eq!(
+        c[0].organization_number.as_ref().map(|o| o.as_str()),
+        Some("923609016")
+    );
+    assert_eq!(
+        c[0].payment_terms,
+        Some(PaymentTerms {
+            due_in: 30,
+            kind: PaymentTermsKind::Days
+        })
+    );
+    let a = c[0].postal_address.as_ref().unwrap();
+    assert_eq!(a.lines, vec!["Storgata 1"]);
+    assert_eq!(a.country_code.as_deref(), Some("NO"));
+    assert_eq!(c[1].debtor_kind, DebtorKind::Consumer);
+    assert_eq!(c[1].organization_number, None);
+    assert_eq!(c[2].debtor_kind, DebtorKind::Consumer, "unknown → consumer");
+    assert_eq!(
+        c[2].invalid_organization_number.as_deref(),
+        Some("923609017")
+    );
+}
+
+#[test]
+fn items_serialize_in_camel_case_with_snake_case_values() {
+    let b = build_ledger(&written_off_read("Tap"), &policy(), d("2026-06-10"));
+    let v = serde_json::to_value(item(&b, "inv_1001")).unwrap();
+    assert_eq!(v["status"], json!("written_off_candidate"));
+    assert_eq!(v["owed"], json!("12500.00"));
+    assert_eq!(v["dueDate"], json!("2026-03-16"));
+    assert_eq!(v["dueDateEstimated"], json!(false));
+    assert_eq!(v["credits"][0]["preliminaryKind"], json!("write_off"));
+    let back: LedgerItem = serde_json::from_value(v).unwrap();
+    assert_eq!(&back, item(&b, "inv_1001"));
+
+    let d1 = diff(&MirrorState::default(), &b, Completeness::Full);
+    let ev = serde_json::to_value(&d1.events).unwrap();
+    assert_eq!(ev[0]["type"], json!("item_mirrored"));
+    assert_eq!(ev[1]["type"], json!("credit"));
+    assert_eq!(ev[2]["type"], json!("item_overdue"));
+    let state_json = serde_json::to_string(&{
+        let mut s = MirrorState::default();
+        s.apply(&d1);
+        s
+    })
+    .unwrap();
+    let state: MirrorState = serde_json::from_str(&state_json).unwrap();
+    assert!(diff(&state, &b, Completeness::Full).is_empty());
+}
