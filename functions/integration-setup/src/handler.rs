@@ -95,8 +95,15 @@ async fn route(
 async fn create_account(svc: &SetupService, req: &Request) -> Result<Response<Body>, ApiError> {
     let org = api::org_id(req)?;
     let body = api::parse_json(req)?;
-    let account = svc.create_account(&org, body).await.map_err(to_api)?;
-    let mut response = json_response(StatusCode::CREATED, &AccountView::from(&account));
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or_default());
+    let (account, created) = svc
+        .create_account(&org, body, idempotency_key)
+        .await
+        .map_err(to_api)?;
+    let mut response = json_response(created_or_ok(created), &AccountView::from(&account));
     set_location(&mut response, &format!("/v1/accounts/{}", account.id));
     Ok(response)
 }
@@ -125,8 +132,8 @@ async fn get_account(
 async fn create_key(svc: &SetupService, req: &Request) -> Result<Response<Body>, ApiError> {
     let org = api::org_id(req)?;
     let body = api::parse_json(req)?;
-    let key = svc.create_key(&org, body).await.map_err(to_api)?;
-    let mut response = json_response(StatusCode::CREATED, &KeyView::from(&key));
+    let (key, created) = svc.create_key(&org, body).await.map_err(to_api)?;
+    let mut response = json_response(created_or_ok(created), &KeyView::from(&key));
     set_location(&mut response, &format!("/v1/tripletex-keys/{}", key.id));
     Ok(response)
 }
@@ -204,6 +211,14 @@ async fn patch_integration(
     ))
 }
 
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn set_location(response: &mut Response<Body>, location: &str) {
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);
@@ -246,6 +261,14 @@ fn to_api(e: SetupError) -> ApiError {
             format!("the key is used by {n} integration(s); move them to another key first"),
         )
         .with("integrationCount", json!(n)),
+        SetupError::BadIdempotencyKey => ApiError::bad_request(
+            "invalid_idempotency_key",
+            "the Idempotency-Key header must be 1 to 200 characters",
+        ),
+        SetupError::IdempotencyKeyReused => ApiError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used before for a different request",
+        ),
         SetupError::Concurrent => ApiError::conflict(
             "concurrent_modification",
             "the integration was changed at the same time; read it again and retry",

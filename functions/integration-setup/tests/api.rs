@@ -607,7 +607,15 @@ async fn accounts_can_be_searched_by_name_and_organisation_number() {
 }
 
 /// method, path, org claim, body, expected status, error code, error field
-type Case = (&'static str, String, Option<&'static str>, Option<String>, u16, &'static str, Value);
+type Case = (
+    &'static str,
+    String,
+    Option<&'static str>,
+    Option<String>,
+    u16,
+    &'static str,
+    Value,
+);
 
 #[tokio::test]
 async fn bad_requests_get_4xx_with_the_field_never_500() {
@@ -836,4 +844,64 @@ async fn two_first_setups_at_once_make_one_integration_and_one_sync() {
         .call("GET", "/v1/tripletex-keys", Some("org_a"), None)
         .await;
     assert_eq!(keys[0]["integrationCount"], 1);
+}
+
+#[tokio::test]
+async fn pasting_a_key_again_or_repeating_an_account_post_creates_nothing_new() {
+    let w = World::new().await;
+    let first = create_key(&w, "org_a", DEMO_ACCOUNTANT_KEY, true).await;
+    let (status, again, _) = w
+        .call(
+            "POST",
+            "/v1/tripletex-keys",
+            Some("org_a"),
+            Some(&key_body(DEMO_ACCOUNTANT_KEY, true)),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first);
+    assert_eq!(w.key_secrets().await.len(), 1);
+    assert_eq!(
+        w.all_items()
+            .await
+            .iter()
+            .filter(|i| i.contains("KEY#"))
+            .count(),
+        1
+    );
+
+    let post = |key: &'static str, name: &'static str| {
+        let mut req = common::api_request(
+            "POST",
+            "/v1/accounts",
+            Some("org_a"),
+            Some(&json!({ "name": name }).to_string()),
+        );
+        req.headers_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+        req
+    };
+    let r1 = common::handler::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
+        .await
+        .unwrap();
+    let r2 = common::handler::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
+        .await
+        .unwrap();
+    let r3 = common::handler::handle(&w.svc, post("k-1", "Noe annet AS"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r1.status().as_u16(),
+            r2.status().as_u16(),
+            r3.status().as_u16()
+        ),
+        (201, 200, 409)
+    );
+    let b1: Value = serde_json::from_slice(r1.body().as_ref()).unwrap();
+    let b2: Value = serde_json::from_slice(r2.body().as_ref()).unwrap();
+    assert_eq!(b1, b2);
+    let (_, accounts, _) = w.call("GET", "/v1/accounts", Some("org_a"), None).await;
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_no_token_leaks(&w).await;
 }

@@ -214,6 +214,12 @@ pub enum SetupError {
     /// The key is used by integrations (409).
     #[error("the key is used by {0} integration(s)")]
     KeyInUse(u32),
+    /// The `Idempotency-Key` header is empty or longer than 200 characters (400).
+    #[error("malformed Idempotency-Key")]
+    BadIdempotencyKey,
+    /// The `Idempotency-Key` was used before for a different request (409).
+    #[error("Idempotency-Key reused with another body")]
+    IdempotencyKeyReused,
     /// A concurrent change won (409): read again and retry.
     #[error("the integration was changed concurrently")]
     Concurrent,
@@ -302,15 +308,27 @@ pub struct SetupService {
     clock: Clock,
 }
 
+/// 32 hex digits of SHA-256 over a purpose, the organization and a value: a stable id suffix that
+/// does not reveal the value.
+fn fingerprint(purpose: &str, org: &OrgId, value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"inndrive:")
+        .chain_update(purpose.as_bytes())
+        .chain_update(b":")
+        .chain_update(org.as_str().as_bytes())
+        .chain_update(b":")
+        .chain_update(value.as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn new_suffix() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
 fn new_account_id() -> AccountId {
     AccountId::from_suffix(&new_suffix()).unwrap_or_else(|_| unreachable_id())
-}
-fn new_key_id() -> KeyId {
-    KeyId::from_suffix(&new_suffix()).unwrap_or_else(|_| unreachable_id())
 }
 fn new_integration_id() -> IntegrationId {
     IntegrationId::from_suffix(&new_suffix()).unwrap_or_else(|_| unreachable_id())
@@ -361,26 +379,54 @@ impl SetupService {
 
     // -------------------------------------------------------------- accounts
 
+    /// Creates an account. With an `Idempotency-Key` the id derives from it, so a repeated request
+    /// returns the account it created (`false` = already existed) instead of a second one.
     pub async fn create_account(
         &self,
         org: &OrgId,
         req: CreateAccountRequest,
-    ) -> Result<Account, SetupError> {
+        idempotency_key: Option<&str>,
+    ) -> Result<(Account, bool), SetupError> {
         let (name, organization_number) =
             dom::validate_new_account(&req.name, req.organization_number.as_deref())
                 .map_err(SetupError::Invalid)?;
+        let id = match idempotency_key {
+            None => new_account_id(),
+            Some(k) => {
+                let k = k.trim();
+                if k.is_empty() || k.len() > 200 {
+                    return Err(SetupError::BadIdempotencyKey);
+                }
+                AccountId::from_suffix(&fingerprint("account", org, k))
+                    .map_err(|_| SetupError::BadIdempotencyKey)?
+            }
+        };
         let account = Account {
-            id: new_account_id(),
+            id,
             org: org.clone(),
             name,
             organization_number,
             created_at: self.now(),
         };
-        if !self.store.put_account(&account).await? {
-            return Err(SetupError::Internal("account id collision".into()));
+        if self.store.put_account(&account).await? {
+            tracing::info!(org = %org, account_id = %account.id, "account created");
+            return Ok((account, true));
         }
-        tracing::info!(org = %org, account_id = %account.id, "account created");
-        Ok(account)
+        let existing = self
+            .store
+            .get_account(org, &account.id)
+            .await?
+            .ok_or_else(|| SetupError::Internal("account vanished after a conflict".into()))?;
+        if idempotency_key.is_some()
+            && existing.name == account.name
+            && existing.organization_number == account.organization_number
+        {
+            Ok((existing, false))
+        } else if idempotency_key.is_some() {
+            Err(SetupError::IdempotencyKeyReused)
+        } else {
+            Err(SetupError::Internal("account id collision".into()))
+        }
     }
 
     pub async fn list_accounts(
@@ -392,6 +438,9 @@ impl SetupService {
         if let Some(q) = query {
             accounts.retain(|a| a.matches(q));
         }
+        accounts.sort_by(|a, b| {
+            (a.name.to_lowercase(), a.id.as_str()).cmp(&(b.name.to_lowercase(), b.id.as_str()))
+        });
         Ok(accounts)
     }
 
@@ -407,15 +456,23 @@ impl SetupService {
 
     /// Validates the key with Tripletex, stores the token in the vault and the key item (no token) in
     /// the store. A refused key leaves nothing behind.
+    ///
+    /// The key id derives from the organization and the token, so pasting the same token again (a
+    /// retry, a double click, or a user who forgot) returns the key already registered (`false`)
+    /// without asking Tripletex or storing anything twice.
     pub async fn create_key(
         &self,
         org: &OrgId,
         req: CreateKeyRequest,
-    ) -> Result<TripletexKey, SetupError> {
+    ) -> Result<(TripletexKey, bool), SetupError> {
         let label = dom::validate_new_key(&req.label, req.employee_token.expose_secret())
             .map_err(SetupError::Invalid)?;
         let token = SecretString::from(req.employee_token.expose_secret().trim().to_string());
-        let id = new_key_id();
+        let id = KeyId::from_suffix(&fingerprint("tripletex-key", org, token.expose_secret()))
+            .map_err(|_| SetupError::Internal("key id derivation".into()))?;
+        if let Some(existing) = self.store.get_key(org, &id).await? {
+            return Ok((existing, false));
+        }
         let credential = EmployeeCredential {
             cache_id: id.to_string(),
             token: token.clone(),
@@ -439,20 +496,33 @@ impl SetupService {
             created_at: self.now(),
             integration_count: 0,
         };
-        self.vault.create(org, &id, &token).await?;
-        let stored = self.store.put_key(&key).await;
-        if !matches!(stored, Ok(true)) {
-            // Undo the secret so that nothing is left behind.
-            if let Err(e) = self.vault.delete(org, &id).await {
-                tracing::error!(org = %org, key_id = %id, error = %e, "could not remove the secret of a key whose item failed");
+        // The secret's name derives from the token too: one that exists already holds this very
+        // token (an earlier attempt, or a concurrent one, got that far).
+        let created_secret = match self.vault.create(org, &id, &token).await {
+            Ok(()) => true,
+            Err(SecretsError::AlreadyExists(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
+        match self.store.put_key(&key).await {
+            Ok(true) => {
+                tracing::info!(org = %org, key_id = %id, accountant_key = key.accountant_key, "Tripletex key registered");
+                Ok((key, true))
             }
-            return Err(match stored {
-                Err(e) => e.into(),
-                _ => SetupError::Internal("key id collision".into()),
-            });
+            // A concurrent request stored it first.
+            Ok(false) => match self.store.get_key(org, &id).await? {
+                Some(existing) => Ok((existing, false)),
+                None => Err(SetupError::Concurrent),
+            },
+            Err(e) => {
+                if created_secret {
+                    // Undo the secret so that nothing is left behind.
+                    if let Err(e) = self.vault.delete(org, &id).await {
+                        tracing::error!(org = %org, key_id = %id, error = %e, "could not remove the secret of a key whose item failed");
+                    }
+                }
+                Err(e.into())
+            }
         }
-        tracing::info!(org = %org, key_id = %id, accountant_key = key.accountant_key, "Tripletex key registered");
-        Ok(key)
     }
 
     pub async fn list_keys(&self, org: &OrgId) -> Result<Vec<TripletexKey>, SetupError> {

@@ -184,10 +184,11 @@ impl TokenVault for MemVault {
         key: &KeyId,
         token: &SecretString,
     ) -> Result<(), SecretsError> {
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert(vault_name(org, key), token.expose_secret().to_string());
+        let mut secrets = self.secrets.lock().unwrap();
+        if secrets.contains_key(&vault_name(org, key)) {
+            return Err(SecretsError::AlreadyExists(vault_name(org, key)));
+        }
+        secrets.insert(vault_name(org, key), token.expose_secret().to_string());
         Ok(())
     }
     async fn get(&self, org: &OrgId, key: &KeyId) -> Result<SecretString, SecretsError> {
@@ -385,9 +386,11 @@ async fn account(w: &World, o: &OrgId, name: &str) -> Account {
                 name: name.into(),
                 organization_number: None,
             },
+            None,
         )
         .await
         .unwrap()
+        .0
 }
 
 // ------------------------------------------------------------------ tests
@@ -429,7 +432,7 @@ async fn a_key_item_failure_removes_the_secret_again() {
 async fn an_accepted_key_keeps_the_token_in_the_vault_only() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     assert_eq!(key.token_hint, "0000");
     assert_eq!(key.company_name.as_deref(), Some("Regnskap AS"));
     assert_eq!(
@@ -468,7 +471,7 @@ async fn an_ordinary_key_registered_as_accountant_key_is_refused() {
 async fn integration_setup_queues_one_initial_sync_grouped_by_key() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "Fjordkraft").await;
     let (i, change) = w
         .svc
@@ -498,7 +501,7 @@ async fn integration_setup_queues_one_initial_sync_grouped_by_key() {
 async fn the_same_setup_twice_is_one_integration_and_one_sync() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "Fjordkraft").await;
     let (first, _) = w
         .svc
@@ -521,7 +524,7 @@ async fn the_same_setup_twice_is_one_integration_and_one_sync() {
 async fn a_failed_enqueue_is_finished_by_the_retried_request() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "Fjordkraft").await;
     *w.queue.fail.lock().unwrap() = true;
     let err = w
@@ -551,7 +554,7 @@ async fn a_failed_enqueue_is_finished_by_the_retried_request() {
 async fn changed_settings_update_without_resync_unless_company_or_key_changes() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "Fjordkraft").await;
     w.svc
         .put_integration(&o, acc.id.as_str(), put_req(&key.id, 1))
@@ -589,7 +592,7 @@ async fn changed_settings_update_without_resync_unless_company_or_key_changes() 
     );
 
     // PATCH to another key (an ordinary key of the same org) → new initial sync on the new key's group.
-    let own = w.svc.create_key(&o, key_req(OWN, false)).await.unwrap();
+    let own = w.svc.create_key(&o, key_req(OWN, false)).await.unwrap().0;
     let patch = PatchIntegrationRequest {
         key_id: Some(own.id.to_string()),
         client_company_id: Some(50),
@@ -618,7 +621,7 @@ async fn changed_settings_update_without_resync_unless_company_or_key_changes() 
 async fn refusals_name_the_fix_and_store_nothing() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "X").await;
     for (company, fix) in [
         (2, TripletexFix::GrantAllAccess),
@@ -646,7 +649,7 @@ async fn refusals_name_the_fix_and_store_nothing() {
 async fn insane_values_are_422_before_tripletex_is_asked() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "X").await;
     let calls = w.tx.calls.lock().unwrap().len();
     let mut req = put_req(&key.id, 1);
@@ -672,7 +675,7 @@ async fn another_organizations_things_are_not_found() {
     let w = world();
     let a = org("org_a");
     let b = org("org_b");
-    let key_b = w.svc.create_key(&b, key_req(ACCT, true)).await.unwrap();
+    let key_b = w.svc.create_key(&b, key_req(ACCT, true)).await.unwrap().0;
     let acc_b = account(&w, &b, "B's client").await;
     w.svc
         .put_integration(&b, acc_b.id.as_str(), put_req(&key_b.id, 1))
@@ -718,7 +721,7 @@ async fn another_organizations_things_are_not_found() {
 async fn a_key_in_use_cannot_be_deleted_and_an_unused_one_loses_its_secret() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     let acc = account(&w, &o, "X").await;
     w.svc
         .put_integration(&o, acc.id.as_str(), put_req(&key.id, 1))
@@ -730,7 +733,7 @@ async fn a_key_in_use_cannot_be_deleted_and_an_unused_one_loses_its_secret() {
     ));
     assert_eq!(w.vault.secrets.lock().unwrap().len(), 1);
 
-    let spare = w.svc.create_key(&o, key_req(OWN, false)).await.unwrap();
+    let spare = w.svc.create_key(&o, key_req(OWN, false)).await.unwrap().0;
     w.svc.delete_key(&o, spare.id.as_str()).await.unwrap();
     assert_eq!(w.vault.secrets.lock().unwrap().len(), 1);
     assert!(matches!(
@@ -743,7 +746,7 @@ async fn a_key_in_use_cannot_be_deleted_and_an_unused_one_loses_its_secret() {
 async fn one_accountant_key_serves_many_accounts() {
     let w = world();
     let o = org("org_a");
-    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
     for name in ["A", "B", "C"] {
         let acc = account(&w, &o, name).await;
         w.svc
@@ -787,6 +790,7 @@ async fn accounts_are_searched_by_name_or_number() {
                 name: "Fjordkraft Rørlegger AS".into(),
                 organization_number: Some("974 760 673".into()),
             },
+            None,
         )
         .await
         .unwrap();
@@ -808,8 +812,96 @@ async fn accounts_are_searched_by_name_or_number() {
                 name: " ".into(),
                 organization_number: Some("123".into()),
             },
+            None,
         )
         .await
         .unwrap_err();
     assert!(matches!(bad, SetupError::Invalid(e) if e.len() == 2));
+}
+
+#[tokio::test]
+async fn the_same_token_again_is_the_same_key_without_asking_tripletex() {
+    let w = world();
+    let o = org("org_a");
+    let (first, created) = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    assert!(created);
+    let calls = w.tx.calls.lock().unwrap().len();
+    let (again, created) = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(w.tx.calls.lock().unwrap().len(), calls);
+    assert_eq!(w.svc.list_keys(&o).await.unwrap().len(), 1);
+    // Another organization pasting the same token gets its own key (and id).
+    let (other, created) = w
+        .svc
+        .create_key(&org("org_b"), key_req(ACCT, true))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(other.id, first.id);
+    assert!(!first.id.as_str().contains(ACCT));
+}
+
+#[tokio::test]
+async fn a_secret_left_by_a_crashed_attempt_is_reused() {
+    let w = world();
+    let o = org("org_a");
+    *w.store.fail_put_key.lock().unwrap() = true;
+    w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap_err();
+    // Simulate the crash: the secret stayed although the item was never written.
+    let (first, _) = {
+        *w.store.fail_put_key.lock().unwrap() = false;
+        w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap()
+    };
+    let name = vault_name(&o, &first.id);
+    w.svc.delete_key(&o, first.id.as_str()).await.unwrap();
+    w.vault.secrets.lock().unwrap().insert(name, ACCT.into());
+    let (again, created) = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap();
+    assert!(created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(w.vault.secrets.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_account_creation_repeatable() {
+    let w = world();
+    let o = org("org_a");
+    let req = || CreateAccountRequest {
+        name: "Bakeriet".into(),
+        organization_number: None,
+    };
+    let (a, created) = w
+        .svc
+        .create_account(&o, req(), Some("click-1"))
+        .await
+        .unwrap();
+    assert!(created);
+    let (b, created) = w
+        .svc
+        .create_account(&o, req(), Some("click-1"))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(a.id, b.id);
+    assert_eq!(w.svc.list_accounts(&o, None).await.unwrap().len(), 1);
+    let other = CreateAccountRequest {
+        name: "Noe annet".into(),
+        organization_number: None,
+    };
+    assert!(matches!(
+        w.svc.create_account(&o, other, Some("click-1")).await,
+        Err(SetupError::IdempotencyKeyReused)
+    ));
+    // The same header value in another organization is another account.
+    let (c, created) = w
+        .svc
+        .create_account(&org("org_b"), req(), Some("click-1"))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(c.id, a.id);
+    assert!(matches!(
+        w.svc.create_account(&o, req(), Some(" ")).await,
+        Err(SetupError::BadIdempotencyKey)
+    ));
 }
