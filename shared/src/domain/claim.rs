@@ -113,7 +113,8 @@ impl fmt::Display for ClaimId {
 
 /// The idempotency key of one ledger event: 1 to 200 printable ASCII characters, no spaces.
 /// The sync worker builds it from what identifies the event in Tripletex, e.g.
-/// [`EventKey::posting`] = `posting:<id>:v<version>`.
+/// [`EventKey::posting`] = `posting:<id>:v<version>`, or passes the ledger sync's own key
+/// (`LedgerEvent::key`, e.g. `credit:<posting>:<version>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EventKey(String);
@@ -128,9 +129,12 @@ impl EventKey {
         }
     }
 
-    /// `posting:<id>:v<version>`: a credit posting at one version.
+    /// `posting:<id>:v<version>` (`posting:<id>` without a version): a credit posting.
     pub fn posting(posting: PostingRef) -> Self {
-        Self(format!("posting:{}:v{}", posting.id, posting.version))
+        match posting.version {
+            Some(v) => Self(format!("posting:{}:v{v}", posting.id)),
+            None => Self(format!("posting:{}", posting.id)),
+        }
     }
 
     /// `reversal:<voucher id>`: a reversing voucher.
@@ -160,12 +164,14 @@ impl fmt::Display for EventKey {
     }
 }
 
-/// A Tripletex posting: id and version (the version rises when the posting is edited or matched).
+/// A Tripletex posting: id and version (the version rises when the posting is edited or matched;
+/// `None` when Tripletex did not send one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostingRef {
     pub id: i64,
-    pub version: i64,
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,9 +191,16 @@ impl ClaimEvent {
         Self { key, event }
     }
 
-    /// A mirror event keyed `mirror:<claimId>:v<version>`.
+    /// A mirror event keyed `mirror:<claimId>:v<version>`; without a version the key is made of
+    /// the content (`mirror:<claimId>:<customer>:<principal>:<dueDate>`).
     pub fn mirrored(claim_id: &ClaimId, m: Mirror) -> Self {
-        let key = EventKey(format!("mirror:{claim_id}:v{}", m.version));
+        let key = match m.version {
+            Some(v) => EventKey(format!("mirror:{claim_id}:v{v}")),
+            None => EventKey(format!(
+                "mirror:{claim_id}:{}:{}:{}",
+                m.customer_id, m.principal, m.due_date
+            )),
+        };
         Self::new(key, ClaimEventKind::Mirrored(m))
     }
 
@@ -236,8 +249,13 @@ pub struct Mirror {
     pub principal: Money,
     pub invoice_date: NaiveDate,
     pub due_date: NaiveDate,
-    /// Tripletex's version of the invoice; an older version than the recorded one is stale.
-    pub version: i64,
+    /// The due date was derived (SAF-T import without one), not read.
+    #[serde(default)]
+    pub due_date_estimated: bool,
+    /// Tripletex's version of the invoice; an older or equal version than the recorded one is
+    /// stale. Without versions, a mirror that differs from the recorded one replaces it.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 /// A credit on the customer ledger (a payment, credit note, write-off, or unknown).
@@ -256,6 +274,10 @@ pub struct Credit {
     pub flags: Vec<Flag>,
     #[serde(default)]
     pub description: Option<String>,
+    /// The voucher that later reversed this credit's voucher, when the ledger already knows it
+    /// (the sync's `CreditLine::reversed_by`); the same as a [`Reversal`] event.
+    #[serde(default)]
+    pub reversed_by: Option<i64>,
 }
 
 impl Credit {
@@ -277,6 +299,7 @@ impl Credit {
             kind: c.kind,
             flags: c.flags.clone(),
             description,
+            reversed_by: None,
         }
     }
 
@@ -928,6 +951,14 @@ impl ClaimState {
                 .is_some_and(|d| d >= 1 && d >= i64::from(days_past_due))
     }
 
+    /// The first day [`ClaimState::is_overdue_by`] holds for a collectible claim: the effective
+    /// due date plus `days_past_due` days (at least one). The adapter schedules the case's
+    /// opening for this day when the sync reports the item overdue earlier.
+    pub fn case_opens_on(&self, days_past_due: u16) -> Option<NaiveDate> {
+        let due = self.effective_due_date()?;
+        due.checked_add_days(chrono::Days::new(u64::from(days_past_due.max(1))))
+    }
+
     /// The settlement in force (the last one, if not undone).
     pub fn current_settlement(&self) -> Option<&Settlement> {
         self.settlements.last().filter(|s| !s.undone)
@@ -1122,7 +1153,7 @@ impl ClaimState {
                     due_date: m.due_date,
                 }))
             }
-            Some(old) if m.version <= old.version => Ok(None),
+            Some(old) if is_stale(m.version, old.version) || m == old => Ok(None),
             Some(old) => {
                 if old.customer_id != m.customer_id {
                     return Err(ClaimError::CustomerChanged {
@@ -1188,7 +1219,7 @@ impl ClaimState {
             .position(|e| e.credit.posting.id == c.posting.id)
         {
             let old = &self.credits[i];
-            if c.posting.version <= old.credit.posting.version {
+            if is_stale(c.posting.version, old.credit.posting.version) || c == &old.credit {
                 return Ok(None);
             }
             // A newer version of the same posting (edited or re-described): it replaces the old
@@ -1213,7 +1244,7 @@ impl ClaimState {
                 key: key.clone(),
                 credit: c.clone(),
                 treatment: treatment.clone(),
-                reversed_by: old.reversed_by.or(reversed_by),
+                reversed_by: c.reversed_by.or(old.reversed_by).or(reversed_by),
                 reviewed_by,
                 reviewed_at,
             };
@@ -1233,7 +1264,7 @@ impl ClaimState {
             key: key.clone(),
             credit: c.clone(),
             treatment: treatment.clone(),
-            reversed_by,
+            reversed_by: c.reversed_by.or(reversed_by),
             reviewed_by: None,
             reviewed_at: None,
         });
@@ -1406,6 +1437,12 @@ impl ClaimState {
             }
         }
     }
+}
+
+/// Whether `new` is older than or the same as `old` (both known). Unknown versions are never
+/// stale by version; content decides.
+fn is_stale(new: Option<i64>, old: Option<i64>) -> bool {
+    matches!((new, old), (Some(n), Some(o)) if n <= o)
 }
 
 enum ReversalResult {

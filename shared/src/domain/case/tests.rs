@@ -29,7 +29,8 @@ fn claim_for(invoice: i64, customer: i64, principal: i64) -> ClaimState {
             invoice_date: d("2026-01-05"),
             // A Monday.
             due_date: d("2026-01-19"),
-            version: 1,
+            due_date_estimated: false,
+            version: Some(1),
         },
     ))
     .unwrap();
@@ -45,7 +46,7 @@ fn pay(c: &mut ClaimState, posting: i64, voucher: i64, kr: i64, kind: CreditKind
         .apply(ClaimEvent::credit(Credit {
             posting: PostingRef {
                 id: posting,
-                version: 1,
+                version: Some(1),
             },
             voucher_id: voucher,
             date: d("2026-02-10"),
@@ -53,6 +54,7 @@ fn pay(c: &mut ClaimState, posting: i64, voucher: i64, kr: i64, kind: CreditKind
             kind,
             flags: vec![],
             description: None,
+            reversed_by: None,
         }))
         .unwrap();
     assert!(matches!(a, crate::domain::claim::Applied::Changed { .. }));

@@ -42,7 +42,8 @@ fn mirror_v(principal: Money, version: i64) -> ClaimEvent {
             principal,
             invoice_date: d("2026-01-05"),
             due_date: d("2026-01-19"),
-            version,
+            due_date_estimated: false,
+            version: Some(version),
         },
     )
 }
@@ -66,7 +67,7 @@ fn credit_flags(
     ClaimEvent::credit(Credit {
         posting: PostingRef {
             id: posting,
-            version: 1,
+            version: Some(1),
         },
         voucher_id: voucher,
         date: d(date),
@@ -74,6 +75,7 @@ fn credit_flags(
         kind,
         flags,
         description: None,
+        reversed_by: None,
     })
 }
 
@@ -146,7 +148,11 @@ fn event_keys_are_validated() {
     assert!(EventKey::new("has space").is_err());
     assert!(EventKey::new(&"x".repeat(201)).is_err());
     assert_eq!(
-        EventKey::posting(PostingRef { id: 9, version: 3 }).as_str(),
+        EventKey::posting(PostingRef {
+            id: 9,
+            version: Some(3)
+        })
+        .as_str(),
         "posting:9:v3"
     );
 }
@@ -424,7 +430,7 @@ fn same_posting_under_a_new_version_is_not_counted_twice() {
     // Tripletex bumps the posting's version when it is matched; same content.
     let mut ev = credit(1, 601, "2026-02-01", kr(3_000), CreditKind::Payment);
     if let ClaimEventKind::Credit(cr) = &mut ev.event {
-        cr.posting.version = 2;
+        cr.posting.version = Some(2);
     }
     let ev = ClaimEvent::credit(match ev.event {
         ClaimEventKind::Credit(cr) => cr,
@@ -442,10 +448,10 @@ fn same_posting_under_a_new_version_is_not_counted_twice() {
         ClaimEventKind::Credit(cr) => cr,
         _ => unreachable!(),
     };
-    cr.posting.version = 3;
+    cr.posting.version = Some(3);
     changed(c.apply(ClaimEvent::credit(cr.clone())));
     assert_eq!(c.amounts.paid, kr(3_500));
-    cr.posting.version = 2;
+    cr.posting.version = Some(2);
     cr.amount = kr(1);
     assert_eq!(
         c.apply(ClaimEvent::new(
@@ -896,7 +902,10 @@ fn events_from_the_classifier() {
         ..Default::default()
     });
     assert_eq!(write_off.kind, CreditKind::WriteOff);
-    let p = PostingRef { id: 5, version: 1 };
+    let p = PostingRef {
+        id: 5,
+        version: Some(1),
+    };
     let ev =
         ClaimEventKind::from_classified(&write_off, p, 700, None, d("2026-06-30"), kr(1_000), None)
             .unwrap();
@@ -950,6 +959,57 @@ fn overdue_counts_from_the_business_day_due_date() {
         "closed claims are not overdue"
     );
     assert!(!empty().is_overdue_by(d("2026-03-01"), 1));
+    assert_eq!(c.case_opens_on(14), Some(d("2026-02-02")));
+    assert_eq!(c.case_opens_on(0), Some(d("2026-01-20")));
+    assert_eq!(empty().case_opens_on(14), None);
+}
+
+#[test]
+fn without_versions_content_decides() {
+    // Open items and hash-keyed sync events carry no Tripletex version.
+    let mut c = empty();
+    let mut m = match mirror(kr(1_000)).event {
+        ClaimEventKind::Mirrored(m) => m,
+        _ => unreachable!(),
+    };
+    m.version = None;
+    changed(c.apply(ClaimEvent::mirrored(&claim_id(), m.clone())));
+    let same = ClaimEvent::new(
+        EventKey::new("mirror:other-key").unwrap(),
+        ClaimEventKind::Mirrored(m.clone()),
+    );
+    assert_eq!(c.apply(same).unwrap(), Applied::Stale);
+    m.principal = kr(1_100);
+    changed(c.apply(ClaimEvent::mirrored(&claim_id(), m)));
+    assert_eq!(c.amounts.principal, kr(1_100));
+
+    let mut cr = match credit(1, 601, "2026-02-01", kr(300), CreditKind::Payment).event {
+        ClaimEventKind::Credit(cr) => cr,
+        _ => unreachable!(),
+    };
+    cr.posting.version = None;
+    changed(c.apply(ClaimEvent::new(
+        EventKey::new("credit:1:haaa").unwrap(),
+        ClaimEventKind::Credit(cr.clone()),
+    )));
+    assert_eq!(
+        c.apply(ClaimEvent::new(
+            EventKey::new("credit:1:hbbb").unwrap(),
+            ClaimEventKind::Credit(cr.clone())
+        ))
+        .unwrap(),
+        Applied::Stale
+    );
+    assert_eq!(c.amounts.paid, kr(300));
+    // The sync learns the voucher was reversed: the same posting with `reversedBy`.
+    cr.reversed_by = Some(650);
+    changed(c.apply(ClaimEvent::new(
+        EventKey::new("credit:1:hccc").unwrap(),
+        ClaimEventKind::Credit(cr),
+    )));
+    assert_eq!(c.amounts.paid, Money::ZERO);
+    assert_eq!(c.credits.len(), 1);
+    assert_eq!(c.credits[0].reversed_by, Some(650));
 }
 
 #[test]
@@ -1002,7 +1062,7 @@ fn arb_events() -> impl Strategy<Value = Vec<ClaimEvent>> {
                 evs.push(ClaimEvent::credit(Credit {
                     posting: PostingRef {
                         id: 10 + i,
-                        version: 1,
+                        version: Some(1),
                     },
                     voucher_id: voucher,
                     date,
@@ -1010,6 +1070,7 @@ fn arb_events() -> impl Strategy<Value = Vec<ClaimEvent>> {
                     kind,
                     flags,
                     description: None,
+                    reversed_by: None,
                 }));
                 if reverse {
                     evs.push(ClaimEvent::reversal(Reversal {
