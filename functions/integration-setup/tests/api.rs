@@ -905,3 +905,20 @@ async fn pasting_a_key_again_or_repeating_an_account_post_creates_nothing_new() 
     assert_eq!(accounts.as_array().unwrap().len(), 1);
     assert_no_token_leaks(&w).await;
 }
+
+#[tokio::test]
+async fn an_accountant_key_registered_as_ordinary_is_refused_with_the_fix() {
+    let w = World::new().await;
+    let (status, body, _) = w
+        .call(
+            "POST",
+            "/v1/tripletex-keys",
+            Some("org_a"),
+            Some(&key_body(DEMO_ACCOUNTANT_KEY, false)),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "tripletex_is_accountant_key");
+    assert!(w.all_items().await.is_empty());
+    assert!(w.key_secrets().await.is_empty());
+}

@@ -340,3 +340,85 @@ async fn a_settings_only_update_keeps_what_the_sync_worker_wrote() {
     assert_eq!(stored.settings.days_past_due, 30);
     assert_eq!(count(&w, &k).await, 1);
 }
+
+#[tokio::test]
+async fn the_sync_worker_moves_status_and_progress_of_the_current_integration_only() {
+    use shared::domain::setup::{LastSync, SyncProgress};
+    let w = World::new().await;
+    let acc = account(&w).await;
+    let k = key(&w).await;
+    let i = integration(&acc, &k);
+    w.store.create_integration(&i).await.unwrap();
+    let progress = SyncProgress {
+        step: "invoices".into(),
+        done: 40,
+        total: Some(100),
+    };
+    assert!(w
+        .store
+        .update_sync_state(
+            &org(),
+            &acc,
+            &i.id,
+            IntegrationStatus::Syncing,
+            Some(&progress),
+            None
+        )
+        .await
+        .unwrap());
+    let got = w
+        .store
+        .get_integration(&org(), &acc)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.status, got.progress.as_ref()),
+        (IntegrationStatus::Syncing, Some(&progress))
+    );
+    assert_eq!(got.version, 1, "settings version untouched");
+
+    let done = LastSync {
+        finished_at: Utc.with_ymd_and_hms(2026, 3, 10, 10, 0, 0).unwrap(),
+        succeeded: true,
+        message: None,
+    };
+    assert!(w
+        .store
+        .update_sync_state(
+            &org(),
+            &acc,
+            &i.id,
+            IntegrationStatus::Ready,
+            None,
+            Some(&done)
+        )
+        .await
+        .unwrap());
+    let got = w
+        .store
+        .get_integration(&org(), &acc)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.status, IntegrationStatus::Ready);
+    assert_eq!(got.progress, None);
+    assert_eq!(got.last_sync, Some(done));
+
+    // A job for an integration that was replaced does nothing.
+    let stale = IntegrationId::from_suffix(&suffix()).unwrap();
+    assert!(!w
+        .store
+        .update_sync_state(&org(), &acc, &stale, IntegrationStatus::Failed, None, None)
+        .await
+        .unwrap());
+    assert_eq!(
+        w.store
+            .get_integration(&org(), &acc)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        IntegrationStatus::Ready
+    );
+}

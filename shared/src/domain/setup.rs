@@ -490,6 +490,8 @@ pub enum TripletexFix {
     OrdinaryKeyOwnCompanyOnly,
     /// The key was registered as an accountant key but is an ordinary key.
     NotAnAccountantKey,
+    /// The key was registered as an ordinary key but is an accounting office's key.
+    IsAnAccountantKey,
 }
 
 impl TripletexFix {
@@ -502,6 +504,7 @@ impl TripletexFix {
             Self::KeyDeletedOrExpired => "tripletex_key_invalid",
             Self::OrdinaryKeyOwnCompanyOnly => "tripletex_key_own_company_only",
             Self::NotAnAccountantKey => "tripletex_not_accountant_key",
+            Self::IsAnAccountantKey => "tripletex_is_accountant_key",
         }
     }
 
@@ -531,6 +534,11 @@ impl TripletexFix {
             Self::NotAnAccountantKey => {
                 "Dette er ikke en regnskapskontorets brukernøkkel. Registrer den som vanlig nøkkel, \
                  eller kryss av for «Regnskapskontorets brukernøkkel» når nøkkelen lages i Tripletex."
+            }
+            Self::IsAnAccountantKey => {
+                "Dette er regnskapskontorets brukernøkkel. Registrer den som regnskapskontorets nøkkel \
+                 (kryss av for det), så velger du klientene fra listen. For kontorets eget selskap \
+                 trengs en vanlig API-nøkkel."
             }
         }
     }
@@ -564,6 +572,11 @@ impl TripletexFix {
                 "This is not an accounting office key (Regnskapskontorets brukernøkkel). Register it as \
                  an ordinary key, or tick \"Regnskapskontorets brukernøkkel\" when creating the key in \
                  Tripletex."
+            }
+            Self::IsAnAccountantKey => {
+                "This is an accounting office key (Regnskapskontorets brukernøkkel). Register it as an \
+                 accountant key and pick the clients from the list. The office's own company needs an \
+                 ordinary API key."
             }
         }
     }
@@ -718,6 +731,7 @@ mod tests {
             TripletexFix::KeyDeletedOrExpired,
             TripletexFix::OrdinaryKeyOwnCompanyOnly,
             TripletexFix::NotAnAccountantKey,
+            TripletexFix::IsAnAccountantKey,
         ] {
             assert!(!f.no().is_empty() && !f.en().is_empty() && f.code().starts_with("tripletex_"));
         }

@@ -16,9 +16,15 @@ use super::item::*;
 use super::{service_error, DynamoStore, StoreError};
 use crate::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
-    OrgId, TripletexKey,
+    LastSync, OrgId, SyncProgress, TripletexKey,
 };
+
 use crate::domain::OrgNumber;
+
+/// The small JSON documents kept as string attributes.
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
 const T_ACCOUNT: &str = "Account";
 const T_KEY: &str = "TripletexKey";
@@ -593,6 +599,53 @@ impl DynamoStore {
             .send()
             .await;
         match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(service_error(e))
+                }
+            }
+        }
+    }
+
+    /// For the sync worker: sets an integration's status and progress (`None` removes it) and, when
+    /// a sync finished, its last sync. Only if the account's integration is still `integration_id`;
+    /// `false` otherwise (deleted or replaced meanwhile). Settings and `version` are not touched.
+    pub async fn update_sync_state(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        integration_id: &IntegrationId,
+        status: IntegrationStatus,
+        progress: Option<&SyncProgress>,
+        last_sync: Option<&LastSync>,
+    ) -> Result<bool, StoreError> {
+        let mut set = vec!["#status = :status"];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(org_pk(org), integration_sk(account))))
+            .condition_expression("attribute_exists(PK) AND id = :id")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":id", s(integration_id.as_str()));
+        if let Some(p) = progress {
+            set.push("progress = :progress");
+            request = request.expression_attribute_values(":progress", s(to_json(p)?));
+        }
+        if let Some(l) = last_sync {
+            set.push("lastSync = :lastSync");
+            request = request.expression_attribute_values(":lastSync", s(to_json(l)?));
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if progress.is_none() {
+            expression.push_str(" REMOVE progress");
+        }
+        match request.update_expression(expression).send().await {
             Ok(_) => Ok(true),
             Err(e) => {
                 let e = e.into_service_error();

@@ -113,6 +113,19 @@ impl TripletexGateway for TripletexClient {
                 }
             }
         }
+        if !accountant_key {
+            // An accounting office's key with user 0 reaches only >whoAmI and >withLoginAccess. If it
+            // cannot read its own company but lists clients, it was registered as the wrong kind.
+            if let Err(TripletexError::Forbidden(api)) =
+                self.company(&ek, Acting::OwnCompany, who.company_id).await
+            {
+                if let Ok(clients) = self.clients_with_login_access(&ek).await {
+                    if !clients.is_empty() {
+                        return Err(refused(Some(TripletexFix::IsAnAccountantKey), &api));
+                    }
+                }
+            }
+        }
         Ok(VerifiedKey {
             company_id: who.company_id,
             company_name: who.company_name,
