@@ -179,7 +179,8 @@ fn apply(sel: &Selection, value: &Value, schema: Option<&str>, base: &str) -> Va
             for item in &sel.0 {
                 if item.name == "*" {
                     for (k, v) in o {
-                        if !out.contains_key(k) {
+                        // `changes` must be asked for by name (`fields=*,changes`), as in Tripletex.
+                        if k != "changes" && !out.contains_key(k) {
                             out.insert(k.clone(), reference(v, target(k).as_deref(), base));
                         }
                     }

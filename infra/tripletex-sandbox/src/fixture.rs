@@ -3,6 +3,7 @@
 //! the README for the format. Objects in the collections are stored in Tripletex's wire format
 //! (camelCase, as the spec's schemas), so later issues add data without touching code.
 
+use crate::generator::GenSpec;
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,10 @@ pub struct CompanyFixture {
     /// `customers`, `invoices`, `postings`, `vouchers`, `accounts` (later: more).
     #[serde(default)]
     pub collections: BTreeMap<String, Vec<Value>>,
+    /// A generated client company added to the collections when the sandbox starts (see
+    /// `generator`): `{"seed": 7, "postings": 100000}`. Without `today` the sandbox clock's date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<GenSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +187,22 @@ impl Fixture {
             // The demo fixture is compiled in and covered by tests; a broken one is a build defect.
             Err(e) => panic!("embedded demo fixture is invalid: {e:#}"),
         }
+    }
+
+    /// Adds a generated client company (customers, invoices, postings, vouchers, chart of accounts,
+    /// Brønnøysund entities) to company `company_id`, next to its fixture collections. Generated
+    /// ids do not collide with the demo fixture's (see `generator`'s id bases). Fails for an
+    /// unknown company.
+    pub fn with_generated_company(
+        mut self,
+        company_id: i64,
+        spec: GenSpec,
+    ) -> anyhow::Result<Self> {
+        let Some(c) = self.companies.iter_mut().find(|c| c.id == company_id) else {
+            bail!("no company {company_id} in the fixture");
+        };
+        c.generate = Some(spec);
+        Ok(self)
     }
 
     /// The entitlements a template grants.

@@ -4,10 +4,13 @@
 pub mod faults;
 pub mod fields;
 pub mod fixture;
+pub mod generator;
 mod server;
+mod store;
 
 pub use faults::{FaultKind, FaultRule, Faults, RateLimit};
 pub use fixture::{Entitlement, Fixture};
+pub use generator::{generate, CompanyData, GenSpec, GenStats};
 pub use server::Stats;
 
 use anyhow::Context;
@@ -96,6 +99,23 @@ impl SandboxHandle {
     /// The session tokens the sandbox has issued and still knows.
     pub fn session_tokens(&self) -> Vec<String> {
         self.state.session_tokens()
+    }
+
+    /// The generated data of a company (ground truth for tests), if the fixture generated one.
+    pub fn company_data(&self, company_id: i64) -> Option<Arc<generator::CompanyData>> {
+        self.state.company_data(company_id)
+    }
+
+    /// Updates a customer (shallow JSON merge of `patch`), bumping its `version` and recording an
+    /// UPDATE change at the sandbox clock's now, so `changedSince` and `versionDigest` see it
+    /// (same as `POST /_sandbox/customers/update`). False for an unknown company or customer.
+    pub fn update_customer(
+        &self,
+        company_id: i64,
+        customer_id: i64,
+        patch: serde_json::Value,
+    ) -> bool {
+        self.state.update_customer(company_id, customer_id, &patch)
     }
 
     /// Stops the server and waits for it to finish.

@@ -9,7 +9,7 @@ Usage: python3 tools/gen_schema_fields.py ../../../shared/reference/tripletex-op
 import json, sys
 
 ROOTS = ["Client", "Company", "LoggedInUserInfo", "SessionToken", "Customer", "Invoice", "Posting",
-         "Voucher", "Account"]
+         "Voucher", "Account", "PostingRules", "CloseGroup", "VoucherType"]
 DEPTH = 3
 
 spec = json.load(open(sys.argv[1]))
