@@ -514,6 +514,18 @@ impl CreditEntry {
     }
 }
 
+/// One write-off in the accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteOffRecord {
+    pub amount: Money,
+    pub date: NaiveDate,
+    pub voucher_id: i64,
+    pub posting_id: i64,
+    /// The voucher text lacks "Tap"/"Avskriv"/"Avskrev": tell the user (classify's warning).
+    pub marker_missing: bool,
+}
+
 /// A settlement in full, handed to the voucher-posting worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -957,6 +969,28 @@ impl ClaimState {
     pub fn case_opens_on(&self, days_past_due: u16) -> Option<NaiveDate> {
         let due = self.effective_due_date()?;
         due.checked_add_days(chrono::Days::new(u64::from(days_past_due.max(1))))
+    }
+
+    /// The active write-offs (amount, date, voucher), by ledger date: "written off in the
+    /// accounts" as the user sees it. A split's write-off part is included.
+    pub fn write_offs(&self) -> Vec<WriteOffRecord> {
+        let mut v: Vec<WriteOffRecord> = self
+            .credits
+            .iter()
+            .filter(|e| e.is_active())
+            .filter_map(|e| {
+                let (_, w, _) = e.treatment.parts(e.credit.amount);
+                (!w.is_zero()).then(|| WriteOffRecord {
+                    amount: w,
+                    date: e.credit.date,
+                    voucher_id: e.credit.voucher_id,
+                    posting_id: e.credit.posting.id,
+                    marker_missing: e.credit.flags.contains(&Flag::MarkerMissing),
+                })
+            })
+            .collect();
+        v.sort_by_key(|w| (w.date, w.voucher_id, w.posting_id));
+        v
     }
 
     /// The settlement in force (the last one, if not undone).

@@ -271,6 +271,16 @@ fn write_off_keeps_claim_open_and_collectible_with_outstanding_unchanged() {
     assert_eq!(c.amounts.outstanding, kr(8_000));
     assert_eq!(c.amounts.written_off, kr(8_000));
     assert_eq!(c.amounts.ledger_balance, Money::ZERO);
+    assert_eq!(
+        c.write_offs(),
+        vec![WriteOffRecord {
+            amount: kr(8_000),
+            date: d("2026-06-30"),
+            voucher_id: 700,
+            posting_id: 2,
+            marker_missing: false,
+        }]
+    );
     assert!(jobs(&eff).is_empty());
     assert!(eff.contains(&ClaimEffect::StatusChanged {
         from: ClaimStatus::Open,
@@ -293,6 +303,7 @@ fn write_off_flagged_marker_missing_still_counts_as_write_off() {
     )));
     assert_eq!(c.status, ClaimStatus::WrittenOff);
     assert_eq!(c.amounts.outstanding, kr(1_000));
+    assert!(c.write_offs()[0].marker_missing);
 }
 
 #[test]
