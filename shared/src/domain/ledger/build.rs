@@ -29,6 +29,34 @@ pub struct LedgerRead {
     pub quarantined: Vec<SkipRecord>,
 }
 
+impl LedgerRead {
+    /// The vouchers the classifier needs that are not read yet: those of the credit postings
+    /// (negative amounts). Sorted, without duplicates.
+    pub fn credit_vouchers_to_read(&self) -> Vec<i64> {
+        let have: std::collections::HashSet<i64> =
+            self.vouchers.iter().filter_map(|v| v.id).collect();
+        let mut ids: Vec<i64> = self
+            .postings
+            .iter()
+            .filter(|p| {
+                let amount = match amount_value(&p.amount_gross) {
+                    AmountValue::Amount(a) => Some(a),
+                    _ => match amount_value(&p.amount) {
+                        AmountValue::Amount(a) => Some(a),
+                        _ => None,
+                    },
+                };
+                amount.is_some_and(|a| a.is_sign_negative() && !a.is_zero())
+            })
+            .filter_map(|p| p.voucher.as_ref()?.id)
+            .filter(|id| !have.contains(id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
 /// The ledger as read now, before comparing with the mirror.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerBuild {

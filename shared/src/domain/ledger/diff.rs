@@ -230,7 +230,7 @@ pub struct ItemRemovedEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LedgerEvent {
     ItemMirrored(ItemMirroredEvent),
-    Credit(CreditEvent),
+    Credit(Box<CreditEvent>),
     ItemClosed(ItemClosedEvent),
     ItemOverdue(ItemOverdueEvent),
     ItemRemoved(ItemRemovedEvent),
@@ -393,13 +393,13 @@ fn item_events(
         if prev.is_some_and(|p| p.credit_keys.contains(&key)) {
             continue;
         }
-        events.push(LedgerEvent::Credit(CreditEvent {
+        events.push(LedgerEvent::Credit(Box::new(CreditEvent {
             key,
             item_id: item.id.clone(),
             customer_id: item.customer_id,
             item_status: item.status,
             credit: c.clone(),
-        }));
+        })));
     }
     if let Some(p) = prev {
         if item.status == ItemStatus::Closed && p.status != ItemStatus::Closed {

@@ -455,3 +455,35 @@ impl SyncCounts {
         }
     }
 }
+
+/// The filters of `GET /v1/accounts/{id}/ledger` (query string, camelCase). With `skipped` set
+/// the answer is the skip records with that reason ("why is this item not in my ledger?");
+/// otherwise the items matching every filter given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LedgerQuery {
+    pub overdue: Option<bool>,
+    pub customer_id: Option<i64>,
+    pub status: Option<ItemStatus>,
+    pub skipped: Option<SkipReason>,
+}
+
+impl LedgerQuery {
+    pub fn wants_skips(&self) -> bool {
+        self.skipped.is_some()
+    }
+
+    pub fn matches_item(&self, item: &LedgerItem) -> bool {
+        self.skipped.is_none()
+            && self.overdue.is_none_or(|o| item.overdue == o)
+            && self.customer_id.is_none_or(|c| item.customer_id == c)
+            && self.status.is_none_or(|s| item.status == s)
+    }
+
+    pub fn matches_skip(&self, skip: &SkipRecord) -> bool {
+        self.skipped.is_some_and(|r| skip.reason == r)
+            && self
+                .customer_id
+                .is_none_or(|c| skip.record.customer_id == Some(c))
+    }
+}

@@ -1074,3 +1074,36 @@ fn items_serialize_in_camel_case_with_snake_case_values() {
     let state: MirrorState = serde_json::from_str(&state_json).unwrap();
     assert!(diff(&state, &b, Completeness::Full).is_empty());
 }
+
+#[test]
+fn the_vouchers_to_read_are_those_of_unread_credits() {
+    let mut r = written_off_read("Tap");
+    assert!(r.credit_vouchers_to_read().is_empty(), "9002 is read");
+    r.vouchers.clear();
+    assert_eq!(r.credit_vouchers_to_read(), vec![9002]);
+    let r = partly_paid(true);
+    assert!(r.credit_vouchers_to_read().is_empty());
+}
+
+#[test]
+fn ledger_query_filters_items_and_skips() {
+    let b = build_ledger(&written_off_read("Tap"), &policy(), d("2026-06-10"));
+    let i = item(&b, "inv_1001");
+    let q: LedgerQuery =
+        serde_json::from_value(json!({ "overdue": true, "customerId": 1 })).unwrap();
+    assert!(q.matches_item(i));
+    let q: LedgerQuery = serde_json::from_value(json!({ "overdue": false })).unwrap();
+    assert!(!q.matches_item(i));
+    let q: LedgerQuery =
+        serde_json::from_value(json!({ "status": "written_off_candidate" })).unwrap();
+    assert!(q.matches_item(i));
+    assert!(serde_json::from_value::<LedgerQuery>(json!({ "bogus": 1 })).is_err());
+
+    let s = build_ledger(&saft_read(customer(1)), &policy(), d("2026-06-01"));
+    let q: LedgerQuery = serde_json::from_value(json!({ "skipped": "missing_due_date" })).unwrap();
+    assert!(q.wants_skips());
+    assert!(!q.matches_item(i));
+    assert!(q.matches_skip(skip(&s, "item_301")));
+    let q: LedgerQuery = serde_json::from_value(json!({ "skipped": "null_voucher_type" })).unwrap();
+    assert!(!q.matches_skip(skip(&s, "item_301")));
+}
