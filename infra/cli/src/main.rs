@@ -1,11 +1,12 @@
 //! `inndrive`: the operator CLI.
 //!
-//! One binary, one subcommand per area (`inndrive rules …`; later `inndrive classify …` and
-//! others are added as siblings in [`Command`]).
+//! One binary, one subcommand per area (`inndrive rules …`, `inndrive classify …`; others are
+//! added as siblings in [`Command`]).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod classify;
 mod rules;
 
 #[derive(Debug, Parser)]
@@ -19,12 +20,16 @@ struct Cli {
 enum Command {
     /// The Norwegian rulebook: interest, letters and fees, rules in force, limitation, KID.
     Rules(rules::RulesArgs),
+    /// How a credit on a customer's ledger is classified (write-off, payment, credit note,
+    /// reversal, unknown) and why.
+    Classify(classify::ClassifyArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rules(args) => rules::run(args),
+        Command::Classify(args) => classify::run(args),
     };
     match result {
         Ok(code) => code,
