@@ -682,20 +682,21 @@ impl Builder<'_> {
             );
             return None;
         };
+        // A setting that leaves the item out: recorded only if the item would be in the ledger
+        // (a settled item is history either way, and is not reported as skipped).
+        let mut left_out: Option<(SkipReason, String)> = None;
         if d.invoice.is_none() {
             if let Some(a) = anchor {
                 match self.voucher_type_of(a) {
                     VType::Null if !policy.include_null_voucher_type => {
-                        self.skip(
-                            record,
+                        left_out = Some((
                             SkipReason::NullVoucherType,
                             format!(
                                 "voucher {} has no voucher type (a manual voucher), and \
                                  includeNullVoucherType is off",
                                 a.voucher_id.map_or("?".to_string(), |v| v.to_string())
                             ),
-                        );
-                        return None;
+                        ));
                     }
                     VType::Unknown => {
                         self.skip(
@@ -747,13 +748,15 @@ impl Builder<'_> {
                     }
                 }
                 None => {
-                    self.skip(
-                        record,
-                        SkipReason::MissingDueDate,
-                        "no due date in Tripletex (invoiceDueDate / termOfPayment), and \
-                         includeSaftImported is off",
-                    );
-                    return None;
+                    if left_out.is_none() {
+                        left_out = Some((
+                            SkipReason::MissingDueDate,
+                            "no due date in Tripletex (invoiceDueDate / termOfPayment), and \
+                             includeSaftImported is off"
+                                .to_string(),
+                        ));
+                    }
+                    (None, None)
                 }
             }
         };
@@ -820,6 +823,12 @@ impl Builder<'_> {
         } else {
             ItemStatus::Closed
         };
+        if let Some((reason, detail)) = left_out {
+            if status != ItemStatus::Closed {
+                self.skip(record, reason, detail);
+            }
+            return None;
+        }
         let overdue = status != ItemStatus::Closed
             && owed > Money::ZERO
             && due_date.is_some_and(|due| is_overdue(due, policy.days_past_due, self.today));

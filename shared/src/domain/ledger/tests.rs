@@ -1107,3 +1107,79 @@ fn ledger_query_filters_items_and_skips() {
     let q: LedgerQuery = serde_json::from_value(json!({ "skipped": "null_voucher_type" })).unwrap();
     assert!(!q.matches_skip(skip(&s, "item_301")));
 }
+
+#[test]
+fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
+    // A manual-voucher item (voucherType null) that was paid: history, not ledger.
+    let mut debit = posting(601, 1, "2026-02-10", 800.0, "", 7601, json!(null), Some(90));
+    debit["termOfPayment"] = json!("2026-02-24");
+    let mut pay = posting(
+        602,
+        1,
+        "2026-02-20",
+        -800.0,
+        "",
+        7602,
+        named("Betaling"),
+        Some(90),
+    );
+    pay["type"] = json!("INCOMING_PAYMENT");
+    let r = read(vec![customer(1)], vec![], vec![debit.clone(), pay], vec![]);
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    assert!(b.items.is_empty());
+    assert!(b.skipped.is_empty(), "{:?}", b.skipped);
+
+    // The same item still open is reported.
+    debit["closeGroup"] = json!(null);
+    let b = build_ledger(
+        &read(vec![customer(1)], vec![], vec![debit], vec![]),
+        &policy(),
+        d("2026-06-10"),
+    );
+    assert_eq!(skip(&b, "item_601").reason, SkipReason::NullVoucherType);
+
+    // A SAF-T item written off without due date: still owed, so reported as skipped.
+    let mut saft = posting(
+        611,
+        1,
+        "2026-02-10",
+        900.0,
+        "S-1",
+        7611,
+        named("Bilag"),
+        Some(91),
+    );
+    saft["termOfPayment"] = json!(null);
+    let tap = posting(
+        612,
+        1,
+        "2026-04-10",
+        -900.0,
+        "S-1",
+        7612,
+        json!(null),
+        Some(91),
+    );
+    let r = read(
+        vec![customer(1)],
+        vec![],
+        vec![saft, tap],
+        vec![voucher(
+            7612,
+            "Tap på fordring",
+            json!(null),
+            json!([leg(613, 7830, 900.0)]),
+        )],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    assert_eq!(skip(&b, "item_611").reason, SkipReason::MissingDueDate);
+    let saft_on = LedgerPolicy {
+        include_saft_imported: true,
+        ..policy()
+    };
+    let b = build_ledger(&r, &saft_on, d("2026-06-10"));
+    let i = item(&b, "item_611");
+    assert_eq!(i.status, ItemStatus::WrittenOffCandidate);
+    assert_eq!(i.owed, kr(900));
+    assert!(i.due_date_estimated && i.overdue);
+}
