@@ -894,9 +894,9 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
         let fate = if distressed {
             // More write-offs and open items, fewer payments.
             match rng.below(1000) {
-                0..=349 => 900,
-                350..=599 => 700,
-                r => r - 600,
+                0..=299 => 900,
+                300..=549 => 700,
+                r => r - 550,
             }
         } else {
             rng.below(1000)
@@ -920,7 +920,7 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
             };
         match fate {
             // paid in full, mostly by KID
-            0..=539 => {
+            0..=539 | 950.. => {
                 let d = pay_date(&mut rng);
                 let kid = rng.chance(880);
                 pay(&mut events, &mut planned, d, gross, kid);
@@ -983,7 +983,7 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                 }
             }
             // loss write-off, sometimes after a part payment
-            _ => {
+            890..=949 => {
                 let mut rest = gross;
                 if rng.chance(300) {
                     let a = (gross * rng.range(20, 60) / 100 / 100) * 100;
