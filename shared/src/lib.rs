@@ -13,6 +13,8 @@ pub mod telemetry;
 
 // One module per outside system.
 #[cfg(feature = "adapters")]
+pub mod brreg;
+#[cfg(feature = "adapters")]
 pub mod queue;
 #[cfg(feature = "adapters")]
 pub mod secrets;
