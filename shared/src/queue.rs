@@ -58,7 +58,7 @@ impl SyncJob {
     pub fn deduplication_id(&self) -> String {
         match self.reason {
             SyncReason::Initial => {
-                format!("initial:{}:{}", self.integration_id, self.settings_version)
+                format!("initial:{}:{}:{}", self.integration_id, self.settings_version, uuid::Uuid::new_v4().simple())
             }
             other => format!(
                 "{}:{}:{}",
@@ -240,5 +240,38 @@ mod tests {
             .collect();
         assert_eq!(failed, vec!["m1", "m3"]);
         assert_eq!(*seen.lock().unwrap(), vec!["m1", "m2", "m4"]);
+    }
+}
+
+/// One message on the FIFO classification queue: a ledger change that matters downstream (issue 4
+/// sends it, the loss-classification worker of issue 5 consumes it). Ids only, never tokens.
+///
+/// Message group: `{accountId}#{itemId}` (per-claim order). Deduplication id: the event's key
+/// (`LedgerEvent::key`, e.g. `credit:{postingId}:{version}`), hashed when longer than 128 characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassificationMessage {
+    pub org: OrgId,
+    pub account_id: AccountId,
+    pub integration_id: IntegrationId,
+    pub event: crate::domain::ledger::LedgerEvent,
+}
+
+impl ClassificationMessage {
+    /// The FIFO message group: one per claim of one account.
+    pub fn message_group_id(&self) -> String {
+        format!("{}#{}", self.account_id, self.event.item_id())
+    }
+
+    /// The deduplication id: the event key, or its SHA-256 (hex) when over SQS's 128 characters.
+    pub fn deduplication_id(&self) -> String {
+        let key = self.event.key();
+        if key.len() <= 128 && key.chars().all(|c| c.is_ascii_graphic()) {
+            key.to_string()
+        } else {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(key.as_bytes());
+            digest.iter().map(|b| format!("{b:02x}")).collect()
+        }
     }
 }
