@@ -1608,7 +1608,6 @@ pub fn render_brreg(c: &GenCustomer, today: NaiveDate) -> Option<(u16, Value)> {
                 "forretningsadresse": address,
                 "stiftelsesdato": date_str(reg),
                 "registrertIForetaksregisteret": true,
-                "registrertIStiftelsesregisteret": false,
                 "registrertIFrivillighetsregisteret": false,
                 "konkurs": false,
                 "underAvvikling": false,
@@ -1636,9 +1635,8 @@ pub fn render_brreg(c: &GenCustomer, today: NaiveDate) -> Option<(u16, Value)> {
                     b["underAvvikling"] = json!(true);
                     b["underAvviklingDato"] = json!(date_str(d));
                 }
-                BrregStatus::ForcedDissolution(d) => {
+                BrregStatus::ForcedDissolution(_) => {
                     b["underTvangsavviklingEllerTvangsopplosning"] = json!(true);
-                    b["tvangsavvikletPgaManglendeSlettingDato"] = json!(date_str(d));
                 }
                 _ => {}
             }

@@ -164,8 +164,12 @@ struct Api {
 
 impl Api {
     fn new(faults: Faults) -> Self {
+        Self::with(Fixture::demo(), faults)
+    }
+
+    fn with(fixture: Fixture, faults: Faults) -> Self {
         Self {
-            sb: tripletex_sandbox::start_in_thread(Fixture::demo(), faults).unwrap(),
+            sb: tripletex_sandbox::start_in_thread(fixture, faults).unwrap(),
             http: reqwest::Client::new(),
         }
     }
@@ -311,12 +315,19 @@ async fn every_get_endpoint_matches_the_spec() {
         ("/ledger/account", "/ledger/account".into(), &full, &acc, 200),
         ("/ledger/account", "/ledger/account?number=1500,1920&fields=*,currency(*)".into(), "0", &own, 200),
         ("/ledger/account", "/ledger/account".into(), &restricted, &acc, 200),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2030-01-01&accountId=70001500".into(), &full, &acc, 200),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2030-01-01&fields=*,account(*),customer(*)".into(), &full, &acc, 200),
+        ("/ledger/postingRules", "/ledger/postingRules".into(), &full, &acc, 200),
+        ("/ledger/postingRules", "/ledger/postingRules?fields=*,accountReceivableCustomersId(*)".into(), &full, &acc, 200),
         // Errors: all ApiError.
         ("", "/customer".into(), "0", &acc, 403),
         ("", format!("/ledger/voucher?{RANGE}"), &restricted, &acc, 403),
         ("", "/customer".into(), &unlinked, &acc, 403),
         ("", "/customer?fields=id,nope".into(), &full, &acc, 400),
         ("", "/invoice".into(), &full, &acc, 422),
+        ("", "/ledger/posting/openPost".into(), &full, &acc, 422),
+        ("", "/ledger/postingRules?fields=nope".into(), &full, &acc, 400),
+        ("", "/invoice/999999/pdf".into(), &full, &acc, 404),
         ("", "/company/2004".into(), "0", &own, 403),
         ("", "/company/999999".into(), "0", &own, 404),
         ("", "/no/such/endpoint".into(), "0", &own, 404),
@@ -350,6 +361,7 @@ async fn every_get_endpoint_matches_the_spec() {
         "ListResponsePosting",
         "VoucherSearchResponse",
         "ListResponseAccount",
+        "ResponseWrapperPostingRules",
         "ApiError",
     ]
     .into_iter()
@@ -406,4 +418,221 @@ async fn the_validator_rejects_wrong_bodies() {
     assert!(!errors("ResponseWrapperSessionToken", &bad_nested).is_empty());
     let bad_error = json!({"status": "401", "code": 3000, "message": "x"});
     assert!(!errors("ApiError", &bad_error).is_empty());
+}
+
+/// A generated client company (next to the demo's hand-written objects of the same company): every
+/// endpoint and `fields` expansion the ledger sync uses, with and without `If-None-Match`.
+#[tokio::test]
+async fn generated_company_bodies_match_the_spec() {
+    use tripletex_sandbox::GenSpec;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let fixture = Fixture::demo()
+        .with_generated_company(
+            DEMO_FULL_CLIENT_ID,
+            GenSpec::with_postings(3, 3_000).today(today),
+        )
+        .unwrap();
+    let api = Api::with(fixture, Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    let all_dates = "dateFrom=2000-01-01&dateTo=2100-01-01";
+    let inv_dates = "invoiceDateFrom=2000-01-01&invoiceDateTo=2100-01-01";
+    let cases: Vec<(&str, String)> = vec![
+        ("/customer", "/customer?count=200".into()),
+        ("/customer", "/customer?isInactive=true&fields=*,changes,postalAddress(*),currency(*),ledgerAccount(*)".into()),
+        ("/customer", "/customer?changedSince=2020-01-01T00:00:00Z&fields=id,name,changes(*)".into()),
+        ("/invoice", format!("/invoice?{inv_dates}&count=300")),
+        ("/invoice", format!("/invoice?{inv_dates}&count=300&fields=*,customer(*),voucher(*),postings(*),currency(*)")),
+        ("/invoice", format!("/invoice?{inv_dates}&fields=id,invoiceDueDate,kid,isCreditNote,creditedInvoice,amountOutstanding,documentId")),
+        ("/ledger/posting", format!("/ledger/posting?{all_dates}&count=500")),
+        ("/ledger/posting", format!("/ledger/posting?{all_dates}&count=500&fields=*,account(*),customer(*),voucher(*),closeGroup(*),currency(*),vatType(*)")),
+        ("/ledger/posting", format!("/ledger/posting?{all_dates}&accountId=70007830&fields=*,voucher(*)")),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2026-11-21&accountId=70001500&count=500".into()),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2026-11-21&accountNumberFrom=1500&accountNumberTo=1500&fields=*,customer(*),voucher(*)".into()),
+        ("/ledger/voucher", format!("/ledger/voucher?{all_dates}&count=500")),
+        ("/ledger/voucher", format!("/ledger/voucher?{all_dates}&count=300&fields=*,voucherType(*),postings(*)")),
+        ("/ledger/account", "/ledger/account".into()),
+        ("/ledger/account", "/ledger/account?fields=*,currency(*),vatType(*)".into()),
+        ("/ledger/postingRules", "/ledger/postingRules?fields=*,accountReceivableCustomersId(*),accountDebtVendorsId(*)".into()),
+    ];
+    for (spec_path, req) in cases {
+        let schema = response_schema(spec_path, "get", "200");
+        for inm in [None, Some("*")] {
+            let mut r = api
+                .http
+                .get(format!("{}{}", api.sb.base_url, req))
+                .basic_auth(&full, Some(&acc));
+            if let Some(v) = inm {
+                r = r.header("If-None-Match", v);
+            }
+            let resp = r.send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{req}");
+            let body: Value = resp.json().await.unwrap();
+            if let Some(values) = body.get("values") {
+                assert!(!values.as_array().unwrap().is_empty(), "{req}: no data");
+                assert_eq!(
+                    body.get("versionDigest").is_some_and(Value::is_string),
+                    inm.is_some(),
+                    "{req}"
+                );
+            }
+            assert_valid(&schema, &body, &req);
+        }
+    }
+}
+
+/// Enhetsregisteret has no spec here: assert the fields tripletex-api reference §8 documents (and
+/// no others but the HAL `_links` and `respons_klasse`), with their types.
+#[tokio::test]
+async fn brreg_bodies_have_the_documented_shape() {
+    use tripletex_sandbox::generator::BrregStatus;
+    use tripletex_sandbox::GenSpec;
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let spec = GenSpec {
+        customers: 300,
+        ..GenSpec::with_postings(4, 1_000).today(today)
+    };
+    let fixture = Fixture::demo()
+        .with_generated_company(DEMO_FULL_CLIENT_ID, spec)
+        .unwrap();
+    let api = Api::with(fixture, Faults::none());
+    let data = api.sb.company_data(DEMO_FULL_CLIENT_ID).unwrap();
+    let always = [
+        "organisasjonsnummer",
+        "navn",
+        "organisasjonsform",
+        "registreringsdatoEnhetsregisteret",
+        "maalform",
+        "konkurs",
+        "underAvvikling",
+        "underTvangsavviklingEllerTvangsopplosning",
+        "registrertIMvaregisteret",
+        "registrertIForetaksregisteret",
+        "registrertIFrivillighetsregisteret",
+        "harRegistrertAntallAnsatte",
+        "erIKonsern",
+    ];
+    let optional = [
+        "forretningsadresse",
+        "postadresse",
+        "antallAnsatte",
+        "naeringskode1",
+        "naeringskode2",
+        "naeringskode3",
+        "institusjonellSektorkode",
+        "stiftelsesdato",
+        "sisteInnsendteAarsregnskap",
+        "konkursdato",
+        "underAvviklingDato",
+        "hjemmeside",
+        "epostadresse",
+        "telefon",
+        "mobil",
+        "overordnetEnhet",
+        "_links",
+        "respons_klasse",
+    ];
+    let booleans = &always[5..];
+    let is_date = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
+    };
+    let check_address = |a: &Value| {
+        let o = a.as_object().expect("address object");
+        for k in o.keys() {
+            assert!(
+                [
+                    "adresse",
+                    "postnummer",
+                    "poststed",
+                    "kommune",
+                    "kommunenummer",
+                    "land",
+                    "landkode"
+                ]
+                .contains(&k.as_str()),
+                "address field {k}"
+            );
+        }
+        assert!(o["adresse"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(Value::is_string)));
+        assert!(o["postnummer"].as_str().is_some_and(|p| p.len() == 4));
+        assert_eq!(o["landkode"], "NO");
+    };
+    let mut checked = 0;
+    for c in data.customers.iter().filter(|c| !c.is_private_individual) {
+        let url = format!(
+            "http://{}/enhetsregisteret/api/enheter/{}",
+            api.sb.addr, c.organization_number
+        );
+        let resp = api.http.get(url).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        match c.brreg.unwrap() {
+            BrregStatus::Unknown | BrregStatus::Removed => {
+                assert!(status == 404 || status == 410);
+                assert_eq!(body["status"], status);
+                continue;
+            }
+            BrregStatus::Deleted(_) => {
+                assert_eq!(status, 200);
+                let keys: BTreeSet<&str> = body
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                assert_eq!(
+                    keys,
+                    [
+                        "_links",
+                        "navn",
+                        "organisasjonsform",
+                        "organisasjonsnummer",
+                        "respons_klasse",
+                        "slettedato"
+                    ]
+                    .into_iter()
+                    .collect()
+                );
+                assert!(is_date(&body["slettedato"]));
+                continue;
+            }
+            _ => {}
+        }
+        assert_eq!(status, 200);
+        let o = body.as_object().unwrap();
+        for k in always {
+            assert!(o.contains_key(k), "{k} missing: {body}");
+        }
+        for k in o.keys() {
+            assert!(
+                always.contains(&k.as_str()) || optional.contains(&k.as_str()),
+                "undocumented field {k}"
+            );
+        }
+        for k in booleans {
+            assert!(o[*k].is_boolean(), "{k}");
+        }
+        assert!(o["organisasjonsnummer"]
+            .as_str()
+            .is_some_and(|s| s.len() == 9));
+        assert!(
+            o["organisasjonsform"]["kode"].is_string()
+                && o["organisasjonsform"]["beskrivelse"].is_string()
+        );
+        assert!(is_date(&o["registreringsdatoEnhetsregisteret"]));
+        check_address(&o["forretningsadresse"]);
+        if let Some(p) = o.get("postadresse") {
+            check_address(p);
+        }
+        assert_eq!(o.contains_key("konkursdato"), o["konkurs"] == true);
+        assert_eq!(
+            o.contains_key("underAvviklingDato"),
+            o["underAvvikling"] == true
+        );
+        checked += 1;
+    }
+    assert!(checked > 100);
 }
