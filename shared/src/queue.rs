@@ -58,7 +58,7 @@ impl SyncJob {
     pub fn deduplication_id(&self) -> String {
         match self.reason {
             SyncReason::Initial => {
-                format!("initial:{}:{}:{}", self.integration_id, self.settings_version, uuid::Uuid::new_v4().simple())
+                format!("initial:{}:{}", self.integration_id, self.settings_version)
             }
             other => format!(
                 "{}:{}:{}",
