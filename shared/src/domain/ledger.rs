@@ -36,6 +36,7 @@ pub use model::*;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::calendar::next_business_day_on_or_after;
 use super::setup::IntegrationSettings;
 
 /// The settings that decide what is mirrored, and how.
@@ -44,7 +45,7 @@ use super::setup::IntegrationSettings;
 pub struct LedgerPolicy {
     /// Only items dated on or after this day.
     pub fetch_from: NaiveDate,
-    /// Overdue when `today ≥ due date + daysPastDue`.
+    /// Overdue when `today ≥ effective due date + daysPastDue` (see [`is_overdue`]).
     pub days_past_due: u16,
     /// Items without a due date get a derived one (flagged) instead of being skipped.
     pub include_saft_imported: bool,
@@ -72,9 +73,13 @@ impl LedgerPolicy {
     }
 }
 
-/// "An item is overdue when today ≥ due date + `daysPastDue`." A due date so late that adding
-/// the days overflows the calendar is never overdue.
+/// An item is overdue when `today ≥ effective due date + daysPastDue` and `today > effective due
+/// date`, where the effective due date is the due date moved to the next business day
+/// (gjeldsbrevloven § 5 (2), [`crate::domain::calendar`]). This is the day
+/// `claim::ClaimState::case_opens_on` gives: effective due date + max(daysPastDue, 1). A due date
+/// so late that adding the days overflows the calendar is never overdue.
 pub fn is_overdue(due: NaiveDate, days_past_due: u16, today: NaiveDate) -> bool {
-    due.checked_add_days(Days::new(days_past_due.into()))
+    next_business_day_on_or_after(due)
+        .checked_add_days(Days::new(days_past_due.max(1).into()))
         .is_some_and(|threshold| today >= threshold)
 }

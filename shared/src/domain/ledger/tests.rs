@@ -164,8 +164,19 @@ fn fetch_from_includes_the_day_itself_and_skips_the_day_before() {
 fn overdue_from_due_date_plus_days_past_due_inclusive() {
     assert!(is_overdue(d("2026-03-16"), 14, d("2026-03-30")));
     assert!(!is_overdue(d("2026-03-16"), 14, d("2026-03-29")));
-    assert!(is_overdue(d("2026-03-16"), 0, d("2026-03-16")));
+    // Never on the due date itself, also with daysPastDue 0 (agrees with claim::case_opens_on).
+    assert!(!is_overdue(d("2026-03-16"), 0, d("2026-03-16")));
+    assert!(is_overdue(d("2026-03-16"), 0, d("2026-03-17")));
     assert!(!is_overdue(d("2026-03-16"), 0, d("2026-03-15")));
+    // A due date on a Saturday moves to Monday 2026-03-16 before the days are counted.
+    assert!(!is_overdue(d("2026-03-14"), 14, d("2026-03-28")));
+    assert!(!is_overdue(d("2026-03-14"), 14, d("2026-03-29")));
+    assert!(is_overdue(d("2026-03-14"), 14, d("2026-03-30")));
+    assert!(!is_overdue(d("2026-03-14"), 0, d("2026-03-16")));
+    assert!(is_overdue(d("2026-03-14"), 0, d("2026-03-17")));
+    // Easter 2026: Thursday 2 April to Monday 6 April are not business days.
+    assert!(!is_overdue(d("2026-04-02"), 1, d("2026-04-07")));
+    assert!(is_overdue(d("2026-04-02"), 1, d("2026-04-08")));
     assert!(!is_overdue(NaiveDate::MAX, 1, NaiveDate::MAX));
 
     let r = read(
