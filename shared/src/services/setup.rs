@@ -327,16 +327,12 @@ fn new_suffix() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-fn new_account_id() -> AccountId {
-    AccountId::from_suffix(&new_suffix()).unwrap_or_else(|_| unreachable_id())
+// A UUID's simple form is 32 lowercase hex digits, which the id alphabet always accepts.
+fn new_account_id() -> Result<AccountId, SetupError> {
+    AccountId::from_suffix(&new_suffix()).map_err(|e| SetupError::Internal(e.to_string()))
 }
-fn new_integration_id() -> IntegrationId {
-    IntegrationId::from_suffix(&new_suffix()).unwrap_or_else(|_| unreachable_id())
-}
-#[allow(clippy::panic)]
-fn unreachable_id() -> ! {
-    // A UUID's simple form is 32 lowercase hex digits, which the id alphabet always accepts.
-    panic!("a UUIDv7 suffix was rejected by the id parser")
+fn new_integration_id() -> Result<IntegrationId, SetupError> {
+    IntegrationId::from_suffix(&new_suffix()).map_err(|e| SetupError::Internal(e.to_string()))
 }
 
 /// Ids in paths: a malformed id is simply not found.
@@ -391,7 +387,7 @@ impl SetupService {
             dom::validate_new_account(&req.name, req.organization_number.as_deref())
                 .map_err(SetupError::Invalid)?;
         let id = match idempotency_key {
-            None => new_account_id(),
+            None => new_account_id()?,
             Some(k) => {
                 let k = k.trim();
                 if k.is_empty() || k.len() > 200 {
@@ -724,7 +720,7 @@ impl SetupService {
             match existing {
                 None => {
                     let integration = Integration {
-                        id: new_integration_id(),
+                        id: new_integration_id()?,
                         org: org.clone(),
                         account_id: account_id.clone(),
                         settings,

@@ -369,10 +369,12 @@ impl World {
             .and_then(|o| o.secret_string().map(str::to_string))
     }
 
-    /// Receives every visible message of the sync queue: (group id, dedup id, body).
+    /// Receives (and deletes) every message of the sync queue: (group id, dedup id, body).
+    /// Deleting matters: FIFO holds back a group's next message while one is in flight, so a
+    /// duplicate would otherwise stay hidden.
     pub async fn drain_queue(&self) -> Vec<(String, String, Value)> {
         let mut out = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..20 {
             let got = self
                 .sqs
                 .receive_message()
@@ -392,6 +394,15 @@ impl World {
                 let get = |k: MessageSystemAttributeName| {
                     attrs.and_then(|a| a.get(&k)).cloned().unwrap_or_default()
                 };
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .unwrap();
+                }
                 out.push((
                     get(MessageSystemAttributeName::MessageGroupId),
                     get(MessageSystemAttributeName::MessageDeduplicationId),
