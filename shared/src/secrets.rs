@@ -15,6 +15,11 @@ pub enum SecretsError {
     NotFound(String),
     #[error("secret {0} already exists")]
     AlreadyExists(String),
+    /// Secrets Manager refuses the name for now, e.g. a secret of that name is still being deleted.
+    #[error(
+        "secret {0} cannot be created right now (a secret of that name is still being deleted)"
+    )]
+    NotYet(String),
     #[error("secret {name} has no string value")]
     NoValue { name: String },
     /// Any other Secrets Manager failure (the text never contains a secret value).
@@ -69,6 +74,8 @@ impl Secrets {
                 let service = e.into_service_error();
                 if service.is_resource_exists_exception() {
                     Err(SecretsError::AlreadyExists(name))
+                } else if service.is_invalid_request_exception() {
+                    Err(SecretsError::NotYet(name))
                 } else {
                     Err(SecretsError::Service(
                         DisplayErrorContext(&service).to_string(),

@@ -497,6 +497,14 @@ impl SetupService {
         let created_secret = match self.vault.create(org, &id, &token).await {
             Ok(()) => true,
             Err(SecretsError::AlreadyExists(_)) => false,
+            // The same token was deleted moments ago and AWS is still removing its secret.
+            Err(SecretsError::NotYet(_)) => {
+                return Err(SetupError::Unavailable {
+                    message: "this key was deleted moments ago; register it again in a minute"
+                        .into(),
+                    retry_after_secs: 60,
+                })
+            }
             Err(e) => return Err(e.into()),
         };
         match self.store.put_key(&key).await {
