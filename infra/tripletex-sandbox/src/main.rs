@@ -5,7 +5,7 @@ use clap::Parser;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tripletex_sandbox::{Faults, Fixture};
+use tripletex_sandbox::{Faults, Fixture, GenSpec, DEMO_FULL_CLIENT_ID};
 
 #[derive(Parser)]
 #[command(about = "A local Tripletex API v2 look-alike for Inndrive's tests and demos")]
@@ -29,6 +29,14 @@ struct Args {
     /// Rate-limit window in seconds.
     #[arg(long)]
     rate_window: Option<u64>,
+    /// Serve a generated client company: `seed=7,postings=100000` (also `customers=N`,
+    /// `invoices=N`, `today=YYYY-MM-DD`, `company=ID`; default company: the demo's full client
+    /// 2001, next to its hand-written objects). Repeatable for several companies.
+    #[arg(long = "generate")]
+    generate: Vec<String>,
+    /// With --generate: print each generated company's counts (JSON) to stdout before serving.
+    #[arg(long)]
+    print_stats: bool,
 }
 
 #[tokio::main]
@@ -41,11 +49,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let fixture = if args.fixture == "demo" {
+    let mut fixture = if args.fixture == "demo" {
         Fixture::demo()
     } else {
         Fixture::from_path(&PathBuf::from(&args.fixture))?
     };
+    let mut generated = Vec::new();
+    for g in &args.generate {
+        let (spec, company) = GenSpec::parse_cli(g).map_err(anyhow::Error::msg)?;
+        let company = company.unwrap_or(DEMO_FULL_CLIENT_ID);
+        fixture = fixture.with_generated_company(company, spec)?;
+        generated.push(company);
+    }
     let mut faults = match &args.faults_json {
         Some(p) => serde_json::from_str(&std::fs::read_to_string(p)?)?,
         None => Faults::default(),
@@ -65,6 +80,13 @@ async fn main() -> anyhow::Result<()> {
         SocketAddr::from(([127, 0, 0, 1], args.port)),
     )
     .await?;
+    if args.print_stats {
+        for c in &generated {
+            if let Some(d) = handle.company_data(*c) {
+                println!("GENERATED company={c} {}", serde_json::to_string(&d.stats)?);
+            }
+        }
+    }
     println!("SANDBOX_URL={}", handle.base_url);
     std::io::stdout().flush()?;
     tracing::info!(admin = %handle.admin_url(), "tripletex-sandbox listening");

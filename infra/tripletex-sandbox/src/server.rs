@@ -81,6 +81,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl AppState {
     pub(crate) fn new(fixture: Fixture, faults: Faults) -> Self {
         let now = Utc::now();
+        let t_all = std::time::Instant::now();
         let mut stores = HashMap::new();
         for c in &fixture.companies {
             let data = c.generate.as_ref().map(|spec| {
@@ -88,11 +89,29 @@ impl AppState {
                     today: Some(spec.today.unwrap_or_else(|| oslo_today(now))),
                     ..spec.clone()
                 };
-                Arc::new(generator::generate(&spec))
+                let t0 = std::time::Instant::now();
+                let data = generator::generate(&spec);
+                tracing::info!(
+                    company = c.id,
+                    postings = data.postings.len(),
+                    vouchers = data.vouchers.len(),
+                    invoices = data.invoices.len(),
+                    customers = data.customers.len(),
+                    elapsed_ms = t0.elapsed().as_millis() as u64,
+                    "generated client company"
+                );
+                Arc::new(data)
             });
             stores.insert(c.id, CompanyStore::build(c, data, now));
         }
+        let t0 = std::time::Instant::now();
         let brreg = store::brreg_entries(&fixture.companies, &stores);
+        tracing::info!(
+            brreg_entities = brreg.len(),
+            brreg_ms = t0.elapsed().as_millis() as u64,
+            total_ms = t_all.elapsed().as_millis() as u64,
+            "sandbox data ready (generation, indexes, brreg)"
+        );
         Self {
             stores: RwLock::new(stores),
             brreg,

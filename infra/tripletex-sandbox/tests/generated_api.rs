@@ -667,3 +667,98 @@ async fn brreg_stand_in_answers_consistently_with_the_customers() {
     assert_eq!(r.status(), 406);
     assert!(t.sb.stats().requests_matching("/enhetsregisteret/") > 0);
 }
+
+#[test]
+fn the_binary_serves_a_generated_company() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tripletex-sandbox"))
+        .args([
+            "--generate",
+            "seed=7,postings=2000,today=2026-11-20",
+            "--print-stats",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut stats_line = String::new();
+    out.read_line(&mut stats_line).unwrap();
+    let mut url_line = String::new();
+    out.read_line(&mut url_line).unwrap();
+    let stats: Value = serde_json::from_str(
+        stats_line
+            .trim()
+            .strip_prefix("GENERATED company=2001 ")
+            .unwrap_or_else(|| panic!("{stats_line}")),
+    )
+    .unwrap();
+    let expected = tripletex_sandbox::generate(&GenSpec::with_postings(7, 2000).today(today()));
+    assert_eq!(stats, serde_json::to_value(&expected.stats).unwrap());
+    let url = url_line
+        .trim()
+        .strip_prefix("SANDBOX_URL=")
+        .unwrap()
+        .to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let r: Value = http
+            .post(format!("{url}/token/session/:create"))
+            .json(&json!({"consumerToken": DEMO_CONSUMER_TOKEN, "employeeToken": DEMO_ACCOUNTANT_KEY, "expirationDate": "2099-01-01"}))
+            .send().await.unwrap().json().await.unwrap();
+        let token = r["value"]["token"].as_str().unwrap().to_string();
+        let page: Value = http
+            .get(format!("{url}/ledger/posting?dateFrom=2000-01-01&dateTo=2100-01-01&count=1&fields=id"))
+            .basic_auth(CLIENT.to_string(), Some(&token))
+            .send().await.unwrap().json().await.unwrap();
+        page["fullResultSize"].as_u64().unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    // The demo's six hand-written postings of company 2001 plus the generated ones.
+    assert_eq!(n as usize, expected.postings.len() + 6);
+    assert!(Command::new(env!("CARGO_BIN_EXE_tripletex-sandbox"))
+        .args(["--generate", "seed=1,company=999"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| !s.success())
+        .unwrap());
+}
+
+#[tokio::test]
+async fn a_fixture_json_generate_entry_generates() {
+    let mut v: Value = serde_json::from_str(tripletex_sandbox::fixture::DEMO_JSON).unwrap();
+    let c = v["companies"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["id"] == CLIENT)
+        .unwrap();
+    c["generate"] = json!({"seed": 7, "postings": 1500, "today": "2026-11-20"});
+    let f = Fixture::from_json(&v.to_string()).unwrap();
+    let t = T::new(f).await;
+    assert_eq!(
+        *t.data,
+        tripletex_sandbox::generate(&GenSpec::with_postings(7, 1500).today(today()))
+    );
+    let bad = json!({"seed": 7, "size": 3});
+    c_generate_rejected(bad);
+}
+
+fn c_generate_rejected(spec: Value) {
+    let mut v: Value = serde_json::from_str(tripletex_sandbox::fixture::DEMO_JSON).unwrap();
+    let c = v["companies"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["id"] == CLIENT)
+        .unwrap();
+    c["generate"] = spec;
+    assert!(Fixture::from_json(&v.to_string()).is_err());
+}
