@@ -6,6 +6,7 @@
 //! mapped to those outcomes.
 
 mod item;
+pub mod ledger;
 pub mod setup;
 
 use aws_sdk_dynamodb::Client;

@@ -1,0 +1,1159 @@
+//! The mirrored ledger of one account (issue 4): customers, ledger items (claims and unapplied
+//! credits), skip records, the sync summary (counts) and the sync checkpoint.
+//!
+//! | item          | PK              | SK                          | attributes (besides the record) |
+//! |---------------|-----------------|-----------------------------|---------------------------------|
+//! | customer      | `ACC#{account}` | `CUST#{customerId}`         | `customer` (JSON), `raw` (JSON as read), `hash`, `regHash`, `customerId`, `stopDunning` |
+//! | ledger item   | `ACC#{account}` | `ITEM#{itemId}`             | `item` (JSON), `hash`, `customerId`, `status`, `overdue`, `dueDate`, `factsHash`, `creditKeys` |
+//! | skip record   | `ACC#{account}` | `SKIP#{reason}#{key}`       | `skip` (JSON), `hash`, `reason`, `key`, `customerId` |
+//! | sync summary  | `ACC#{account}` | `SYNC#STATE`                | `summary` (JSON: counts, timestamps) |
+//! | checkpoint    | `ACC#{account}` | `SYNC#CKPT` + `SYNC#CKPT#{n}` | header (job key, chunk count) + chunks of the read state |
+//! | ready notice  | `ORG#{org}`     | `NOTICE#READY#{account}`    | written once, on the first successful sync |
+//! | org profile   | `ORG#{org}`     | `PROFILE`                   | optional `contactEmail` (read only here) |
+//!
+//! The records are JSON documents in camelCase (the domain types, as the HTTP API shows them); the
+//! top-level attributes are what filters and the mirror rebuild need. `hash` is the domain's content
+//! hash (16 hex digits): an unchanged record is never written again.
+//!
+//! Read API for the HTTP endpoints (`GET /v1/accounts/{id}/ledger`, `/customers`): check that the
+//! account belongs to the caller's org first (`get_account`), then [`DynamoStore::list_items`],
+//! [`DynamoStore::list_customers`], [`DynamoStore::list_skips`], [`DynamoStore::counts`]. Pages are
+//! in key order; `next` is an opaque cursor to pass back as [`PageRequest::cursor`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::item::*;
+use super::{service_error, DynamoStore, StoreError};
+use crate::domain::ledger::raw::RawCustomer;
+use crate::domain::ledger::registry::StopReason;
+use crate::domain::ledger::{
+    ContentHash, ItemState, LedgerItem, LedgerQuery, MirrorState, MirroredCustomer, PostalAddress,
+    SkipReason, SkipRecord, SyncCounts,
+};
+use crate::domain::setup::{AccountId, OrgId};
+
+pub const T_CUSTOMER: &str = "LedgerCustomer";
+pub const T_ITEM: &str = "LedgerItem";
+pub const T_SKIP: &str = "LedgerSkip";
+pub const T_SUMMARY: &str = "SyncSummary";
+pub const T_CHECKPOINT: &str = "SyncCheckpoint";
+pub const T_READY: &str = "ReadyNotice";
+
+/// DynamoDB's BatchWriteItem limit.
+pub const BATCH_WRITE_MAX: usize = 25;
+/// Largest checkpoint chunk (an item may hold 400 KB).
+const CHECKPOINT_CHUNK_BYTES: usize = 350_000;
+/// Default and largest page size of the read API.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+pub fn account_pk(account: &AccountId) -> String {
+    format!("ACC#{account}")
+}
+pub fn customer_sk(id: i64) -> String {
+    format!("CUST#{id}")
+}
+pub fn item_sk(item_id: &str) -> String {
+    format!("ITEM#{item_id}")
+}
+pub fn skip_sk(reason: SkipReason, key: &str) -> String {
+    format!("SKIP#{}#{key}", reason.as_str())
+}
+pub const SUMMARY_SK: &str = "SYNC#STATE";
+pub const CHECKPOINT_SK: &str = "SYNC#CKPT";
+pub fn checkpoint_chunk_sk(n: usize) -> String {
+    format!("SYNC#CKPT#{n:05}")
+}
+pub fn ready_notice_sk(account: &AccountId) -> String {
+    format!("NOTICE#READY#{account}")
+}
+pub const PROFILE_SK: &str = "PROFILE";
+
+// ------------------------------------------------------------------------------------- records
+
+/// What Enhetsregisteret says about a customer (only when `updateAddressesFromBrreg` is on and
+/// the customer has a valid organisation number). No timestamps: a daily look-up that finds the
+/// same must not rewrite the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerRegistry {
+    /// Dunning must stop (bankrupt, under liquidation, forced dissolution, deleted, removed).
+    pub stop_dunning: bool,
+    pub stop_reasons: Vec<StopReason>,
+    /// `false`: the register does not know the number (404).
+    pub found: bool,
+    pub registered_name: Option<String>,
+    /// The register's postal address (also put into the mirrored customer's `postalAddress`).
+    pub registered_address: Option<PostalAddress>,
+}
+
+impl CustomerRegistry {
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash::of(self)
+    }
+}
+
+/// A mirrored customer as stored and served (`GET /v1/accounts/{id}/customers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredCustomer {
+    /// As mirrored; `postalAddress` is the register's when `updateAddressesFromBrreg` is on and
+    /// the register has one.
+    #[serde(flatten)]
+    pub customer: MirroredCustomer,
+    /// The postal address as Tripletex has it, when the register's replaced it above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripletex_postal_address: Option<PostalAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<CustomerRegistry>,
+}
+
+/// Counts and times of the account's syncs (`GET …/integration` shows them with the status).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSummary {
+    pub counts: SyncCounts,
+    /// When the last completed sync started reading (a job requested before it is a no-op).
+    pub last_completed_started_at: Option<DateTime<Utc>>,
+    pub last_completed_at: Option<DateTime<Utc>>,
+    /// The first completed sync (the account became ready).
+    pub first_ready_at: Option<DateTime<Utc>>,
+    /// When customers were last read in full (not with `changedSince`).
+    pub last_full_customer_read_at: Option<DateTime<Utc>>,
+    pub integration_id: Option<String>,
+    pub settings_version: Option<u32>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerPage<T> {
+    pub items: Vec<T>,
+    /// Pass back as [`PageRequest::cursor`] for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Which page: `cursor` from the previous page's `next`, `limit` 1..=1000 (default 100).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> Self {
+        Self {
+            cursor: None,
+            limit: Some(limit),
+        }
+    }
+    fn limit(&self) -> usize {
+        self.limit
+            .unwrap_or(DEFAULT_PAGE_LIMIT)
+            .clamp(1, MAX_PAGE_LIMIT) as usize
+    }
+}
+
+/// A cursor that is not one of ours (the API answers 400 `invalid_cursor`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the page cursor is not valid")]
+pub struct InvalidCursor;
+
+fn encode_cursor(sk: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.as_bytes())
+}
+
+fn decode_cursor(c: &str, prefix: &str) -> Result<String, InvalidCursor> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c.trim())
+        .map_err(|_| InvalidCursor)?;
+    let sk = String::from_utf8(bytes).map_err(|_| InvalidCursor)?;
+    if sk.starts_with(prefix) {
+        Ok(sk)
+    } else {
+        Err(InvalidCursor)
+    }
+}
+
+/// Errors of the read API.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Cursor(#[from] InvalidCursor),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The mirror as stored: the domain's [`MirrorState`] plus what the adapter needs besides.
+#[derive(Debug, Clone, Default)]
+pub struct StoredMirror {
+    pub state: MirrorState,
+    /// Skip key → the reason it is stored under (its SK).
+    pub skip_reasons: HashMap<String, SkipReason>,
+    /// Customer id → the customer as last read from Tripletex (for `changedSince` reads).
+    pub raw_customers: BTreeMap<i64, RawCustomer>,
+    /// Customer id → the hash of its registry information.
+    pub registry_hashes: HashMap<i64, ContentHash>,
+    /// Query pages read to rebuild it.
+    pub query_pages: u32,
+}
+
+/// One write of the mirror, as the store does it.
+#[derive(Debug, Clone)]
+pub enum MirrorWrite {
+    PutCustomer {
+        customer: StoredCustomer,
+        raw: Option<RawCustomer>,
+        hash: ContentHash,
+    },
+    DeleteCustomer(i64),
+    PutItem {
+        item: Box<LedgerItem>,
+        hash: ContentHash,
+    },
+    DeleteItem(String),
+    PutSkip {
+        skip: SkipRecord,
+        hash: ContentHash,
+    },
+    DeleteSkip {
+        reason: SkipReason,
+        key: String,
+    },
+}
+
+/// How the batch writes went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// BatchWriteItem calls made.
+    pub requests: u32,
+    /// Items put or deleted.
+    pub items: u32,
+    /// Calls that left items unprocessed.
+    pub partial: u32,
+    /// Time spent waiting on DynamoDB (calls and backoff).
+    pub waited: Duration,
+}
+
+impl BatchStats {
+    pub fn add(&mut self, o: BatchStats) {
+        self.requests += o.requests;
+        self.items += o.items;
+        self.partial += o.partial;
+        self.waited += o.waited;
+    }
+}
+
+/// BatchWriteItem: the one call [`write_in_batches`] needs (a fake in unit tests).
+#[async_trait]
+pub trait BatchWriteApi: Send + Sync {
+    /// Sends one batch (≤ 25) and returns the unprocessed requests.
+    async fn batch_write(
+        &self,
+        table: &str,
+        requests: Vec<WriteRequest>,
+    ) -> Result<Vec<WriteRequest>, StoreError>;
+}
+
+#[async_trait]
+impl BatchWriteApi for aws_sdk_dynamodb::Client {
+    async fn batch_write(
+        &self,
+        table: &str,
+        requests: Vec<WriteRequest>,
+    ) -> Result<Vec<WriteRequest>, StoreError> {
+        let out = self
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(out
+            .unprocessed_items
+            .and_then(|mut m| m.remove(table))
+            .unwrap_or_default())
+    }
+}
+
+/// Backoff for unprocessed items.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchRetry {
+    /// Consecutive calls that leave items unprocessed before giving up.
+    pub max_partial_in_a_row: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for BatchRetry {
+    fn default() -> Self {
+        Self {
+            max_partial_in_a_row: 10,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Writes `requests` in BatchWriteItem calls of at most 25. Unprocessed items go back into the
+/// queue and fill the next call (so the number of calls stays near ⌈n / 25⌉), with exponential
+/// backoff while DynamoDB keeps returning unprocessed items; after `max_partial_in_a_row` such
+/// calls in a row it gives up with an error (the caller's retry rewrites what is missing: the
+/// writes are idempotent puts and deletes).
+pub async fn write_in_batches<A: BatchWriteApi + ?Sized>(
+    api: &A,
+    table: &str,
+    requests: Vec<WriteRequest>,
+    retry: BatchRetry,
+) -> Result<BatchStats, StoreError> {
+    let mut stats = BatchStats::default();
+    let total = requests.len();
+    let mut queue: VecDeque<WriteRequest> = requests.into();
+    let mut partial_in_a_row = 0u32;
+    while !queue.is_empty() {
+        let n = queue.len().min(BATCH_WRITE_MAX);
+        let batch: Vec<WriteRequest> = queue.drain(..n).collect();
+        let started = Instant::now();
+        let unprocessed = api.batch_write(table, batch).await?;
+        stats.requests += 1;
+        stats.waited += started.elapsed();
+        if unprocessed.is_empty() {
+            partial_in_a_row = 0;
+            continue;
+        }
+        stats.partial += 1;
+        partial_in_a_row += 1;
+        if partial_in_a_row > retry.max_partial_in_a_row {
+            return Err(StoreError::Service(format!(
+                "BatchWriteItem left {} items unprocessed {} times in a row",
+                unprocessed.len(),
+                partial_in_a_row
+            )));
+        }
+        for r in unprocessed.into_iter().rev() {
+            queue.push_front(r);
+        }
+        let factor = 1u32 << partial_in_a_row.saturating_sub(1).min(16);
+        let delay = retry.base_delay.saturating_mul(factor).min(retry.max_delay);
+        let started = Instant::now();
+        tokio::time::sleep(delay).await;
+        stats.waited += started.elapsed();
+    }
+    stats.items = total as u32;
+    Ok(stats)
+}
+
+// ------------------------------------------------------------------------------------ item codec
+
+fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn key(pk: String, sk: String) -> Item {
+    [("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))].into()
+}
+
+fn customer_item(
+    account: &AccountId,
+    c: &StoredCustomer,
+    raw: Option<&RawCustomer>,
+    hash: ContentHash,
+) -> Result<Item, StoreError> {
+    let mut item = key(account_pk(account), customer_sk(c.customer.id));
+    item.insert("type".into(), s(T_CUSTOMER));
+    item.insert("customerId".into(), n(c.customer.id));
+    item.insert("hash".into(), s(hash.to_hex()));
+    item.insert("customer".into(), s(to_json(c)?));
+    if let Some(r) = raw {
+        item.insert("raw".into(), s(to_json(r)?));
+    }
+    if let Some(reg) = &c.registry {
+        item.insert("regHash".into(), s(reg.content_hash().to_hex()));
+        item.insert("stopDunning".into(), b(reg.stop_dunning));
+    }
+    Ok(item)
+}
+
+fn ledger_item(account: &AccountId, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
+    let st = ItemState::of(i);
+    let mut item = key(account_pk(account), item_sk(&i.id));
+    item.insert("type".into(), s(T_ITEM));
+    item.insert("customerId".into(), n(i.customer_id));
+    item.insert("hash".into(), s(hash.to_hex()));
+    item.insert("status".into(), s(i.status.as_str()));
+    item.insert("overdue".into(), b(i.overdue));
+    if let Some(d) = i.due_date {
+        item.insert("dueDate".into(), s(d.format("%Y-%m-%d").to_string()));
+    }
+    item.insert("factsHash".into(), s(st.facts_hash.to_hex()));
+    item.insert("creditKeys".into(), s(to_json(&st.credit_keys)?));
+    item.insert("item".into(), s(to_json(i)?));
+    Ok(item)
+}
+
+fn skip_item(account: &AccountId, sk: &SkipRecord, hash: ContentHash) -> Result<Item, StoreError> {
+    let mut item = key(account_pk(account), skip_sk(sk.reason, sk.key()));
+    item.insert("type".into(), s(T_SKIP));
+    item.insert("hash".into(), s(hash.to_hex()));
+    item.insert("reason".into(), s(sk.reason.as_str()));
+    item.insert("key".into(), s(sk.key()));
+    if let Some(c) = sk.record.customer_id {
+        item.insert("customerId".into(), n(c));
+    }
+    item.insert("skip".into(), s(to_json(sk)?));
+    Ok(item)
+}
+
+fn parse_hash(item: &Item, name: &str) -> Result<ContentHash, StoreError> {
+    get_parsed(item, name, |s| ContentHash::parse_hex(s).ok_or(()))
+}
+
+fn reason_from(s: &str) -> Option<SkipReason> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+}
+
+fn put(item: Item) -> Result<WriteRequest, StoreError> {
+    Ok(WriteRequest::builder()
+        .put_request(
+            PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )
+        .build())
+}
+
+fn delete(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
+    Ok(WriteRequest::builder()
+        .delete_request(
+            DeleteRequest::builder()
+                .set_key(Some(key(pk, sk)))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )
+        .build())
+}
+
+/// The DynamoDB requests for the mirror writes (pure; unit-tested).
+pub fn write_requests(
+    account: &AccountId,
+    writes: &[MirrorWrite],
+) -> Result<Vec<WriteRequest>, StoreError> {
+    let pk = || account_pk(account);
+    writes
+        .iter()
+        .map(|w| match w {
+            MirrorWrite::PutCustomer {
+                customer,
+                raw,
+                hash,
+            } => put(customer_item(account, customer, raw.as_ref(), *hash)?),
+            MirrorWrite::DeleteCustomer(id) => delete(pk(), customer_sk(*id)),
+            MirrorWrite::PutItem { item, hash } => put(ledger_item(account, item, *hash)?),
+            MirrorWrite::DeleteItem(id) => delete(pk(), item_sk(id)),
+            MirrorWrite::PutSkip { skip, hash } => put(skip_item(account, skip, *hash)?),
+            MirrorWrite::DeleteSkip { reason, key } => delete(pk(), skip_sk(*reason, key)),
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------ the store
+
+impl DynamoStore {
+    /// Items of the account's ledger matching `query` (`overdue`, `customerId`, `status`), in item
+    /// id order. With `query.skipped` set the caller wants skip records: use [`Self::list_skips`].
+    pub async fn list_items(
+        &self,
+        account: &AccountId,
+        query: &LedgerQuery,
+        page: &PageRequest,
+    ) -> Result<LedgerPage<LedgerItem>, ListError> {
+        let mut filters = Vec::new();
+        let mut values: Vec<(&str, AttributeValue)> = Vec::new();
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        if let Some(o) = query.overdue {
+            filters.push("overdue = :ov");
+            values.push((":ov", b(o)));
+        }
+        if let Some(c) = query.customer_id {
+            filters.push("customerId = :cid");
+            values.push((":cid", n(c)));
+        }
+        if let Some(st) = query.status {
+            filters.push("#st = :st");
+            names.push(("#st", "status"));
+            values.push((":st", s(st.as_str())));
+        }
+        self.list_prefix(account, "ITEM#", page, &filters, &names, values, |item| {
+            let raw = get_s(item, "item")?;
+            serde_json::from_str(raw)
+                .map_err(|_| StoreError::Corrupt("attribute item is not a ledger item".into()))
+        })
+        .await
+    }
+
+    /// The account's mirrored customers, in id-key order.
+    pub async fn list_customers(
+        &self,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<LedgerPage<StoredCustomer>, ListError> {
+        self.list_prefix(account, "CUST#", page, &[], &[], Vec::new(), |item| {
+            serde_json::from_str(get_s(item, "customer")?)
+                .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
+        })
+        .await
+    }
+
+    /// The skip records with `reason` ("why is this item not in my ledger?"), in key order.
+    pub async fn list_skips(
+        &self,
+        account: &AccountId,
+        reason: SkipReason,
+        page: &PageRequest,
+    ) -> Result<LedgerPage<SkipRecord>, ListError> {
+        let prefix = format!("SKIP#{}#", reason.as_str());
+        self.list_prefix(account, &prefix, page, &[], &[], Vec::new(), |item| {
+            serde_json::from_str(get_s(item, "skip")?)
+                .map_err(|_| StoreError::Corrupt("attribute skip is not a skip record".into()))
+        })
+        .await
+    }
+
+    /// The counts and times of the account's last completed sync (`None` before the first).
+    pub async fn counts(&self, account: &AccountId) -> Result<Option<SyncSummary>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(account_pk(account), SUMMARY_SK.into())))
+            .send()
+            .await
+            .map_err(service_error)?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => opt_json(&item, "summary"),
+        }
+    }
+
+    /// One ledger item by id.
+    pub async fn get_ledger_item(
+        &self,
+        account: &AccountId,
+        item_id: &str,
+    ) -> Result<Option<LedgerItem>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(account_pk(account), item_sk(item_id))))
+            .send()
+            .await
+            .map_err(service_error)?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => opt_json(&item, "item"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn list_prefix<T>(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+        page: &PageRequest,
+        filters: &[&str],
+        names: &[(&str, &str)],
+        values: Vec<(&str, AttributeValue)>,
+        decode: impl Fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<LedgerPage<T>, ListError> {
+        let limit = page.limit();
+        let mut start = match &page.cursor {
+            Some(c) => Some(key(account_pk(account), decode_cursor(c, prefix)?)),
+            None => None,
+        };
+        let mut out = Vec::new();
+        let mut last_sk: Option<String> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(account_pk(account)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start.take());
+            if !filters.is_empty() {
+                q = q.filter_expression(filters.join(" AND "));
+            }
+            for (k, v) in names {
+                q = q.expression_attribute_names(*k, *v);
+            }
+            for (k, v) in &values {
+                q = q.expression_attribute_values(*k, v.clone());
+            }
+            if filters.is_empty() {
+                // Without a filter every item read is returned: read one more than needed to know
+                // whether there is a next page.
+                q = q.limit((limit - out.len() + 1) as i32);
+            }
+            let res = q.send().await.map_err(service_error)?;
+            for item in res.items() {
+                if out.len() == limit {
+                    // There is at least one more.
+                    return Ok(LedgerPage {
+                        items: out,
+                        next: last_sk.map(|sk| encode_cursor(&sk)),
+                    });
+                }
+                out.push(decode(item)?);
+                last_sk = Some(get_s(item, "SK")?.to_string());
+            }
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => {
+                    return Ok(LedgerPage {
+                        items: out,
+                        next: None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the mirror of the account (one query sweep over `CUST#…`, `ITEM#…`, `SKIP#…`,
+    /// projected to keys, hashes and the item state fields; about one page per MB stored).
+    pub async fn load_mirror(&self, account: &AccountId) -> Result<StoredMirror, StoreError> {
+        let mut m = StoredMirror::default();
+        let mut start = None;
+        loop {
+            let res = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :a AND :b")
+                .expression_attribute_values(":pk", s(account_pk(account)))
+                .expression_attribute_values(":a", s("CUST#"))
+                .expression_attribute_values(":b", s("SKIP#\u{10ffff}"))
+                .projection_expression(
+                    "SK, #h, customerId, #st, overdue, dueDate, factsHash, creditKeys, reason, #k, raw, regHash",
+                )
+                .expression_attribute_names("#h", "hash")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#k", "key")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            m.query_pages += 1;
+            for item in res.items() {
+                add_to_mirror(&mut m, item)?;
+            }
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(m)
+    }
+
+    /// Applies the mirror writes (BatchWriteItem, 25 a call, unprocessed items retried).
+    pub async fn write_mirror(
+        &self,
+        account: &AccountId,
+        writes: &[MirrorWrite],
+    ) -> Result<BatchStats, StoreError> {
+        let requests = write_requests(account, writes)?;
+        write_in_batches(&self.client, &self.table, requests, BatchRetry::default()).await
+    }
+
+    pub async fn put_summary(
+        &self,
+        account: &AccountId,
+        summary: &SyncSummary,
+    ) -> Result<(), StoreError> {
+        let mut item = key(account_pk(account), SUMMARY_SK.into());
+        item.insert("type".into(), s(T_SUMMARY));
+        item.insert("summary".into(), s(to_json(summary)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    /// The checkpoint of the account's interrupted sync: (job key, state JSON), if any.
+    pub async fn get_checkpoint(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let res = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+                .expression_attribute_values(":pk", s(account_pk(account)))
+                .expression_attribute_values(":p", s(CHECKPOINT_SK))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            items.extend(res.items.unwrap_or_default());
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        let Some(header) = items.iter().find(|i| opt_s(i, "SK") == Some(CHECKPOINT_SK)) else {
+            return Ok(None);
+        };
+        let job_key = get_s(header, "jobKey")?.to_string();
+        let chunks: usize = get_n(header, "chunks")?;
+        let mut text = String::new();
+        for i in 0..chunks {
+            let sk = checkpoint_chunk_sk(i);
+            let Some(c) = items.iter().find(|it| opt_s(it, "SK") == Some(sk.as_str())) else {
+                // An incomplete checkpoint is no checkpoint.
+                return Ok(None);
+            };
+            text.push_str(get_s(c, "data")?);
+        }
+        Ok(Some((job_key, text)))
+    }
+
+    /// Stores the checkpoint (chunks first, the header last, so a crash in between leaves the old
+    /// header or none). Returns the write stats.
+    pub async fn put_checkpoint(
+        &self,
+        account: &AccountId,
+        job_key: &str,
+        state_json: &str,
+    ) -> Result<BatchStats, StoreError> {
+        let mut chunks = Vec::new();
+        let mut rest = state_json;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(CHECKPOINT_CHUNK_BYTES);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            chunks.push(&rest[..cut]);
+            rest = &rest[cut..];
+        }
+        let mut requests = Vec::new();
+        for (i, c) in chunks.iter().enumerate() {
+            let mut item = key(account_pk(account), checkpoint_chunk_sk(i));
+            item.insert("type".into(), s(T_CHECKPOINT));
+            item.insert("data".into(), s(*c));
+            requests.push(put(item)?);
+        }
+        // Large chunks: a few per call keeps each call well under 16 MB.
+        let mut stats = BatchStats::default();
+        for part in requests.chunks(10) {
+            stats.add(
+                write_in_batches(
+                    &self.client,
+                    &self.table,
+                    part.to_vec(),
+                    BatchRetry::default(),
+                )
+                .await?,
+            );
+        }
+        let mut header = key(account_pk(account), CHECKPOINT_SK.into());
+        header.insert("type".into(), s(T_CHECKPOINT));
+        header.insert("jobKey".into(), s(job_key));
+        header.insert("chunks".into(), n(chunks.len()));
+        header.insert("savedAt".into(), ts(&Utc::now()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(header))
+            .send()
+            .await
+            .map_err(service_error)?;
+        stats.requests += 1;
+        Ok(stats)
+    }
+
+    /// Removes the checkpoint (header first). No-op when there is none.
+    pub async fn delete_checkpoint(&self, account: &AccountId) -> Result<(), StoreError> {
+        let res = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
+            .expression_attribute_values(":pk", s(account_pk(account)))
+            .expression_attribute_values(":p", s(CHECKPOINT_SK))
+            .projection_expression("SK")
+            .send()
+            .await
+            .map_err(service_error)?;
+        let mut sks: Vec<String> = res
+            .items()
+            .iter()
+            .filter_map(|i| opt_s(i, "SK").map(str::to_string))
+            .collect();
+        if sks.is_empty() {
+            return Ok(());
+        }
+        sks.sort();
+        let requests = sks
+            .into_iter()
+            .map(|sk| delete(account_pk(account), sk))
+            .collect::<Result<Vec<_>, _>>()?;
+        write_in_batches(&self.client, &self.table, requests, BatchRetry::default()).await?;
+        Ok(())
+    }
+
+    /// Writes the "ready" notice of the account once (the frontend's pop-up). `true` if this call
+    /// wrote it, `false` if it existed already.
+    pub async fn put_ready_notice(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        notice: &ReadyNotice,
+    ) -> Result<bool, StoreError> {
+        let mut item = key(super::setup::org_pk(org), ready_notice_sk(account));
+        item.insert("type".into(), s(T_READY));
+        item.insert("accountId".into(), s(account.as_str()));
+        item.insert("notice".into(), s(to_json(notice)?));
+        item.insert("createdAt".into(), ts(&notice.created_at));
+        item.insert("mail".into(), s(notice.mail.as_str()));
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(service_error(e))
+                }
+            }
+        }
+    }
+
+    /// The ready notice of an account, with its mail state.
+    pub async fn get_ready_notice(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<Option<ReadyNotice>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                super::setup::org_pk(org),
+                ready_notice_sk(account),
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(service_error)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let mut notice: ReadyNotice = opt_json(&item, "notice")?
+            .ok_or_else(|| StoreError::Corrupt("ready notice without notice".into()))?;
+        notice.mail = match opt_s(&item, "mail") {
+            Some("sent") => MailState::Sent,
+            Some("pending") => MailState::Pending,
+            _ => MailState::None,
+        };
+        Ok(Some(notice))
+    }
+
+    /// Moves the notice's mail state from pending to sent. `false` if it was not pending.
+    pub async fn mark_ready_mail_sent(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                super::setup::org_pk(org),
+                ready_notice_sk(account),
+            )))
+            .update_expression("SET mail = :sent, mailSentAt = :t")
+            .condition_expression("mail = :pending")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":t", ts(&Utc::now()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(service_error(e))
+                }
+            }
+        }
+    }
+
+    /// The organization's contact address: `contactEmail` of the optional org profile item
+    /// (`PK=ORG#{org}`, `SK=PROFILE`). There is no endpoint that writes it yet.
+    pub async fn org_contact_email(&self, org: &OrgId) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(super::setup::org_pk(org), PROFILE_SK.into())))
+            .projection_expression("contactEmail")
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|i| opt_s(i, "contactEmail"))
+            .map(str::trim)
+            .filter(|e| e.contains('@'))
+            .map(str::to_string))
+    }
+}
+
+/// Whether the ready e-mail is owed, sent, or not wanted (no contact address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailState {
+    None,
+    Pending,
+    Sent,
+}
+
+impl MailState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailState::None => "none",
+            MailState::Pending => "pending",
+            MailState::Sent => "sent",
+        }
+    }
+}
+
+/// "Your ledger is ready": shown once by the frontend after the first successful sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyNotice {
+    pub account_id: AccountId,
+    pub integration_id: String,
+    pub client_company_name: Option<String>,
+    pub counts: SyncCounts,
+    pub created_at: DateTime<Utc>,
+    pub mail: MailState,
+}
+
+fn add_to_mirror(m: &mut StoredMirror, item: &Item) -> Result<(), StoreError> {
+    let sk = get_s(item, "SK")?;
+    if let Some(id) = sk.strip_prefix("CUST#") {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("customer key {sk}")))?;
+        m.state.customers.insert(id, parse_hash(item, "hash")?);
+        if let Some(raw) = opt_json::<RawCustomer>(item, "raw")? {
+            m.raw_customers.insert(id, raw);
+        }
+        if opt_s(item, "regHash").is_some() {
+            m.registry_hashes.insert(id, parse_hash(item, "regHash")?);
+        }
+    } else if let Some(id) = sk.strip_prefix("ITEM#") {
+        let status = serde_json::from_value(serde_json::Value::String(
+            get_s(item, "status")?.to_string(),
+        ))
+        .map_err(|_| StoreError::Corrupt("item status".into()))?;
+        let due_date: Option<NaiveDate> = match opt_s(item, "dueDate") {
+            None => None,
+            Some(_) => Some(get_date(item, "dueDate")?),
+        };
+        let credit_keys: BTreeSet<String> = opt_json(item, "creditKeys")?.unwrap_or_default();
+        m.state.items.insert(
+            id.to_string(),
+            ItemState {
+                hash: parse_hash(item, "hash")?,
+                customer_id: get_n(item, "customerId")?,
+                status,
+                overdue: get_b(item, "overdue")?,
+                due_date,
+                facts_hash: parse_hash(item, "factsHash")?,
+                credit_keys,
+            },
+        );
+    } else if sk.starts_with("SKIP#") {
+        let key = get_s(item, "key")?.to_string();
+        let reason = reason_from(get_s(item, "reason")?)
+            .ok_or_else(|| StoreError::Corrupt("skip reason".into()))?;
+        m.state
+            .skipped
+            .insert(key.clone(), parse_hash(item, "hash")?);
+        m.skip_reasons.insert(key, reason);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn req(i: usize) -> WriteRequest {
+        put(key("ACC#a".into(), format!("ITEM#{i}"))).unwrap()
+    }
+
+    fn sk_of(r: &WriteRequest) -> String {
+        r.put_request()
+            .and_then(|p| p.item().get("SK"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Leaves the last `unprocess` items of the first `times` calls unprocessed.
+    struct Fake {
+        calls: Mutex<Vec<Vec<String>>>,
+        unprocess: usize,
+        times: Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl BatchWriteApi for Fake {
+        async fn batch_write(
+            &self,
+            _table: &str,
+            requests: Vec<WriteRequest>,
+        ) -> Result<Vec<WriteRequest>, StoreError> {
+            assert!(requests.len() <= BATCH_WRITE_MAX, "DynamoDB refuses > 25");
+            self.calls
+                .lock()
+                .unwrap()
+                .push(requests.iter().map(sk_of).collect());
+            let mut t = self.times.lock().unwrap();
+            if *t == 0 {
+                return Ok(Vec::new());
+            }
+            *t -= 1;
+            let keep = requests.len().saturating_sub(self.unprocess);
+            Ok(requests[keep..].to_vec())
+        }
+    }
+
+    fn fast() -> BatchRetry {
+        BatchRetry {
+            max_partial_in_a_row: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_are_chunked_to_25() {
+        let fake = Fake {
+            calls: Mutex::default(),
+            unprocess: 0,
+            times: Mutex::new(0),
+        };
+        let stats = write_in_batches(&fake, "t", (0..60).map(req).collect(), fast())
+            .await
+            .unwrap();
+        let calls = fake.calls.lock().unwrap();
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![25, 25, 10]);
+        assert_eq!(stats.requests, 3);
+        assert_eq!(stats.items, 60);
+        assert_eq!(stats.partial, 0);
+        let all: BTreeSet<String> = calls.iter().flatten().cloned().collect();
+        assert_eq!(all.len(), 60);
+    }
+
+    #[tokio::test]
+    async fn unprocessed_items_are_retried_and_fill_the_next_call() {
+        let fake = Fake {
+            calls: Mutex::default(),
+            unprocess: 5,
+            times: Mutex::new(2),
+        };
+        let stats = write_in_batches(&fake, "t", (0..50).map(req).collect(), fast())
+            .await
+            .unwrap();
+        let calls = fake.calls.lock().unwrap();
+        // 25 (5 back) → 25 (5 back) → 10: ⌈50/25⌉ + 1 calls, each item written exactly once in
+        // the end, the unprocessed ones first in the next call.
+        assert_eq!(
+            calls.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![25, 25, 10]
+        );
+        assert_eq!(calls[1][..5], calls[0][20..]);
+        assert_eq!(stats.requests, 3);
+        assert_eq!(stats.partial, 2);
+        let mut written: Vec<String> = Vec::new();
+        for (i, c) in calls.iter().enumerate() {
+            let n = if i < 2 { c.len() - 5 } else { c.len() };
+            written.extend(c[..n].iter().cloned());
+        }
+        written.sort();
+        written.dedup();
+        assert_eq!(written.len(), 50);
+    }
+
+    #[tokio::test]
+    async fn endless_unprocessed_items_give_up_with_an_error() {
+        let fake = Fake {
+            calls: Mutex::default(),
+            unprocess: 1,
+            times: Mutex::new(usize::MAX),
+        };
+        let err = write_in_batches(&fake, "t", (0..3).map(req).collect(), fast())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("unprocessed"), "{err}");
+        assert_eq!(fake.calls.lock().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let c = encode_cursor("ITEM#inv_1");
+        assert_eq!(decode_cursor(&c, "ITEM#").unwrap(), "ITEM#inv_1");
+        assert_eq!(decode_cursor(&c, "CUST#"), Err(InvalidCursor));
+        assert_eq!(decode_cursor("%%%", "ITEM#"), Err(InvalidCursor));
+    }
+
+    #[test]
+    fn skip_keys_carry_the_reason() {
+        assert_eq!(
+            skip_sk(SkipReason::MissingDueDate, "item_7"),
+            "SKIP#missing_due_date#item_7"
+        );
+        assert_eq!(
+            reason_from("null_voucher_type"),
+            Some(SkipReason::NullVoucherType)
+        );
+        assert_eq!(reason_from("nope"), None);
+    }
+}
