@@ -15,6 +15,8 @@ pub mod telemetry;
 #[cfg(feature = "adapters")]
 pub mod brreg;
 #[cfg(feature = "adapters")]
+pub mod mail;
+#[cfg(feature = "adapters")]
 pub mod queue;
 #[cfg(feature = "adapters")]
 pub mod secrets;
