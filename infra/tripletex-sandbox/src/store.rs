@@ -160,8 +160,11 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// Accounts known to the store: id → (number, closeable).
+type AccountInfo = HashMap<i64, (i64, bool)>;
+
 /// Keys of a fixture object (or a mutated generated one) in wire format.
-fn keys_from_json(name: &str, v: &Value, account_numbers: &HashMap<i64, i64>) -> Keys {
+fn keys_from_json(name: &str, v: &Value, accounts: &AccountInfo) -> Keys {
     let mut k = Keys {
         customer: i64_at(v, &["customer", "id"]),
         account: i64_at(v, &["account", "id"]),
@@ -193,8 +196,10 @@ fn keys_from_json(name: &str, v: &Value, account_numbers: &HashMap<i64, i64>) ->
         }
         "postings" => {
             k.date = date_at(v, "date");
-            k.number = k.account.and_then(|a| account_numbers.get(&a).copied());
-            k.open = v.get("closeGroup").is_none_or(Value::is_null);
+            let info = k.account.and_then(|a| accounts.get(&a).copied());
+            k.number = info.map(|i| i.0);
+            // Open posts exist only on closeable (sub-ledger) accounts such as 1500.
+            k.open = info.is_some_and(|i| i.1) && v.get("closeGroup").is_none_or(Value::is_null);
             k.s1 = str_at(v, "type");
         }
         "vouchers" => {
@@ -248,9 +253,15 @@ impl CompanyStore {
                 }
             }
         }
-        let account_numbers: HashMap<i64, i64> = accounts
+        let account_info: AccountInfo = accounts
             .iter()
-            .filter_map(|r| Some((r.id, r.keys.number?)))
+            .filter_map(|r| {
+                let closeable = match &r.src {
+                    Src::Json(v) => v.get("isCloseable").and_then(Value::as_bool),
+                    Src::Gen(_) => None,
+                };
+                Some((r.id, (r.keys.number?, closeable.unwrap_or(false))))
+            })
             .collect();
         let mut tables = HashMap::new();
         for name in ["customers", "invoices", "postings", "vouchers"] {
@@ -258,13 +269,13 @@ impl CompanyStore {
                 .iter()
                 .map(|v| Row {
                     id: i64_at(v, &["id"]).unwrap_or(0),
-                    keys: keys_from_json(name, v, &account_numbers),
+                    keys: keys_from_json(name, v, &account_info),
                     hash: json_hash(v),
                     src: Src::Json(v.clone()),
                 })
                 .collect();
             if let Some(d) = &data {
-                gen_rows(name, d, &mut rows);
+                gen_rows(name, d, &account_info, &mut rows);
             }
             tables.insert(name, Table::new(rows));
         }
@@ -380,7 +391,7 @@ impl CompanyStore {
 }
 
 /// Rows for the generated objects of one collection, with their keys taken from the typed data.
-fn gen_rows(name: &str, d: &CompanyData, rows: &mut Vec<Row>) {
+fn gen_rows(name: &str, d: &CompanyData, accounts: &AccountInfo, rows: &mut Vec<Row>) {
     let h = |id: i64| hash_of(("generated", name, id));
     match name {
         "customers" => rows.extend(d.customers.iter().enumerate().map(|(i, c)| Row {
@@ -417,7 +428,7 @@ fn gen_rows(name: &str, d: &CompanyData, rows: &mut Vec<Row>) {
                 account: Some(p.account_id()),
                 voucher: Some(p.voucher),
                 number: Some(p.account_number),
-                open: p.close_group.is_none(),
+                open: p.close_group.is_none() && accounts.get(&p.account_id()).is_some_and(|a| a.1),
                 s1: p.posting_type.unwrap_or("").to_string(),
                 ..Keys::default()
             },

@@ -236,6 +236,15 @@ async fn open_post_lists_open_receivables_and_excludes_closed_write_offs() {
     let got: BTreeSet<i64> = open.iter().map(|p| p["id"].as_i64().unwrap()).collect();
     assert_eq!(got, expected);
     assert!(open.iter().all(|p| p["closeGroup"].is_null()));
+    // Without an account filter: still only the closeable (sub-ledger) accounts' open postings, not
+    // bank, revenue or VAT lines.
+    let any = t
+        .all(
+            &format!("/ledger/posting/openPost?date={}&fields=id", d(tomorrow)),
+            1000,
+        )
+        .await;
+    assert_eq!(any.len(), expected.len());
     // Written-off invoices netted to zero are not there; open invoices add up to amountOutstanding.
     let by_number: HashMap<String, f64> = open.iter().fold(HashMap::new(), |mut m, p| {
         *m.entry(p["invoiceNumber"].as_str().unwrap().to_string())
