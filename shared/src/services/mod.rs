@@ -1,3 +1,5 @@
 //! Application services: each orchestrates the pure domain and the adapters for one capability.
 
+pub mod cases;
+pub mod classification;
 pub mod setup;

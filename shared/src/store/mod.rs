@@ -5,6 +5,7 @@
 //! SDK types stay in here: callers see domain types and outcome enums; `ConditionalCheckFailed` is
 //! mapped to those outcomes.
 
+pub mod claims;
 mod item;
 pub mod ledger;
 pub mod setup;

@@ -1,0 +1,644 @@
+//! Cases (issue 5 §4): the HTTP operations on a case and the daily case job.
+//!
+//! A case follows one claim (`docs/cases.md`). Its URL id carries the account so the partition
+//! is found without an index: `{accountId}.{caseId}`, e.g.
+//! `acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001`. The organization always comes from the
+//! JWT and is part of the partition key, so another organization's case is not found (404).
+//!
+//! The daily job ([`CasesService::run_daily`]) resumes paused cases whose deadline has come and
+//! opens cases for claims that became overdue; it is triggered by an EventBridge Scheduler
+//! schedule (input `{"daily": true}`) on the loss-classification function.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::case::{
+    Actor, Case, CaseEntry, CaseError, CaseId, CaseState, CaseStatus, CloseReason, Note,
+};
+use crate::domain::claim::{
+    ClaimAmounts, ClaimStatus, ClaimTimelineEntry, Settlement, WriteOffRecord,
+};
+use crate::domain::letters::LetterKind;
+use crate::domain::setup::{AccountId, OrgId};
+use crate::store::claims::{
+    CaseFilter, CaseWrite, ClaimRecord, ClaimSummary, CreditClassification, HeldEvent, Problem,
+    Removal, Save, StoredCase,
+};
+use crate::store::{DynamoStore, StoreError};
+
+/// How often a write is retried after losing an optimistic-lock race.
+pub const MAX_ATTEMPTS: usize = 5;
+/// Default and largest page size of the case list.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// The case id used in URLs: `{accountId}.{caseId}`.
+pub fn public_case_id(account: &AccountId, case: &CaseId) -> String {
+    format!("{account}.{case}")
+}
+
+/// Reads a URL case id; `None` for anything else (answered 404, like a case that does not exist).
+pub fn parse_public_case_id(s: &str) -> Option<(AccountId, CaseId)> {
+    let (account, case) = s.split_once('.')?;
+    Some((AccountId::parse(account).ok()?, CaseId::parse(case).ok()?))
+}
+
+/// Opens the claim's case when it is due (collectible and `daysPastDue` past its business-day
+/// due date) and none was opened before; marks the record. `None` when nothing is due.
+pub fn open_case_if_due(
+    rec: &mut ClaimRecord,
+    today: NaiveDate,
+    days_past_due: u16,
+    at: DateTime<Utc>,
+) -> Option<Case> {
+    if rec.case_opened || !rec.state.is_overdue_by(today, days_past_due) {
+        return None;
+    }
+    let case = Case::open(&rec.state, today, days_past_due, at).ok()?;
+    rec.case_opened = true;
+    rec.updated_at = at;
+    Some(case)
+}
+
+/// Why a case operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CasesError {
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("no such case")]
+    CaseNotFound,
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    #[error("the cursor is not one this API returned")]
+    BadCursor,
+    #[error("{message}")]
+    BadQuery {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the case kept changing while we tried to update it")]
+    Contention,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `GET /v1/accounts/{id}/cases` query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseQuery {
+    pub filter: CaseFilter,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl CaseQuery {
+    /// From the query-string parameters (`status`, `customer`, `writtenOff`, `needsReview`,
+    /// `limit`, `cursor`); unknown parameters are refused so a typo does not list everything.
+    pub fn parse<'a>(
+        params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, CasesError> {
+        let mut q = CaseQuery::default();
+        let bool_of = |field: &'static str, v: &str| match v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(CasesError::BadQuery {
+                field,
+                message: format!("{field} must be true or false"),
+            }),
+        };
+        for (k, v) in params {
+            match k {
+                "status" => {
+                    q.filter.state = Some(match v {
+                        "open" => CaseState::Open,
+                        "paused" => CaseState::Paused,
+                        "closed" => CaseState::Closed,
+                        _ => {
+                            return Err(CasesError::BadQuery {
+                                field: "status",
+                                message: "status must be open, paused or closed".into(),
+                            })
+                        }
+                    })
+                }
+                "customer" => {
+                    q.filter.customer_id =
+                        Some(v.parse().ok().filter(|c: &i64| *c > 0).ok_or_else(|| {
+                            CasesError::BadQuery {
+                                field: "customer",
+                                message: "customer is a Tripletex customer id (a positive number)"
+                                    .into(),
+                            }
+                        })?)
+                }
+                "writtenOff" => q.filter.written_off = Some(bool_of("writtenOff", v)?),
+                "needsReview" => q.filter.needs_review = Some(bool_of("needsReview", v)?),
+                "limit" => {
+                    q.limit = Some(
+                        v.parse()
+                            .ok()
+                            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
+                            .ok_or_else(|| CasesError::BadQuery {
+                                field: "limit",
+                                message: format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
+                            })?,
+                    )
+                }
+                "cursor" => q.cursor = Some(v.to_string()),
+                other => {
+                    return Err(CasesError::BadQuery {
+                        field: "query",
+                        message: format!(
+                            "unknown query parameter {other:?}; known: status, customer, \
+                             writtenOff, needsReview, limit, cursor"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// A case in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseView {
+    /// The URL id: `{accountId}.{caseId}`.
+    pub id: String,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
+    pub claim_id: String,
+    pub customer_id: i64,
+    /// `open`, `paused` or `closed`.
+    pub state: CaseState,
+    /// The state with its reason (`{state, reason…}`, `{state: "paused", until, note, since}`).
+    pub status: CaseStatus,
+    pub opened_on: NaiveDate,
+    pub step: Option<LetterKind>,
+    pub claim_status: ClaimStatus,
+    /// Written off in the accounts (still collectible).
+    pub written_off: bool,
+    /// A credit on the claim waits for a person, or an event was refused.
+    pub needs_review: bool,
+    pub version: u64,
+}
+
+impl CaseView {
+    pub fn of(c: &StoredCase) -> Self {
+        let case = &c.case;
+        Self {
+            id: public_case_id(&case.account_id, &case.id),
+            case_id: case.id.clone(),
+            account_id: case.account_id.clone(),
+            claim_id: case.claim_id.to_string(),
+            customer_id: case.customer_id,
+            state: case.state(),
+            status: case.status.clone(),
+            opened_on: case.opened_on,
+            step: case.step,
+            claim_status: c.summary.claim_status,
+            written_off: c.summary.written_off,
+            needs_review: c.summary.needs_review,
+            version: case.version,
+        }
+    }
+}
+
+/// A page of cases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseListView {
+    pub cases: Vec<CaseView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The claim behind a case, as the case page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimView {
+    pub claim_id: String,
+    pub status: ClaimStatus,
+    pub invoice_id: Option<i64>,
+    pub invoice_number: Option<String>,
+    pub invoice_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub due_date_estimated: bool,
+    pub amounts: ClaimAmounts,
+    /// Active write-offs: amount, date, voucher (and whether the marker word was missing).
+    pub write_offs: Vec<WriteOffRecord>,
+    /// Every credit with the classifier's verdict and the evidence it used.
+    pub credits: Vec<CreditClassification>,
+    pub settlements: Vec<Settlement>,
+    /// Events that wait for what they refer to.
+    pub held: Vec<HeldEvent>,
+    pub problems: Vec<Problem>,
+    pub removed_from_ledger: Option<Removal>,
+    pub timeline: Vec<ClaimTimelineEntry>,
+}
+
+impl ClaimView {
+    pub fn of(rec: &ClaimRecord) -> Self {
+        let st = &rec.state;
+        let m = st.mirror.as_ref();
+        Self {
+            claim_id: st.claim_id.to_string(),
+            status: st.status,
+            invoice_id: m.and_then(|m| m.invoice_id),
+            invoice_number: m.and_then(|m| m.invoice_number.clone()),
+            invoice_date: m.map(|m| m.invoice_date),
+            due_date: m.map(|m| m.due_date),
+            due_date_estimated: m.is_some_and(|m| m.due_date_estimated),
+            amounts: st.amounts.clone(),
+            write_offs: st.write_offs(),
+            credits: rec.classifications.clone(),
+            settlements: st.settlements.clone(),
+            held: rec.held.clone(),
+            problems: rec.problems.clone(),
+            removed_from_ledger: rec.removed.clone(),
+            timeline: st.timeline.clone(),
+        }
+    }
+}
+
+/// `GET /v1/cases/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: CaseView,
+    pub notes: Vec<Note>,
+    pub timeline: Vec<CaseEntry>,
+    pub claim: Option<ClaimView>,
+}
+
+/// `POST /v1/cases/{id}/pause`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PauseRequest {
+    pub until: NaiveDate,
+    pub note: String,
+}
+
+/// `POST /v1/cases/{id}/close`: `reason` is a code (`withdrawn`, `debtorInsolvent`, `paid`,
+/// `credited`, `other`); `other` needs `text`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloseRequest {
+    pub reason: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/reopen` (the body is optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReopenRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/notes`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoteRequest {
+    pub text: String,
+}
+
+/// A change a user asks for.
+#[derive(Debug, Clone)]
+pub enum CaseCommand {
+    Pause(PauseRequest),
+    Resume,
+    Close(CloseRequest),
+    Reopen(ReopenRequest),
+    Note(NoteRequest),
+}
+
+/// What the daily job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DailyReport {
+    pub today: Option<NaiveDate>,
+    /// Paused cases resumed because their deadline came.
+    pub resumed: u32,
+    /// Cases opened for claims that became overdue.
+    pub opened: u32,
+    /// Items that could not be handled (logged; the next run tries again).
+    pub failed: u32,
+}
+
+/// The case operations.
+#[derive(Debug, Clone)]
+pub struct CasesService {
+    store: DynamoStore,
+}
+
+impl CasesService {
+    pub fn new(store: DynamoStore) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// `GET /v1/accounts/{id}/cases`.
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        account: &str,
+        query: &CaseQuery,
+    ) -> Result<CaseListView, CasesError> {
+        let account = AccountId::parse(account).map_err(|_| CasesError::AccountNotFound)?;
+        if self.store.get_account(org, &account).await?.is_none() {
+            return Err(CasesError::AccountNotFound);
+        }
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        let page = self
+            .store
+            .list_cases(org, &account, &query.filter, limit, query.cursor.as_deref())
+            .await?
+            .map_err(|_| CasesError::BadCursor)?;
+        Ok(CaseListView {
+            cases: page.cases.iter().map(CaseView::of).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// `GET /v1/cases/{id}`.
+    pub async fn get(&self, org: &OrgId, public_id: &str) -> Result<CaseDetail, CasesError> {
+        let (account, case_id) = parse_public_case_id(public_id).ok_or(CasesError::CaseNotFound)?;
+        let stored = self
+            .store
+            .get_case(org, &account, &case_id)
+            .await?
+            .ok_or(CasesError::CaseNotFound)?;
+        let claim = self
+            .store
+            .get_claim(org, &account, case_id.claim_id())
+            .await?;
+        Ok(detail(&stored, claim.as_ref()))
+    }
+
+    /// Pause, resume, close, reopen or add a note, as user `user` (JWT `sub`). Retries after a
+    /// concurrent change (the worker following the claim, another user).
+    pub async fn command(
+        &self,
+        org: &OrgId,
+        public_id: &str,
+        user: &str,
+        command: CaseCommand,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<CaseDetail, CasesError> {
+        let (account, case_id) = parse_public_case_id(public_id).ok_or(CasesError::CaseNotFound)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut stored = self
+                .store
+                .get_case(org, &account, &case_id)
+                .await?
+                .ok_or(CasesError::CaseNotFound)?;
+            let claim = self
+                .store
+                .get_claim(org, &account, case_id.claim_id())
+                .await?;
+            let by = Actor::user(user);
+            let case = &mut stored.case;
+            match &command {
+                CaseCommand::Pause(p) => case.pause(p.until, &p.note, by, today, now)?,
+                CaseCommand::Resume => case.resume(by, now)?,
+                CaseCommand::Close(c) => {
+                    let reason = CloseReason::parse(&c.reason, c.text.as_deref())?;
+                    case.close(reason, c.note.as_deref(), by, today, now)?
+                }
+                CaseCommand::Reopen(r) => {
+                    let status = claim
+                        .as_ref()
+                        .map(|c| c.state.status)
+                        .unwrap_or(stored.summary.claim_status);
+                    case.reopen(status, r.note.as_deref(), by, now)?
+                }
+                CaseCommand::Note(n) => {
+                    case.add_note(user, &n.text, now)?;
+                }
+            }
+            let summary = claim
+                .as_ref()
+                .map(ClaimRecord::summary)
+                .unwrap_or(stored.summary);
+            let write = CaseWrite {
+                case: &stored.case,
+                expected_version: stored.stored_version,
+                summary,
+            };
+            match self.store.save_case(write).await? {
+                Save::Saved => {
+                    stored.summary = summary;
+                    stored.stored_version = Some(stored.case.version);
+                    return Ok(detail(&stored, claim.as_ref()));
+                }
+                Save::Conflict => continue,
+            }
+        }
+        Err(CasesError::Contention)
+    }
+
+    /// The daily case job: resumes paused cases whose deadline is `today` or earlier, and opens
+    /// cases for collectible claims that are `daysPastDue` (the integration's setting) past
+    /// their business-day due date. Safe to run twice: resumed and opened cases are no longer
+    /// in the indexes, and every write is conditional.
+    pub async fn run_daily(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<DailyReport, CasesError> {
+        let mut report = DailyReport {
+            today: Some(today),
+            ..DailyReport::default()
+        };
+        for (acc, case_id) in self.store.paused_cases_due(today).await? {
+            match self
+                .resume_one(&acc.org, &acc.account_id, &case_id, today, now)
+                .await
+            {
+                Ok(true) => report.resumed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, case = %case_id, "daily: resuming failed");
+                    report.failed += 1;
+                }
+            }
+        }
+        // A case never opens on the due date itself: claims due yesterday or earlier.
+        let up_to = today.checked_sub_days(Days::new(1)).unwrap_or(today);
+        let mut days_by_account: HashMap<(OrgId, AccountId), Option<u16>> = HashMap::new();
+        for (acc, claim_id) in self.store.claims_awaiting_case(up_to).await? {
+            let key = (acc.org.clone(), acc.account_id.clone());
+            let days = match days_by_account.get(&key) {
+                Some(d) => *d,
+                None => {
+                    let d = match self.store.get_integration(&acc.org, &acc.account_id).await {
+                        Ok(i) => i.map(|i| i.settings.days_past_due),
+                        Err(e) => {
+                            tracing::error!(error = %e, "daily: reading the integration failed");
+                            report.failed += 1;
+                            continue;
+                        }
+                    };
+                    days_by_account.insert(key, d);
+                    d
+                }
+            };
+            let Some(days) = days else {
+                // No integration (deleted): nothing is followed up for this account.
+                continue;
+            };
+            match self
+                .open_one(&acc.org, &acc.account_id, &claim_id, days, today, now)
+                .await
+            {
+                Ok(true) => report.opened += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, claim = %claim_id, "daily: opening failed");
+                    report.failed += 1;
+                }
+            }
+        }
+        tracing::info!(
+            resumed = report.resumed,
+            opened = report.opened,
+            failed = report.failed,
+            "daily case job done"
+        );
+        Ok(report)
+    }
+
+    async fn resume_one(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        case_id: &CaseId,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CasesError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut stored) = self.store.get_case(org, account, case_id).await? else {
+                return Ok(false);
+            };
+            if !stored.case.resume_due(today, now) {
+                return Ok(false);
+            }
+            let write = CaseWrite {
+                case: &stored.case,
+                expected_version: stored.stored_version,
+                summary: stored.summary,
+            };
+            match self.store.save_case(write).await? {
+                Save::Saved => return Ok(true),
+                Save::Conflict => continue,
+            }
+        }
+        Err(CasesError::Contention)
+    }
+
+    async fn open_one(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        claim_id: &crate::domain::claim::ClaimId,
+        days: u16,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CasesError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut rec) = self.store.get_claim(org, account, claim_id).await? else {
+                return Ok(false);
+            };
+            let Some(case) = open_case_if_due(&mut rec, today, days, now) else {
+                return Ok(false);
+            };
+            let write = CaseWrite {
+                case: &case,
+                expected_version: None,
+                summary: rec.summary(),
+            };
+            match self.store.save_claim(&rec, Some(write)).await? {
+                Save::Saved => return Ok(true),
+                Save::Conflict => continue,
+            }
+        }
+        Err(CasesError::Contention)
+    }
+}
+
+fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>) -> CaseDetail {
+    let summary: ClaimSummary = claim.map(ClaimRecord::summary).unwrap_or(stored.summary);
+    let mut view = CaseView::of(stored);
+    view.claim_status = summary.claim_status;
+    view.written_off = summary.written_off;
+    view.needs_review = summary.needs_review;
+    CaseDetail {
+        case: view,
+        notes: stored.case.notes.clone(),
+        timeline: stored.case.timeline.clone(),
+        claim: claim.map(ClaimView::of),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_case_ids_carry_the_account() {
+        let acc = AccountId::from_suffix("0192f0c4a1b27f3e8c1d2e3f4a5b6c7d").unwrap();
+        let case = CaseId::parse("case_inv_1001").unwrap();
+        let id = public_case_id(&acc, &case);
+        assert_eq!(id, "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001");
+        assert_eq!(parse_public_case_id(&id), Some((acc, case)));
+        for bad in [
+            "case_inv_1001",
+            "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d",
+            "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_x_1",
+            "acc_SHORT.case_inv_1",
+            "",
+        ] {
+            assert_eq!(parse_public_case_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_query_string_is_read_strictly() {
+        let q = CaseQuery::parse([
+            ("status", "paused"),
+            ("customer", "40001"),
+            ("writtenOff", "true"),
+            ("needsReview", "false"),
+            ("limit", "10"),
+        ])
+        .unwrap();
+        assert_eq!(q.filter.state, Some(CaseState::Paused));
+        assert_eq!(q.filter.customer_id, Some(40001));
+        assert_eq!(q.filter.written_off, Some(true));
+        assert_eq!(q.filter.needs_review, Some(false));
+        assert_eq!(q.limit, Some(10));
+        for (k, v, field) in [
+            ("status", "done", "status"),
+            ("customer", "-1", "customer"),
+            ("writtenOff", "yes", "writtenOff"),
+            ("limit", "0", "limit"),
+            ("limit", "101", "limit"),
+            ("stauts", "open", "query"),
+        ] {
+            match CaseQuery::parse([(k, v)]) {
+                Err(CasesError::BadQuery { field: f, .. }) => assert_eq!(f, field, "{k}={v}"),
+                other => panic!("{k}={v}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! The loss-classification worker (issue 5 §1, §3, §5, §6): one ledger event from the sync's
+//! FIFO classification queue → the claim it is about.
+//!
+//! - `item_mirrored` → the claim's `mirrored` event (principal, due date, customer, voucher).
+//! - `credit` → [`classify`] on the evidence the sync read → a `credit` (payment, credit note,
+//!   write-off, unknown) or a `reversal`; the verdict and its evidence are kept with the claim.
+//! - `item_overdue` → opens the case when it is due (else the daily job does, on the day).
+//! - `item_removed` → the claim is marked for a person (deleted in Tripletex or now skipped).
+//! - `item_closed` → nothing: the credits that closed the item came as their own events.
+//! - events about unapplied credits (`credit_{postingId}`) name no claim: acknowledged.
+//!
+//! Idempotent and order-proof: an event whose key the claim knows (applied, stale, held,
+//! refused) changes nothing; an event that arrives before what it refers to is **held on the
+//! claim** and re-applied when the claim changes, rather than left to SQS redelivery (which would
+//! end in the DLQ). The claim (and its case) are written conditionally on the revision read; on
+//! a conflict the worker reloads and re-applies. A settlement's voucher-posting job is recorded
+//! in the claim's outbox in the same write, sent after it (FIFO deduplication id = the job's
+//! idempotency key) and then removed, so a crash between write and send is repaired by the next
+//! event (or redelivery) of that claim, and a redelivered event sends nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::case::{Case, CaseId};
+use crate::domain::claim::{
+    Applied, ClaimEffect, ClaimEvent, ClaimEventKind, ClaimId, ClaimState, ClaimStatus, EventKey,
+    Mirror, PostingRef, VoucherPostingJob,
+};
+use crate::domain::classify::classify;
+use crate::domain::ledger::LedgerEvent;
+use crate::domain::Money;
+use crate::queue::ClassificationMessage;
+use crate::services::cases::open_case_if_due;
+use crate::store::claims::{
+    claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
+    Save,
+};
+use crate::store::{DynamoStore, StoreError};
+
+/// Conditional-write attempts before a message is given back to the queue.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Where settlement jobs go (the `VoucherPostingQueue`).
+#[async_trait]
+pub trait PostingJobs: Send + Sync {
+    async fn send(&self, job: &VoucherPostingJob) -> Result<(), String>;
+}
+
+/// The FIFO voucher-posting queue: message group `{accountId}#{claimId}`, deduplication id =
+/// the job's idempotency key (`settle:{accountId}:{claimId}:{version}`).
+#[derive(Debug, Clone)]
+pub struct VoucherPostingQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl VoucherPostingQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl PostingJobs for VoucherPostingQueue {
+    async fn send(&self, job: &VoucherPostingJob) -> Result<(), String> {
+        let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .message_group_id(format!("{}#{}", job.account_id, job.claim_id))
+            .message_deduplication_id(&job.idempotency_key)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        Ok(())
+    }
+}
+
+/// Why a message could not be handled (it goes back to the queue).
+#[derive(Debug, thiserror::Error)]
+pub enum ClassificationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the claim kept changing while we wrote it ({0} attempts)")]
+    Contention(usize),
+    #[error("the voucher-posting queue refused a job: {0}")]
+    PostingQueue(String),
+}
+
+/// What handling one message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The event names no claim (an unapplied credit): nothing stored.
+    NotAClaim,
+    /// The claim knew the event already: nothing changed.
+    Duplicate,
+    /// Nothing to change (an `item_closed`, an overdue claim not due for a case yet).
+    NoChange,
+    /// Stored.
+    Recorded {
+        status: ClaimStatus,
+        /// Events still held on the claim after this one.
+        held: usize,
+        case_opened: bool,
+    },
+}
+
+/// The outcome of handling one message, with how many settlement jobs were sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub handled: Handled,
+    pub jobs_sent: usize,
+}
+
+/// What one ledger event means for its claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mapped {
+    Event(Box<ClaimEvent>, Option<Box<CreditClassification>>),
+    Overdue,
+    Closed,
+    Removed(Removal),
+    /// The event cannot be represented (e.g. a credit without a voucher): kept for a person.
+    Refused {
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Maps a ledger event to the claim's event, classifying credits.
+pub fn map_event(event: &LedgerEvent, now: DateTime<Utc>) -> Mapped {
+    let key = match EventKey::new(event.key()) {
+        Ok(k) => k,
+        Err(e) => {
+            return Mapped::Refused {
+                code: "invalid_event_key",
+                message: e.to_string(),
+            }
+        }
+    };
+    match event {
+        LedgerEvent::ItemMirrored(e) => {
+            let f = &e.facts;
+            let Some(due_date) = f.due_date else {
+                return Mapped::Refused {
+                    code: "missing_due_date",
+                    message: "the item was mirrored without a due date".into(),
+                };
+            };
+            Mapped::Event(
+                Box::new(ClaimEvent::new(
+                    key,
+                    ClaimEventKind::Mirrored(Mirror {
+                        invoice_id: f.invoice_id,
+                        invoice_number: f.invoice_number.clone(),
+                        voucher_id: f.voucher_id,
+                        customer_id: f.customer_id,
+                        principal: f.principal,
+                        invoice_date: f.date,
+                        due_date,
+                        due_date_estimated: f.due_date_estimated,
+                        version: f.source_version,
+                    }),
+                )),
+                None,
+            )
+        }
+        LedgerEvent::Credit(e) => {
+            let line = &e.credit;
+            let c = classify(&line.evidence);
+            let amount = Money::ZERO.checked_sub(line.amount).unwrap_or(Money::ZERO);
+            let description = line
+                .evidence
+                .voucher_description
+                .clone()
+                .filter(|d| !d.trim().is_empty())
+                .or_else(|| line.evidence.posting_description.clone());
+            let record = CreditClassification {
+                posting_id: line.posting_id,
+                posting_version: line.posting_version,
+                voucher_id: line.voucher_id,
+                event_key: e.key.clone(),
+                date: line.date,
+                amount,
+                description: description.clone(),
+                needs_review: c.needs_review(),
+                classification: c.clone(),
+                classified_at: now,
+            };
+            let Some(voucher_id) = line.voucher_id else {
+                return Mapped::Refused {
+                    code: "credit_without_voucher",
+                    message: format!(
+                        "credit posting {} has no voucher: it cannot be placed on the claim",
+                        line.posting_id
+                    ),
+                };
+            };
+            let posting = PostingRef {
+                id: line.posting_id,
+                version: line.posting_version,
+            };
+            match ClaimEventKind::from_classified(
+                &c,
+                posting,
+                voucher_id,
+                line.evidence.reverses_voucher_id,
+                line.date,
+                amount,
+                description,
+            ) {
+                Ok(mut kind) => {
+                    if let ClaimEventKind::Credit(credit) = &mut kind {
+                        credit.reversed_by = line.reversed_by;
+                    }
+                    Mapped::Event(Box::new(ClaimEvent::new(key, kind)), Some(Box::new(record)))
+                }
+                Err(e) => Mapped::Refused {
+                    code: claim_error_code(&e),
+                    message: e.to_string(),
+                },
+            }
+        }
+        LedgerEvent::ItemOverdue(_) => Mapped::Overdue,
+        LedgerEvent::ItemClosed(_) => Mapped::Closed,
+        LedgerEvent::ItemRemoved(e) => Mapped::Removed(Removal {
+            key: e.key.clone(),
+            skip_reason: e.skip_reason,
+            at: now,
+        }),
+    }
+}
+
+/// What applying one mapped event did to the record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordChange {
+    pub changed: bool,
+    pub duplicate: bool,
+    pub effects: Vec<ClaimEffect>,
+}
+
+/// Applies a mapped event to the claim record (pure): dedup by key, hold what must wait,
+/// re-apply held events after a change, record refusals for a person.
+pub fn apply_to_record(
+    rec: &mut ClaimRecord,
+    key: &str,
+    mapped: Mapped,
+    now: DateTime<Utc>,
+) -> RecordChange {
+    let mut out = RecordChange::default();
+    if rec.knows_key(key) {
+        out.duplicate = true;
+        return out;
+    }
+    match mapped {
+        Mapped::Overdue | Mapped::Closed => return out,
+        Mapped::Refused { code, message } => {
+            rec.add_problem(key, code, message, now);
+            out.changed = true;
+        }
+        Mapped::Removed(r) => {
+            rec.removed = Some(r);
+            out.changed = true;
+        }
+        Mapped::Event(event, classification) => {
+            if let Some(c) = classification {
+                upsert_classification(rec, *c);
+            }
+            let event = *event;
+            match rec.state.apply(event.clone()) {
+                Ok(Applied::HoldUntilMirrored) => {
+                    rec.held.push(HeldEvent {
+                        event,
+                        reason: HoldReason::Mirrored,
+                        held_since: now,
+                    });
+                    out.changed = true;
+                }
+                Ok(Applied::HoldUntilReferenced { voucher_id }) => {
+                    rec.held.push(HeldEvent {
+                        event,
+                        reason: HoldReason::Referenced { voucher_id },
+                        held_since: now,
+                    });
+                    out.changed = true;
+                }
+                Ok(Applied::Changed { effects }) => {
+                    out.effects = effects;
+                    out.changed = true;
+                    retry_held(rec, &mut out.effects, now);
+                }
+                Ok(Applied::Stale) => out.changed = true,
+                Ok(Applied::Duplicate) => out.duplicate = true,
+                Err(e) => {
+                    rec.add_problem(key, claim_error_code(&e), e.to_string(), now);
+                    out.changed = true;
+                }
+            }
+        }
+    }
+    if out.changed {
+        rec.updated_at = now;
+    }
+    out
+}
+
+/// Keeps the latest classification per posting (a newer posting version replaces the older).
+fn upsert_classification(rec: &mut ClaimRecord, c: CreditClassification) {
+    match rec
+        .classifications
+        .iter_mut()
+        .find(|x| x.posting_id == c.posting_id)
+    {
+        Some(old) => {
+            let newer = match (c.posting_version, old.posting_version) {
+                (Some(n), Some(o)) => n > o,
+                _ => true,
+            };
+            if newer {
+                *old = c;
+            }
+        }
+        None => rec.classifications.push(c),
+    }
+}
+
+/// Re-applies the held events after the claim changed (the mirror arrived, a voucher appeared).
+fn retry_held(rec: &mut ClaimRecord, effects: &mut Vec<ClaimEffect>, now: DateTime<Utc>) {
+    if rec.held.is_empty() {
+        return;
+    }
+    let held = std::mem::take(&mut rec.held);
+    let since: HashMap<EventKey, DateTime<Utc>> = held
+        .iter()
+        .map(|h| (h.event.key.clone(), h.held_since))
+        .collect();
+    let outcome = rec.state.apply_batch(held.into_iter().map(|h| h.event));
+    for (key, result) in &outcome.results {
+        if let Err(e) = result {
+            rec.add_problem(key.as_str(), claim_error_code(e), e.to_string(), now);
+        }
+    }
+    effects.extend(outcome.effects());
+    rec.held = outcome
+        .held
+        .into_iter()
+        .map(|(event, applied)| HeldEvent {
+            held_since: since.get(&event.key).copied().unwrap_or(now),
+            reason: match applied {
+                Applied::HoldUntilReferenced { voucher_id } => {
+                    HoldReason::Referenced { voucher_id }
+                }
+                _ => HoldReason::Mirrored,
+            },
+            event,
+        })
+        .collect();
+}
+
+/// Acts on the claim's effects: the case follows the claim, settlements go to the outbox.
+pub fn act_on_effects(
+    rec: &mut ClaimRecord,
+    case: Option<&mut Case>,
+    effects: &[ClaimEffect],
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) {
+    let mut case = case;
+    for effect in effects {
+        match effect {
+            ClaimEffect::StatusChanged { to, .. } => {
+                if let Some(c) = case.as_deref_mut() {
+                    c.follow_claim(*to, today, now);
+                }
+            }
+            ClaimEffect::Settled(job) => {
+                if !rec
+                    .outbox
+                    .iter()
+                    .any(|j| j.idempotency_key == job.idempotency_key)
+                {
+                    rec.outbox.push(job.clone());
+                }
+            }
+            ClaimEffect::SettlementUndone {
+                settlement_version,
+                idempotency_key,
+            } => {
+                // Recorded on the claim (`settlements[].undone`); the posting worker (a later
+                // issue) reverses what it posted under that key.
+                tracing::warn!(settlement_version, %idempotency_key, "settlement undone");
+            }
+            ClaimEffect::ReviewNeeded { posting_id, .. } => {
+                tracing::info!(posting_id, "credit held for review");
+            }
+            ClaimEffect::Recovered { total } => tracing::info!(%total, "recovered after write-off"),
+            ClaimEffect::Excess { total } => tracing::info!(%total, "paid or credited beyond owed"),
+        }
+    }
+}
+
+/// The worker's service.
+#[derive(Clone)]
+pub struct ClassificationService {
+    store: DynamoStore,
+    jobs: Arc<dyn PostingJobs>,
+}
+
+impl ClassificationService {
+    pub fn new(store: DynamoStore, jobs: Arc<dyn PostingJobs>) -> Self {
+        Self { store, jobs }
+    }
+
+    /// Handles one message of the classification queue. `today` is the Norwegian date.
+    pub async fn handle(
+        &self,
+        msg: &ClassificationMessage,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ClassificationError> {
+        let Ok(claim_id) = ClaimId::parse(msg.event.item_id()) else {
+            tracing::info!(
+                item = msg.event.item_id(),
+                "not a claim (unapplied credit): acknowledged"
+            );
+            return Ok(Outcome {
+                handled: Handled::NotAClaim,
+                jobs_sent: 0,
+            });
+        };
+        let (org, account) = (&msg.org, &msg.account_id);
+        let case_id = CaseId::for_claim(&claim_id);
+        let key = msg.event.key().to_string();
+        let mapped = map_event(&msg.event, now);
+        let mut days_past_due: Option<Option<u16>> = None;
+
+        let mut handled = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let loaded = self.store.get_claim(org, account, &claim_id).await?;
+            let exists = loaded.is_some();
+            let mut rec = loaded.unwrap_or_else(|| {
+                ClaimRecord::new(
+                    ClaimState::new(org.clone(), account.clone(), claim_id.clone()),
+                    now,
+                )
+            });
+            if rec.integration_id.is_none() {
+                rec.integration_id = Some(msg.integration_id.clone());
+            }
+            let stored_case = if rec.case_opened {
+                self.store.get_case(org, account, &case_id).await?
+            } else {
+                None
+            };
+            let mut case = stored_case.as_ref().map(|c| c.case.clone());
+
+            let change = apply_to_record(&mut rec, &key, mapped.clone(), now);
+            if change.duplicate {
+                handled = Some(Handled::Duplicate);
+                break;
+            }
+            if !exists && (!change.changed || matches!(mapped, Mapped::Removed(_))) {
+                // Nothing to say about a claim we never stored (closed/overdue before mirror).
+                handled = Some(Handled::NoChange);
+                break;
+            }
+            act_on_effects(&mut rec, case.as_mut(), &change.effects, today, now);
+
+            // Open the case when the claim is due for one.
+            let mut new_case = None;
+            if !rec.case_opened
+                && rec.state.status.is_collectible()
+                && rec.state.days_past_due(today).is_some_and(|d| d >= 1)
+            {
+                if days_past_due.is_none() {
+                    days_past_due = Some(
+                        self.store
+                            .get_integration(org, account)
+                            .await?
+                            .map(|i| i.settings.days_past_due),
+                    );
+                }
+                if let Some(Some(days)) = days_past_due {
+                    new_case = open_case_if_due(&mut rec, today, days, now);
+                }
+            }
+
+            let summary = rec.summary();
+            let case_write = match (&new_case, &case, &stored_case) {
+                (Some(c), _, _) => Some(CaseWrite {
+                    case: c,
+                    expected_version: None,
+                    summary,
+                }),
+                (None, Some(c), Some(s)) if c != &s.case || summary != s.summary => {
+                    Some(CaseWrite {
+                        case: c,
+                        expected_version: s.stored_version,
+                        summary,
+                    })
+                }
+                _ => None,
+            };
+            if !change.changed && case_write.is_none() {
+                handled = Some(Handled::NoChange);
+                break;
+            }
+            match self.store.save_claim(&rec, case_write).await? {
+                Save::Saved => {
+                    handled = Some(Handled::Recorded {
+                        status: rec.state.status,
+                        held: rec.held.len(),
+                        case_opened: new_case.is_some(),
+                    });
+                    break;
+                }
+                Save::Conflict => {
+                    tracing::info!(claim = %claim_id, "claim changed meanwhile; reloading");
+                    continue;
+                }
+            }
+        }
+        let Some(handled) = handled else {
+            return Err(ClassificationError::Contention(MAX_ATTEMPTS));
+        };
+        let jobs_sent = self.flush_outbox(org, account, &claim_id).await?;
+        Ok(Outcome { handled, jobs_sent })
+    }
+
+    /// Sends the claim's pending voucher-posting jobs, then removes them from the outbox.
+    async fn flush_outbox(
+        &self,
+        org: &crate::domain::setup::OrgId,
+        account: &crate::domain::setup::AccountId,
+        claim_id: &ClaimId,
+    ) -> Result<usize, ClassificationError> {
+        let mut sent: Vec<String> = Vec::new();
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut rec) = self.store.get_claim(org, account, claim_id).await? else {
+                return Ok(sent.len());
+            };
+            if rec.outbox.is_empty() {
+                return Ok(sent.len());
+            }
+            for job in &rec.outbox {
+                if sent.contains(&job.idempotency_key) {
+                    continue;
+                }
+                self.jobs
+                    .send(job)
+                    .await
+                    .map_err(ClassificationError::PostingQueue)?;
+                tracing::info!(key = %job.idempotency_key, "voucher-posting job sent");
+                sent.push(job.idempotency_key.clone());
+            }
+            rec.outbox.retain(|j| !sent.contains(&j.idempotency_key));
+            match self.store.save_claim(&rec, None).await? {
+                Save::Saved => return Ok(sent.len()),
+                Save::Conflict => continue,
+            }
+        }
+        Err(ClassificationError::Contention(MAX_ATTEMPTS))
+    }
+}
