@@ -330,7 +330,8 @@ pub struct GenStats {
     pub invoices_without_pdf: usize,
     pub kid_payments: usize,
     pub manual_payments: usize,
-    /// Invoices or SAF-T items with two or more payments, or one payment short of the amount.
+    /// Invoices or SAF-T items with two or more payments, or one payment short of the amount (less
+    /// credit notes).
     pub part_paid_claims: usize,
     pub write_offs_with_marker: usize,
     pub write_offs_without_marker: usize,
@@ -560,6 +561,9 @@ struct Claim {
     gross: i64,
     /// Customer-ledger postings (indices into `postings`).
     ledger: Vec<usize>,
+    /// Payments made (count, øre) and credit notes (øre), for the part-payment count.
+    payments: (usize, i64),
+    credited: i64,
 }
 
 struct Inv {
@@ -785,6 +789,8 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
             date: start,
             gross,
             ledger: Vec::new(),
+            payments: (0, 0),
+            credited: 0,
         });
         events.push(start, Ev::Saft { claim });
         planned += 2;
@@ -811,9 +817,6 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                         planned += 2;
                     }
                     d += Duration::days(rng.range(10, 60));
-                }
-                if parts == 2 {
-                    stats.part_paid_claims += 1;
                 }
             }
             _ => {
@@ -866,6 +869,8 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
             date,
             gross,
             ledger: Vec::new(),
+            payments: (0, 0),
+            credited: 0,
         });
         let has_pdf = !rng.chance(20);
         invs.push(Inv {
@@ -931,19 +936,13 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                 let split = split_amount(&mut rng, gross, parts);
                 let complete = rng.chance(500);
                 let mut d = pay_date(&mut rng);
-                let mut paid = 0;
                 for (i, a) in split.iter().enumerate() {
                     if i + 1 == parts && !complete {
                         break;
                     }
                     let kid = rng.chance(800);
-                    if pay(&mut events, &mut planned, d, *a, kid) {
-                        paid += 1;
-                    }
+                    pay(&mut events, &mut planned, d, *a, kid);
                     d += Duration::days(rng.range(7, 45));
-                }
-                if paid > 0 {
-                    stats.part_paid_claims += 1;
                 }
             }
             // open
@@ -989,7 +988,6 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                     let a = (gross * rng.range(20, 60) / 100 / 100) * 100;
                     if a > 0 && pay(&mut events, &mut planned, pay_date(&mut rng), a, true) {
                         rest -= a;
-                        stats.part_paid_claims += 1;
                     }
                 }
                 let d = due + Duration::days(rng.range(60, 400));
@@ -1038,8 +1036,11 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                 let number = next_invoice_number;
                 next_invoice_number += 1;
                 let claim = invs[*inv].claim;
-                let cu = &customers[claims[claim].customer];
                 let credit_of = invs[*inv].credit_of;
+                if credit_of.is_some() {
+                    claims[claim].credited -= invs[*inv].gross;
+                }
+                let cu = &customers[claims[claim].customer];
                 let desc = match credit_of {
                     Some(o) => format!("Kreditnota {number} til faktura {}", invs[o].number),
                     None => format!("Faktura {number}"),
@@ -1095,6 +1096,8 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
                     stats.manual_payments += 1;
                 }
                 claims[*claim].ledger.push(p);
+                claims[*claim].payments.0 += 1;
+                claims[*claim].payments.1 += *cents;
                 (
                     desc,
                     if by_kid {
@@ -1167,6 +1170,10 @@ pub fn generate(spec: &GenSpec) -> CompanyData {
     let mut next_group = CLOSE_GROUP_ID_BASE + 1;
     let mut outstanding = vec![0i64; claims.len()];
     for (ci, c) in claims.iter().enumerate() {
+        let (n, paid) = c.payments;
+        if n >= 2 || (n == 1 && paid < c.gross - c.credited) {
+            stats.part_paid_claims += 1;
+        }
         let sum: i64 = c.ledger.iter().map(|&p| postings[p].amount).sum();
         outstanding[ci] = sum;
         if sum == 0 && c.ledger.len() > 1 {
