@@ -771,3 +771,32 @@ fn c_generate_rejected(spec: Value) {
     c["generate"] = spec;
     assert!(Fixture::from_json(&v.to_string()).is_err());
 }
+
+#[tokio::test]
+async fn two_sandboxes_with_the_same_spec_serve_the_same_bytes() {
+    let a = T::new(fixture(4_000, 21)).await;
+    let b = T::new(fixture(4_000, 21)).await;
+    let c = T::new(fixture(4_000, 22)).await;
+    for path in [
+        "/ledger/posting?dateFrom=2000-01-01&dateTo=2100-01-01&from=1000&count=500",
+        "/ledger/voucher?dateFrom=2000-01-01&dateTo=2100-01-01&count=200&fields=*,postings(*)",
+        "/invoice?invoiceDateFrom=2000-01-01&invoiceDateTo=2100-01-01&count=300",
+        "/customer?fields=*,changes",
+    ] {
+        let (x, y, z) = (
+            body(&a, path).await,
+            body(&b, path).await,
+            body(&c, path).await,
+        );
+        assert_eq!(x, y, "{path}");
+        assert_ne!(x, z, "{path}");
+    }
+}
+
+async fn body(t: &T, path: &str) -> String {
+    let (s, _, bytes) = t.get_with(path, None).await;
+    assert_eq!(s, 200);
+    String::from_utf8(bytes)
+        .unwrap()
+        .replace(&t.sb.addr.to_string(), "HOST")
+}
