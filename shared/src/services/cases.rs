@@ -34,6 +34,11 @@ pub const MAX_ATTEMPTS: usize = 5;
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
 
+/// The date in Norway at `now`: what "today" means for deadlines and the daily job.
+pub fn norwegian_date(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&chrono_tz::Europe::Oslo).date_naive()
+}
+
 /// The case id used in URLs: `{accountId}.{caseId}`.
 pub fn public_case_id(account: &AccountId, case: &CaseId) -> String {
     format!("{account}.{case}")

@@ -1,0 +1,108 @@
+//! loss-classification: one Lambda function, two triggers.
+//!
+//! - **SQS** (the FIFO classification queue, partial batch failures): each record is a
+//!   [`ClassificationMessage`] from the ledger sync; [`ClassificationService::handle`] classifies
+//!   credits, keeps the claim's state, opens and follows its case and hands settlements to the
+//!   voucher-posting queue. A failed record is reported in `batchItemFailures` (and the later
+//!   records of its message group with it, keeping FIFO order).
+//! - **EventBridge Scheduler** with the input `{"daily": true}`: the daily case job
+//!   ([`CasesService::run_daily`]): resume paused cases whose deadline came, open cases for claims
+//!   that became overdue.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+use shared::queue::{process_sqs_batch, ClassificationMessage};
+use shared::services::cases::{norwegian_date, CasesService};
+use shared::services::classification::ClassificationService;
+
+/// What the function was invoked with.
+#[derive(Debug)]
+pub enum Trigger {
+    Sqs(SqsEvent),
+    Daily,
+}
+
+/// Why an invocation failed as a whole (a record's failure is reported per record instead).
+#[derive(Debug)]
+pub struct InvocationError(pub String);
+
+impl std::fmt::Display for InvocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for InvocationError {}
+
+/// Tells an SQS event from the scheduler's `{"daily": true}`.
+pub fn trigger(payload: Value) -> Result<Trigger, InvocationError> {
+    if payload.get("Records").is_some() {
+        return serde_json::from_value(payload)
+            .map(Trigger::Sqs)
+            .map_err(|e| InvocationError(format!("not an SQS event: {e}")));
+    }
+    if payload.get("daily") == Some(&Value::Bool(true)) {
+        return Ok(Trigger::Daily);
+    }
+    Err(InvocationError(
+        "unknown event: expected an SQS event or {\"daily\": true}".into(),
+    ))
+}
+
+/// The services, built once per process.
+pub struct Worker {
+    pub classification: ClassificationService,
+    pub cases: CasesService,
+}
+
+impl Worker {
+    /// Handles one invocation. `now` is passed in (the clock stays at the edge).
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Value, InvocationError> {
+        let (payload, context) = (event.payload, event.context);
+        let today = norwegian_date(now);
+        match trigger(payload)? {
+            Trigger::Sqs(sqs) => {
+                let response =
+                    process_sqs_batch(LambdaEvent::new(sqs, context), |m| self.record(m, now))
+                        .await;
+                serde_json::to_value(response).map_err(|e| InvocationError(e.to_string()))
+            }
+            Trigger::Daily => {
+                let report = self
+                    .cases
+                    .run_daily(today, now)
+                    .await
+                    .map_err(|e| InvocationError(format!("daily case job failed: {e}")))?;
+                serde_json::to_value(report).map_err(|e| InvocationError(e.to_string()))
+            }
+        }
+    }
+
+    async fn record(&self, m: SqsMessage, now: DateTime<Utc>) -> Result<(), String> {
+        let body = m.body.unwrap_or_default();
+        // A body that is not a message cannot get better by retrying; failing it sends it to the
+        // dead-letter queue, where an operator sees it.
+        let msg: ClassificationMessage = serde_json::from_str(&body)
+            .map_err(|e| format!("not a classification message: {e}"))?;
+        let outcome = self
+            .classification
+            .handle(&msg, norwegian_date(now), now)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            account = %msg.account_id,
+            item = msg.event.item_id(),
+            key = msg.event.key(),
+            outcome = ?outcome.handled,
+            jobs_sent = outcome.jobs_sent,
+            "classification message handled"
+        );
+        Ok(())
+    }
+}
