@@ -3,3 +3,4 @@
 pub mod cases;
 pub mod classification;
 pub mod setup;
+pub mod sync;

@@ -1,0 +1,130 @@
+//! sync-worker: one sync job per invocation from the FIFO sync queue (BatchSize 1). A job that is
+//! checkpointed before the deadline, or fails for a passing reason, is reported as a batch item
+//! failure: SQS delivers it again after the visibility timeout and it resumes from its checkpoint.
+
+#![recursion_limit = "256"]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{run, service_fn, LambdaEvent};
+use shared::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
+use shared::config::{optional, AppConfig};
+use shared::mail::{DynamoSentMailLog, Mailer};
+use shared::queue::process_sqs_batch;
+use shared::secrets::Secrets;
+use shared::services::sync::{
+    ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService, TripletexSource,
+};
+use shared::store::DynamoStore;
+
+/// The invocation's deadline (epoch ms) as an `Instant`.
+fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init();
+    let config = match AppConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sync-worker: configuration error: {e}");
+            tracing::error!(error = %e, "configuration error; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let classification_url = match shared::config::required("CLASSIFICATION_QUEUE_URL") {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("sync-worker: configuration error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut sync_config = SyncConfig::default();
+    if let Ok(n) = optional("SYNC_MAX_PAGES_PER_INVOCATION", "").parse::<u32>() {
+        sync_config.max_pages_per_invocation = Some(n.max(1));
+    }
+    if let Ok(s) = optional("SYNC_DEADLINE_MARGIN_SECONDS", "").parse::<u64>() {
+        sync_config.deadline_margin = Duration::from_secs(s);
+    }
+    let sdk = shared::aws::sdk_config().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let secrets = Secrets::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        config.secret_prefix.clone(),
+    );
+    let brreg_url = optional("BRREG_BASE_URL", PRODUCTION_BASE_URL);
+    let mail_from = optional("MAIL_FROM", "");
+    let mail = (!mail_from.is_empty()).then(|| ReadyMail {
+        mailer: Mailer::new(&sdk, mail_from.clone()),
+        log: Arc::new(DynamoSentMailLog::new(
+            ddb.clone(),
+            config.table_name.clone(),
+        )),
+    });
+    let service = SyncService {
+        store: DynamoStore::new(ddb.clone(), config.table_name.clone()),
+        secrets,
+        tripletex: TripletexSource::lazy(
+            config.tripletex.base_url.clone(),
+            config.tripletex.consumer_token_secret_id.clone(),
+        ),
+        classification: ClassificationQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            classification_url,
+        ),
+        brreg: Some(CachedBrreg::new(
+            BrregClient::new(brreg_url),
+            DynamoBrregCache::new(ddb, config.table_name.clone()),
+        )),
+        mail,
+        config: sync_config,
+    };
+    let service = &service;
+    let handler = move |event: LambdaEvent<SqsEvent>| async move {
+        let deadline = deadline_of(event.context.deadline);
+        let response: SqsBatchResponse = process_sqs_batch(event, |msg| async move {
+            let body = msg.body.unwrap_or_default();
+            match service.handle_message(&body, deadline).await {
+                Ok(JobOutcome::Completed(stats)) => {
+                    tracing::info!(stats = %serde_json::to_string(&stats).unwrap_or_default(), "sync job done");
+                    Ok(())
+                }
+                Ok(JobOutcome::Skipped(why)) => {
+                    tracing::info!(reason = %why, "sync job skipped");
+                    Ok(())
+                }
+                Ok(JobOutcome::Failed(why)) => {
+                    tracing::warn!(reason = %why, "sync failed; status failed, the next sync retries");
+                    Ok(())
+                }
+                Ok(JobOutcome::Suspended(_)) => Err(SyncError::Suspended),
+                Err(SyncError::BadMessage(e)) => {
+                    // Retrying cannot fix it: acknowledge (logged) rather than poison the group.
+                    tracing::error!(error = %e, "not a sync job; dropped");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(response)
+    };
+    match run(service_fn(handler)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sync-worker: runtime error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

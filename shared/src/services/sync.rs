@@ -1,0 +1,1075 @@
+//! The ledger sync (issue 4): one job from the FIFO sync queue mirrors one integration's customer
+//! ledger from Tripletex into DynamoDB and sends what changed to the classification queue.
+//!
+//! ```text
+//! job ─▶ integration, summary, checkpoint ─▶ mirror (1 query sweep) ─▶ read Tripletex (resumable)
+//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, 10 a batch)
+//!     ─▶ writes (BatchWriteItem, 25 a batch) ─▶ summary, status ready, ready notice + mail
+//! ```
+//!
+//! - **Idempotent.** An unchanged re-sync writes no ledger record and sends no event; events carry
+//!   deterministic keys (FIFO deduplication id and the consumer's idempotency key). A job requested
+//!   before the last completed sync started is a no-op.
+//! - **Resumable.** Before the Lambda deadline (or after `max_pages_per_invocation` pages, a test
+//!   knob) the read state is stored as a checkpoint and the job reports failure, so SQS delivers
+//!   it again after the visibility timeout and the next invocation goes on from the checkpoint.
+//! - **Failures a person can act on.** 401/403 set the integration `failed` with the fix in
+//!   Tripletex; the job is acknowledged (the next scheduled or manual sync retries). Tripletex or
+//!   AWS being unavailable sets `failed` with a "retried automatically" text and fails the job, so
+//!   SQS retries it (then the DLQ).
+
+mod read;
+
+pub use read::{CustomerRead, ReadState, ReadStats, Step};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Europe::Oslo;
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::brreg::{BrregCache, CachedBrreg};
+use crate::domain::ledger::registry::address_update;
+use crate::domain::ledger::{
+    build_ledger, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
+};
+use crate::domain::setup::{
+    AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
+};
+use crate::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
+use crate::queue::{ClassificationMessage, QueueError, SyncJob, SyncQueue, SyncReason};
+use crate::secrets::{Secrets, SecretsError};
+use crate::store::ledger::{
+    BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
+    StoredMirror, SyncSummary,
+};
+use crate::store::{DynamoStore, StoreError};
+use crate::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+use read::{ReadError, Reader};
+
+/// Knobs of the worker.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// `count` of every list request (Tripletex's maximum: 1000).
+    pub page_size: u32,
+    /// Voucher ids per `GET /ledger/voucher?id=…` (each request ≤ 1 page).
+    pub voucher_ids_per_request: usize,
+    /// Stop reading (checkpoint, fail the job for redelivery) this long before the deadline.
+    pub deadline_margin: Duration,
+    /// Test knob (`SYNC_MAX_PAGES_PER_INVOCATION`): stop after this many pages per invocation, as
+    /// if the deadline had come.
+    pub max_pages_per_invocation: Option<u32>,
+    /// A full customer read at least this often (else `changedSince`).
+    pub full_customer_read_every: chrono::Duration,
+    /// Overlap of `changedSince` with the previous sync's start (clock skew).
+    pub changed_since_overlap: chrono::Duration,
+    /// A checkpoint older than this is not resumed (the read is started afresh).
+    pub checkpoint_max_age: chrono::Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            page_size: crate::tripletex::DEFAULT_PAGE_SIZE,
+            voucher_ids_per_request: 1000,
+            deadline_margin: Duration::from_secs(90),
+            max_pages_per_invocation: None,
+            full_customer_read_every: chrono::Duration::days(7),
+            changed_since_overlap: chrono::Duration::minutes(10),
+            checkpoint_max_age: chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// What one job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The sync completed (status ready).
+    Completed(RunStats),
+    /// The read was checkpointed before the deadline: the job must be delivered again.
+    Suspended(RunStats),
+    /// Nothing to do (integration gone, or a newer sync completed).
+    Skipped(String),
+    /// The sync failed for a reason a person must fix in Tripletex; status `failed`, job done.
+    Failed(String),
+}
+
+/// A failure that should make SQS deliver the job again.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the sync was stopped before the deadline; it resumes from its checkpoint")]
+    Suspended,
+    #[error("Tripletex is unavailable: {0}")]
+    TripletexUnavailable(String),
+    #[error("DynamoDB: {0}")]
+    Store(#[from] StoreError),
+    #[error("SQS: {0}")]
+    Queue(String),
+    #[error("Secrets Manager: {0}")]
+    Secrets(String),
+    #[error("mail: {0}")]
+    Mail(String),
+    #[error("the job message is not a sync job: {0}")]
+    BadMessage(String),
+}
+
+/// Counters and timings of one invocation (logs and the benchmark).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStats {
+    pub tripletex_requests: u32,
+    pub tripletex_reread_pages: u32,
+    pub tripletex_values: u64,
+    pub tripletex_wait_ms: u64,
+    pub dynamodb_write_requests: u32,
+    pub dynamodb_items_written: u32,
+    pub dynamodb_read_requests: u32,
+    pub dynamodb_wait_ms: u64,
+    pub sqs_requests: u32,
+    pub events_sent: u32,
+    pub sqs_wait_ms: u64,
+    pub brreg_lookups: u32,
+    pub brreg_wait_ms: u64,
+    pub build_ms: u64,
+    pub total_ms: u64,
+    pub counts: SyncCounts,
+    pub resumed: bool,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// The classification queue (FIFO): one message per ledger event.
+#[derive(Debug, Clone)]
+pub struct ClassificationQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl ClassificationQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// Sends the messages with SendMessageBatch (10 a call); failed entries are retried (bounded).
+    /// Returns (calls, time waited).
+    pub async fn send_all(
+        &self,
+        messages: &[ClassificationMessage],
+    ) -> Result<(u32, Duration), SyncError> {
+        let mut calls = 0u32;
+        let mut waited = Duration::ZERO;
+        let mut pending: Vec<&ClassificationMessage> = messages.iter().collect();
+        let mut attempts = 0u32;
+        while !pending.is_empty() {
+            let mut failed: Vec<&ClassificationMessage> = Vec::new();
+            for chunk in pending.chunks(10) {
+                let mut entries = Vec::with_capacity(chunk.len());
+                for (i, m) in chunk.iter().enumerate() {
+                    let body =
+                        serde_json::to_string(m).map_err(|e| SyncError::Queue(e.to_string()))?;
+                    entries.push(
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(body)
+                            .message_group_id(m.message_group_id())
+                            .message_deduplication_id(m.deduplication_id())
+                            .build()
+                            .map_err(|e| SyncError::Queue(e.to_string()))?,
+                    );
+                }
+                let started = Instant::now();
+                let out = self
+                    .client
+                    .send_message_batch()
+                    .queue_url(&self.url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await;
+                calls += 1;
+                waited += started.elapsed();
+                match out {
+                    Ok(o) => {
+                        for f in o.failed() {
+                            if let Some(m) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i))
+                            {
+                                if f.sender_fault() {
+                                    return Err(SyncError::Queue(format!(
+                                        "message {} refused: {}",
+                                        m.deduplication_id(),
+                                        f.message().unwrap_or_default()
+                                    )));
+                                }
+                                failed.push(m);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let text = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
+                        if attempts >= 4 {
+                            return Err(SyncError::Queue(text));
+                        }
+                        failed.extend(chunk.iter().copied());
+                    }
+                }
+            }
+            if failed.is_empty() {
+                break;
+            }
+            attempts += 1;
+            if attempts > 4 {
+                return Err(SyncError::Queue(format!(
+                    "{} messages still failing after {attempts} attempts",
+                    failed.len()
+                )));
+            }
+            let delay = Duration::from_millis(100 << attempts);
+            tokio::time::sleep(delay).await;
+            waited += delay;
+            pending = failed;
+        }
+        Ok((calls, waited))
+    }
+}
+
+/// The ready mail: SES through [`Mailer::send_once`] (at most once per integration).
+pub struct ReadyMail {
+    pub mailer: Mailer,
+    pub log: Arc<dyn SentMailLog>,
+}
+
+/// Where the Tripletex client comes from: built on first use from the consumer-token secret.
+pub struct TripletexSource {
+    base_url: String,
+    consumer_token_secret_id: String,
+    client: tokio::sync::OnceCell<TripletexClient>,
+}
+
+impl TripletexSource {
+    pub fn lazy(base_url: impl Into<String>, consumer_token_secret_id: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            consumer_token_secret_id: consumer_token_secret_id.into(),
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// A ready client (tests, benchmarks).
+    pub fn ready(client: TripletexClient) -> Self {
+        Self {
+            base_url: client.base_url().to_string(),
+            consumer_token_secret_id: String::new(),
+            client: tokio::sync::OnceCell::new_with(Some(client)),
+        }
+    }
+
+    async fn get(&self, secrets: &Secrets) -> Result<&TripletexClient, SyncError> {
+        self.client
+            .get_or_try_init(|| async {
+                let token: SecretString = secrets
+                    .get_string(&self.consumer_token_secret_id)
+                    .await
+                    .map_err(|e| SyncError::Secrets(e.to_string()))?;
+                Ok(TripletexClient::new(self.base_url.clone(), token))
+            })
+            .await
+    }
+}
+
+/// The sync worker's service.
+pub struct SyncService<C: BrregCache = crate::brreg::DynamoBrregCache> {
+    pub store: DynamoStore,
+    pub secrets: Secrets,
+    pub tripletex: TripletexSource,
+    pub classification: ClassificationQueue,
+    pub brreg: Option<CachedBrreg<C>>,
+    pub mail: Option<ReadyMail>,
+    pub config: SyncConfig,
+}
+
+fn oslo_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&Oslo).date_naive()
+}
+
+fn checkpoint_key(i: &Integration) -> String {
+    format!("{}:{}", i.id, i.version)
+}
+
+/// What went wrong in Tripletex, for a person: the fix, or "retried automatically".
+fn tripletex_failure(
+    e: &TripletexError,
+    step: Step,
+    first_request: bool,
+    integration: &Integration,
+) -> (String, bool) {
+    let client = integration.settings.client_company_id;
+    match e {
+        TripletexError::Unauthorized(_) => (
+            format!(
+                "Tripletex no longer accepts the key: {}",
+                TripletexFix::KeyDeletedOrExpired.en()
+            ),
+            false,
+        ),
+        TripletexError::Forbidden(api) => {
+            let text = format!("{} {}", api.message, api.developer_message.as_deref().unwrap_or(""));
+            if first_request && text.to_lowercase().contains("api") && text.contains("tilgang") {
+                (
+                    format!(
+                        "API access is switched off in client {client}: {}",
+                        TripletexFix::EnableApiAccessInClient.en()
+                    ),
+                    false,
+                )
+            } else if first_request && integration.accountant_key {
+                (
+                    format!(
+                        "the key no longer has access to client {client}: Klient → Tilganger. {}",
+                        TripletexFix::LinkKeyToClient.en()
+                    ),
+                    false,
+                )
+            } else {
+                (
+                    format!(
+                        "the key lacks access to {}: give it the access template Alle tilganger. {}",
+                        step.access(),
+                        TripletexFix::GrantAllAccess.en()
+                    ),
+                    false,
+                )
+            }
+        }
+        TripletexError::RateLimited { .. }
+        | TripletexError::Server(_)
+        | TripletexError::Transport(_) => (
+            format!(
+                "Tripletex was unavailable while reading {} ({e}); the sync is retried automatically",
+                step.access()
+            ),
+            true,
+        ),
+        TripletexError::NotFound(_) | TripletexError::Api(_) | TripletexError::Decode(_) => (
+            format!(
+                "Tripletex answered unexpectedly while reading {} ({e}); the next sync tries again",
+                step.access()
+            ),
+            false,
+        ),
+    }
+}
+
+impl<C: BrregCache> SyncService<C> {
+    /// Handles one SQS message body. `deadline`: the invocation's deadline.
+    pub async fn handle_message(
+        &self,
+        body: &str,
+        deadline: Option<Instant>,
+    ) -> Result<JobOutcome, SyncError> {
+        let job: SyncJob =
+            serde_json::from_str(body).map_err(|e| SyncError::BadMessage(e.to_string()))?;
+        self.run_job(&job, deadline).await
+    }
+
+    /// Runs one sync job.
+    pub async fn run_job(
+        &self,
+        job: &SyncJob,
+        deadline: Option<Instant>,
+    ) -> Result<JobOutcome, SyncError> {
+        let t0 = Instant::now();
+        let mut stats = RunStats::default();
+        let store = &self.store;
+        let Some(integration) = store.get_integration(&job.org, &job.account_id).await? else {
+            return Ok(JobOutcome::Skipped("the account has no integration".into()));
+        };
+        if integration.id != job.integration_id {
+            return Ok(JobOutcome::Skipped(
+                "the integration was replaced since the job was queued".into(),
+            ));
+        }
+        let summary = store.counts(&job.account_id).await?.unwrap_or_default();
+        stats.dynamodb_read_requests += 2;
+        let ckpt_key = checkpoint_key(&integration);
+        let now = Utc::now();
+        let checkpoint: Option<ReadState> = match store.get_checkpoint(&job.account_id).await? {
+            Some((k, text)) if k == ckpt_key => match serde_json::from_str::<ReadState>(&text) {
+                Ok(s) if now - s.started_at < self.config.checkpoint_max_age => Some(s),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint unreadable; reading afresh");
+                    None
+                }
+            },
+            _ => None,
+        };
+        stats.dynamodb_read_requests += 1;
+        let same_integration = summary.integration_id.as_deref() == Some(integration.id.as_str());
+        if checkpoint.is_none()
+            && same_integration
+            && summary
+                .last_completed_started_at
+                .is_some_and(|t| t >= job.requested_at)
+        {
+            // Still owe the ready mail if an earlier delivery could not send it.
+            self.ready_mail_if_pending(&integration).await?;
+            return Ok(JobOutcome::Skipped(
+                "a sync that started after this job was requested has completed".into(),
+            ));
+        }
+        let first_sync = integration.status != IntegrationStatus::Ready;
+        if first_sync {
+            self.progress(&integration, IntegrationStatus::Syncing, "reading", 0)
+                .await?;
+            stats.dynamodb_write_requests += 1;
+        }
+
+        let ddb_started = Instant::now();
+        let mirror = store.load_mirror(&job.account_id).await?;
+        stats.dynamodb_read_requests += mirror.query_pages;
+        let mut ddb_wait = ddb_started.elapsed();
+
+        let resumed = checkpoint.is_some();
+        stats.resumed = resumed;
+        let mut st = match checkpoint {
+            Some(s) => s,
+            None => {
+                let full = !same_integration
+                    || summary.settings_version != Some(integration.version)
+                    || mirror.raw_customers.is_empty()
+                    || summary
+                        .last_full_customer_read_at
+                        .is_none_or(|t| now - t >= self.config.full_customer_read_every);
+                let customer_read = match (full, summary.last_completed_started_at) {
+                    (false, Some(t)) => CustomerRead::ChangedSince {
+                        since: (t - self.config.changed_since_overlap)
+                            .with_timezone(&Oslo)
+                            .format("%Y-%m-%dT%H:%M:%S")
+                            .to_string(),
+                    },
+                    _ => CustomerRead::Full,
+                };
+                let today = oslo_today(now);
+                ReadState::new(
+                    integration.id.to_string(),
+                    integration.version,
+                    now,
+                    integration.settings.fetch_from,
+                    today.succ_opt().unwrap_or(today),
+                    customer_read,
+                )
+            }
+        };
+
+        // ------------------------------------------------------------------ read Tripletex
+        let client = self.tripletex.get(&self.secrets).await?;
+        let token = match self
+            .secrets
+            .employee_token(&integration.org, &integration.settings.key_id)
+            .await
+        {
+            Ok(t) => t,
+            Err(SecretsError::NotFound(_)) => {
+                let text = "the Tripletex key's token is missing in Inndrive: register the key \
+                            again and choose it for this account"
+                    .to_string();
+                self.fail(&integration, &text).await?;
+                return Ok(JobOutcome::Failed(text));
+            }
+            Err(e) => return Err(SyncError::Secrets(e.to_string())),
+        };
+        let key = EmployeeKey::new(integration.settings.key_id.to_string(), token);
+        let acting = if integration.accountant_key {
+            Acting::Client(integration.settings.client_company_id)
+        } else {
+            Acting::OwnCompany
+        };
+        let mut reader = Reader {
+            client,
+            key: &key,
+            acting,
+            page_size: self.config.page_size,
+            voucher_ids_per_request: self.config.voucher_ids_per_request,
+            stats: ReadStats::default(),
+        };
+        let mut pages_now = 0u32;
+        let mut last_step = None;
+        while let Some(step) = st.current() {
+            let out_of_time = deadline.is_some_and(|d| {
+                d.checked_duration_since(Instant::now())
+                    .is_none_or(|left| left < self.config.deadline_margin)
+            });
+            let out_of_pages = self
+                .config
+                .max_pages_per_invocation
+                .is_some_and(|m| pages_now >= m);
+            if out_of_time || out_of_pages {
+                self.absorb(&mut stats, &reader.stats);
+                let text = serde_json::to_string(&st).map_err(|e| {
+                    SyncError::Store(StoreError::Corrupt(format!("checkpoint: {e}")))
+                })?;
+                let started = Instant::now();
+                let w = store
+                    .put_checkpoint(&job.account_id, &ckpt_key, &text)
+                    .await?;
+                ddb_wait += started.elapsed();
+                stats.dynamodb_write_requests += w.requests;
+                stats.dynamodb_wait_ms = ms(ddb_wait);
+                stats.total_ms = ms(t0.elapsed());
+                tracing::info!(
+                    step = step.name(),
+                    position = st.position,
+                    pages = st.pages,
+                    "sync checkpointed before the deadline; the job will be delivered again"
+                );
+                return Ok(JobOutcome::Suspended(stats));
+            }
+            if first_sync && last_step.map(|s: Step| s.name()) != Some(step.name()) {
+                self.progress(
+                    &integration,
+                    IntegrationStatus::Syncing,
+                    step.name(),
+                    st.pages as u64,
+                )
+                .await?;
+                stats.dynamodb_write_requests += 1;
+            }
+            last_step = Some(step);
+            let first_request = st.pages == 0;
+            match reader.step(&mut st).await {
+                Ok(()) => pages_now += 1,
+                Err(ReadError::Tripletex { step, error }) => {
+                    let (text, retry) =
+                        tripletex_failure(&error, step, first_request, &integration);
+                    tracing::warn!(step = step.name(), error = %error, retry, "sync failed in Tripletex");
+                    self.fail(&integration, &text).await?;
+                    if retry {
+                        return Err(SyncError::TripletexUnavailable(text));
+                    }
+                    return Ok(JobOutcome::Failed(text));
+                }
+            }
+        }
+        self.absorb(&mut stats, &reader.stats);
+
+        // ------------------------------------------------------------------ build and diff
+        let policy = LedgerPolicy {
+            loss_accounts: st.loss_accounts.clone(),
+            ..LedgerPolicy::from_settings(&integration.settings)
+        };
+        let started_at = st.started_at;
+        let customer_read_full = st.customer_read == CustomerRead::Full;
+        let raw_customers = mirror.raw_customers.clone();
+        let build_started = Instant::now();
+        let read = st.into_read(raw_customers);
+        let mut raw_by_id: HashMap<i64, crate::domain::ledger::raw::RawCustomer> = read
+            .customers
+            .iter()
+            .filter_map(|c| c.id.map(|id| (id, c.clone())))
+            .collect();
+        let build = build_ledger(&read, &policy, oslo_today(Utc::now()));
+        drop(read);
+        let mut build_time = build_started.elapsed();
+
+        let registry = if integration.settings.update_addresses_from_brreg {
+            self.registry(&build, &mut stats).await
+        } else {
+            HashMap::new()
+        };
+
+        let build_started = Instant::now();
+        let d = diff(&mirror.state, &build, Completeness::Full);
+        let writes = mirror_writes(&mirror, &build, d.writes, &registry, &mut raw_by_id);
+        let messages: Vec<ClassificationMessage> = d
+            .events
+            .into_iter()
+            .map(|event| ClassificationMessage {
+                org: integration.org.clone(),
+                account_id: integration.account_id.clone(),
+                integration_id: integration.id.clone(),
+                event,
+            })
+            .collect();
+        build_time += build_started.elapsed();
+        stats.build_ms = ms(build_time);
+        stats.counts = build.counts.clone();
+        drop(build);
+
+        // ------------------------------------------------------------------ events, then writes
+        if !messages.is_empty() {
+            let (calls, waited) = self.classification.send_all(&messages).await?;
+            stats.sqs_requests += calls;
+            stats.events_sent = messages.len() as u32;
+            stats.sqs_wait_ms = ms(waited);
+        }
+        drop(messages);
+        if !writes.is_empty() {
+            let w: BatchStats = store.write_mirror(&job.account_id, &writes).await?;
+            stats.dynamodb_write_requests += w.requests;
+            stats.dynamodb_items_written += w.items;
+            ddb_wait += w.waited;
+        }
+        drop(writes);
+
+        // ------------------------------------------------------------------ done
+        let finished = Utc::now();
+        let started = Instant::now();
+        let new_summary = SyncSummary {
+            counts: stats.counts.clone(),
+            last_completed_started_at: Some(started_at),
+            last_completed_at: Some(finished),
+            first_ready_at: summary.first_ready_at.or(Some(finished)),
+            last_full_customer_read_at: if customer_read_full {
+                Some(started_at)
+            } else {
+                summary.last_full_customer_read_at
+            },
+            integration_id: Some(integration.id.to_string()),
+            settings_version: Some(integration.version),
+        };
+        store.put_summary(&job.account_id, &new_summary).await?;
+        stats.dynamodb_write_requests += 1;
+        if resumed {
+            store.delete_checkpoint(&job.account_id).await?;
+            stats.dynamodb_write_requests += 1;
+        }
+        let still_ours = store
+            .update_sync_state(
+                &integration.org,
+                &integration.account_id,
+                &integration.id,
+                IntegrationStatus::Ready,
+                None,
+                Some(&LastSync {
+                    finished_at: finished,
+                    succeeded: true,
+                    message: None,
+                }),
+            )
+            .await?;
+        stats.dynamodb_write_requests += 1;
+        ddb_wait += started.elapsed();
+        if !still_ours {
+            return Ok(JobOutcome::Skipped(
+                "the integration was replaced during the sync".into(),
+            ));
+        }
+        if summary.first_ready_at.is_none() || first_sync {
+            self.ready_notice(&integration, &stats.counts, finished)
+                .await?;
+        }
+        self.ready_mail_if_pending(&integration).await?;
+        stats.dynamodb_wait_ms = ms(ddb_wait);
+        stats.total_ms = ms(t0.elapsed());
+        tracing::info!(
+            written = stats.dynamodb_items_written,
+            events = stats.events_sent,
+            tripletex_requests = stats.tripletex_requests,
+            open_items = stats.counts.open_items,
+            "sync completed"
+        );
+        Ok(JobOutcome::Completed(stats))
+    }
+
+    fn absorb(&self, stats: &mut RunStats, r: &ReadStats) {
+        stats.tripletex_requests = r.requests;
+        stats.tripletex_reread_pages = r.reread_pages;
+        stats.tripletex_values = r.values;
+        stats.tripletex_wait_ms = ms(r.waited);
+    }
+
+    async fn progress(
+        &self,
+        i: &Integration,
+        status: IntegrationStatus,
+        step: &str,
+        done: u64,
+    ) -> Result<(), SyncError> {
+        self.store
+            .update_sync_state(
+                &i.org,
+                &i.account_id,
+                &i.id,
+                status,
+                Some(&SyncProgress {
+                    step: step.to_string(),
+                    done,
+                    total: None,
+                }),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn fail(&self, i: &Integration, text: &str) -> Result<(), SyncError> {
+        self.store
+            .update_sync_state(
+                &i.org,
+                &i.account_id,
+                &i.id,
+                IntegrationStatus::Failed,
+                None,
+                Some(&LastSync {
+                    finished_at: Utc::now(),
+                    succeeded: false,
+                    message: Some(text.to_string()),
+                }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Enhetsregisteret for the business customers with a valid organisation number (cached a day).
+    /// A failing look-up leaves that customer without registry information this time.
+    async fn registry(
+        &self,
+        build: &LedgerBuild,
+        stats: &mut RunStats,
+    ) -> HashMap<i64, CustomerRegistry> {
+        let mut out = HashMap::new();
+        let Some(brreg) = &self.brreg else {
+            return out;
+        };
+        let started = Instant::now();
+        let now = Utc::now();
+        for c in &build.customers {
+            let Some(org) = &c.organization_number else {
+                continue;
+            };
+            if c.debtor_kind != crate::domain::DebtorKind::Business {
+                continue;
+            }
+            stats.brreg_lookups += 1;
+            match brreg.entity(org, now).await {
+                Ok(answer) => {
+                    let reg = match &answer.entity {
+                        Some(e) => CustomerRegistry {
+                            stop_dunning: e.status.stop_dunning(),
+                            stop_reasons: e.stop_reasons(),
+                            found: true,
+                            registered_name: e.status.name.clone(),
+                            registered_address: e.status.postal_address.clone(),
+                        },
+                        None => CustomerRegistry {
+                            stop_dunning: false,
+                            stop_reasons: Vec::new(),
+                            found: false,
+                            registered_name: None,
+                            registered_address: None,
+                        },
+                    };
+                    out.insert(c.id, reg);
+                }
+                Err(e) => {
+                    tracing::warn!(customer = c.id, error = %e, "Enhetsregisteret look-up failed");
+                }
+            }
+        }
+        stats.brreg_wait_ms = ms(started.elapsed());
+        out
+    }
+
+    async fn ready_notice(
+        &self,
+        i: &Integration,
+        counts: &SyncCounts,
+        at: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let contact = self.store.org_contact_email(&i.org).await?;
+        let notice = ReadyNotice {
+            account_id: i.account_id.clone(),
+            integration_id: i.id.to_string(),
+            client_company_name: i.client_company_name.clone(),
+            counts: counts.clone(),
+            created_at: at,
+            mail: if contact.is_some() && self.mail.is_some() {
+                MailState::Pending
+            } else {
+                MailState::None
+            },
+        };
+        self.store
+            .put_ready_notice(&i.org, &i.account_id, &notice)
+            .await?;
+        Ok(())
+    }
+
+    /// Sends the ready mail if the notice says it is owed (at most once: `send_once`).
+    async fn ready_mail_if_pending(&self, i: &Integration) -> Result<(), SyncError> {
+        let Some(mail) = &self.mail else {
+            return Ok(());
+        };
+        let Some(notice) = self.store.get_ready_notice(&i.org, &i.account_id).await? else {
+            return Ok(());
+        };
+        if notice.mail != MailState::Pending || notice.integration_id != i.id.as_str() {
+            return Ok(());
+        }
+        let Some(to) = self.store.org_contact_email(&i.org).await? else {
+            return Ok(());
+        };
+        let account_name = self
+            .store
+            .get_account(&i.org, &i.account_id)
+            .await?
+            .map(|a| a.name)
+            .or_else(|| i.client_company_name.clone())
+            .unwrap_or_default();
+        let msg = ready_mail(
+            &to,
+            &account_name,
+            &ReadyCounts::from(&notice.counts),
+            &ready_mail_key(i.id.as_str()),
+        );
+        match mail
+            .mailer
+            .send_once(mail.log.as_ref(), &msg, Utc::now())
+            .await
+        {
+            Ok(_) => {
+                self.store
+                    .mark_ready_mail_sent(&i.org, &i.account_id)
+                    .await?;
+                Ok(())
+            }
+            Err(e) if e.is_retryable() => Err(SyncError::Mail(e.to_string())),
+            Err(e) => {
+                // At most once: a mail that may have gone out is not sent again automatically.
+                tracing::error!(error = %e, "the ready mail could not be sent; not retried");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Turns the domain's writes into store writes: customers get their raw read and registry
+/// information (and the register's postal address); a customer whose registry information changed
+/// is written even when its Tripletex data did not; a skip record whose reason changed replaces the
+/// record under the old reason.
+fn mirror_writes(
+    mirror: &StoredMirror,
+    build: &LedgerBuild,
+    writes: Vec<LedgerWrite>,
+    registry: &HashMap<i64, CustomerRegistry>,
+    raw_by_id: &mut HashMap<i64, crate::domain::ledger::raw::RawCustomer>,
+) -> Vec<MirrorWrite> {
+    let mut out = Vec::with_capacity(writes.len());
+    let mut customers_written = std::collections::HashSet::new();
+    let stored = |c: &crate::domain::ledger::MirroredCustomer| {
+        let reg = registry.get(&c.id).cloned();
+        let mut customer = c.clone();
+        let mut tripletex_postal_address = None;
+        if let Some(r) = &reg {
+            let status = crate::domain::ledger::registry::RegistryStatus {
+                organization_number: c.organization_number.clone(),
+                name: r.registered_name.clone(),
+                bankrupt: false,
+                bankrupt_since: None,
+                under_liquidation: false,
+                under_liquidation_since: None,
+                forced_dissolution: false,
+                deleted: false,
+                deleted_on: None,
+                stop_reasons: r.stop_reasons.clone(),
+                postal_address: r.registered_address.clone(),
+                address_source: None,
+            };
+            if let Some(addr) = address_update(c, &status, true) {
+                tripletex_postal_address = c.postal_address.clone();
+                customer.postal_address = Some(addr);
+            }
+        }
+        StoredCustomer {
+            customer,
+            tripletex_postal_address,
+            registry: reg,
+        }
+    };
+    for w in writes {
+        match w {
+            LedgerWrite::UpsertCustomer { customer, hash } => {
+                customers_written.insert(customer.id);
+                out.push(MirrorWrite::PutCustomer {
+                    customer: stored(&customer),
+                    raw: raw_by_id.remove(&customer.id),
+                    hash,
+                });
+            }
+            LedgerWrite::DeleteCustomer { id } => out.push(MirrorWrite::DeleteCustomer(id)),
+            LedgerWrite::UpsertItem { item, hash } => out.push(MirrorWrite::PutItem { item, hash }),
+            LedgerWrite::DeleteItem { id } => out.push(MirrorWrite::DeleteItem(id)),
+            LedgerWrite::UpsertSkip { skip, hash } => {
+                if let Some(old) = mirror.skip_reasons.get(skip.key()) {
+                    if *old != skip.reason {
+                        out.push(MirrorWrite::DeleteSkip {
+                            reason: *old,
+                            key: skip.key().to_string(),
+                        });
+                    }
+                }
+                out.push(MirrorWrite::PutSkip { skip, hash });
+            }
+            LedgerWrite::DeleteSkip { key } => {
+                if let Some(reason) = mirror.skip_reasons.get(&key) {
+                    out.push(MirrorWrite::DeleteSkip {
+                        reason: *reason,
+                        key,
+                    });
+                }
+            }
+        }
+    }
+    // Registry changes alone (a bankruptcy) also rewrite the customer.
+    for c in &build.customers {
+        if customers_written.contains(&c.id) {
+            continue;
+        }
+        let now = registry.get(&c.id).map(CustomerRegistry::content_hash);
+        let before = mirror.registry_hashes.get(&c.id).copied();
+        if now.is_some() && now != before {
+            out.push(MirrorWrite::PutCustomer {
+                customer: stored(c),
+                raw: raw_by_id.remove(&c.id),
+                hash: c.content_hash(),
+            });
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------- enqueueing jobs
+
+/// Outcome of [`request_sync`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestSync {
+    /// Queued (the SQS message id).
+    Queued(SyncJob),
+    /// The account has no integration.
+    NoIntegration,
+}
+
+/// `POST /v1/accounts/{id}/integration/sync`: asks for a sync now (manual), on the same FIFO
+/// queue and message group (the key) as the nightly and initial syncs. A second request within the
+/// same second is deduplicated by SQS; a job requested while a sync runs is served by it or runs
+/// after it.
+pub async fn request_sync(
+    store: &DynamoStore,
+    queue: &SyncQueue,
+    org: &OrgId,
+    account: &AccountId,
+) -> Result<RequestSync, SyncError> {
+    let Some(i) = store.get_integration(org, account).await? else {
+        return Ok(RequestSync::NoIntegration);
+    };
+    let job = job_for(&i, SyncReason::Manual, Utc::now());
+    queue
+        .enqueue(&job)
+        .await
+        .map_err(|e: QueueError| SyncError::Queue(e.to_string()))?;
+    Ok(RequestSync::Queued(job))
+}
+
+/// The job that syncs integration `i`.
+pub fn job_for(i: &Integration, reason: SyncReason, at: DateTime<Utc>) -> SyncJob {
+    SyncJob {
+        org: i.org.clone(),
+        account_id: i.account_id.clone(),
+        integration_id: i.id.clone(),
+        key_id: i.settings.key_id.clone(),
+        client_company_id: i.settings.client_company_id,
+        reason,
+        settings_version: i.version,
+        requested_at: at,
+    }
+}
+
+/// The deduplication id of the nightly job: `scheduled:{integrationId}:{YYYY-MM-DD}` (Oslo date),
+/// so a retried schedule run enqueues nothing twice.
+pub fn scheduled_dedup_id(i: &Integration, now: DateTime<Utc>) -> String {
+    format!("scheduled:{}:{}", i.id, oslo_today(now).format("%Y-%m-%d"))
+}
+
+/// What the scheduled run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledRun {
+    pub integrations: u32,
+    pub enqueued: u32,
+    pub skipped: u32,
+}
+
+/// The nightly run: one job per integration (GSI2), message group = the key, 10 a SendMessageBatch.
+/// Integrations whose initial sync is still queued are left to it.
+pub async fn enqueue_scheduled(
+    store: &DynamoStore,
+    sqs: &aws_sdk_sqs::Client,
+    sync_queue_url: &str,
+    now: DateTime<Utc>,
+) -> Result<ScheduledRun, SyncError> {
+    let all = store.all_integrations().await?;
+    let mut run = ScheduledRun {
+        integrations: all.len() as u32,
+        ..Default::default()
+    };
+    let due: Vec<&Integration> = all
+        .iter()
+        .filter(|i| !(i.status == IntegrationStatus::Pending && i.initial_sync_enqueued))
+        .collect();
+    run.skipped = run.integrations - due.len() as u32;
+    for chunk in due.chunks(10) {
+        let mut entries = Vec::new();
+        for (n, i) in chunk.iter().enumerate() {
+            let job = job_for(i, SyncReason::Scheduled, now);
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .message_body(
+                        serde_json::to_string(&job).map_err(|e| SyncError::Queue(e.to_string()))?,
+                    )
+                    .message_group_id(job.message_group_id())
+                    .message_deduplication_id(scheduled_dedup_id(i, now))
+                    .build()
+                    .map_err(|e| SyncError::Queue(e.to_string()))?,
+            );
+        }
+        let out = sqs
+            .send_message_batch()
+            .queue_url(sync_queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                SyncError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+            })?;
+        if !out.failed().is_empty() {
+            return Err(SyncError::Queue(format!(
+                "{} scheduled jobs were not accepted (the schedule's retry sends them again)",
+                out.failed().len()
+            )));
+        }
+        run.enqueued += chunk.len() as u32;
+    }
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn scheduled_dedup_id_uses_the_oslo_date() {
+        // 23:30 UTC on 31 Dec is already 1 Jan in Oslo.
+        let t = Utc.with_ymd_and_hms(2026, 12, 31, 23, 30, 0).unwrap();
+        assert_eq!(oslo_today(t).to_string(), "2027-01-01");
+    }
+}

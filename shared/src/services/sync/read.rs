@@ -1,0 +1,519 @@
+//! The Tripletex reads of one sync, as resumable steps (docs/sync.md §1).
+//!
+//! Every list is read with `fields=` (only what the ledger uses) and `count` = the page size. A page
+//! is first decoded into the typed raw shapes; only if that fails (a malformed element) is it read
+//! again as plain JSON and split with `raw::parse_items`, so one broken element is quarantined and
+//! the rest go on. The read state (what was read so far and where to go on) is serialisable: it is
+//! the sync's checkpoint.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::classify;
+use crate::domain::ledger::raw::{parse_items, RawCustomer, RawInvoice, RawPosting, RawVoucher};
+use crate::domain::ledger::{LedgerRead, RecordKind, SkipRecord};
+use crate::tripletex::model::ListPage;
+use crate::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+
+pub const CUSTOMER_FIELDS: &str = "id,version,name,customerNumber,organizationNumber,isInactive,\
+isPrivateIndividual,email,invoiceEmail,overdueNoticeEmail,invoicesDueIn,invoicesDueInType,\
+postalAddress(addressLine1,addressLine2,postalCode,city,country(isoAlpha2Code))";
+pub const INVOICE_FIELDS: &str = "id,version,invoiceNumber,invoiceDate,invoiceDueDate,kid,amount,\
+amountOutstanding,isCreditNote,creditedInvoice,customer(id),voucher(id),documentId,currency(code)";
+pub const POSTING_FIELDS: &str = "id,version,date,description,account(id,number,name),customer(id),\
+amount,amountGross,invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)";
+pub const VOUCHER_FIELDS: &str =
+    "id,version,date,description,voucherType(id,name),reverseVoucher(id),\
+postings(id,account(number,name),amount,amountGross)";
+pub const ACCOUNT_FIELDS: &str = "id,number,ledgerType";
+pub const POSTING_RULES_FIELDS: &str = "accountReceivableCustomersId(id)";
+
+/// One step of the read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// `GET /ledger/postingRules`: the customer ledger (AR) account.
+    PostingRules,
+    /// `GET /ledger/account`: other `ledgerType=CUSTOMER` accounts and the loss accounts.
+    Chart,
+    /// `GET /customer?isInactive=…` (with `changedSince` after a full read).
+    Customers { inactive: bool },
+    /// `GET /invoice` over `[fetchFrom, tomorrow)`.
+    Invoices,
+    /// `GET /ledger/posting/openPost` on one AR account (open items of any date).
+    OpenPost { account: i64 },
+    /// `GET /ledger/posting` on one AR account over `[fetchFrom, tomorrow)`.
+    Postings { account: i64 },
+    /// `GET /ledger/voucher?id=…` for the credits' vouchers.
+    Vouchers,
+}
+
+impl Step {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::PostingRules => "posting_rules",
+            Step::Chart => "chart",
+            Step::Customers { .. } => "customers",
+            Step::Invoices => "invoices",
+            Step::OpenPost { .. } => "open_posts",
+            Step::Postings { .. } => "postings",
+            Step::Vouchers => "vouchers",
+        }
+    }
+
+    /// What the key needs access to for this step (for the failure text).
+    pub fn access(&self) -> &'static str {
+        match self {
+            Step::PostingRules | Step::Chart => "the chart of accounts",
+            Step::Customers { .. } => "customers",
+            Step::Invoices => "invoices",
+            Step::OpenPost { .. } | Step::Postings { .. } => "ledger postings",
+            Step::Vouchers => "vouchers",
+        }
+    }
+}
+
+/// How customers are read this time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum CustomerRead {
+    Full,
+    /// Only customers changed since; the others are taken from the mirror.
+    ChangedSince {
+        since: String,
+    },
+}
+
+/// The read so far: the checkpoint's content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadState {
+    pub integration_id: String,
+    pub settings_version: u32,
+    pub started_at: DateTime<Utc>,
+    pub fetch_from: NaiveDate,
+    pub tomorrow: NaiveDate,
+    pub customer_read: CustomerRead,
+    /// Steps to do, in order; `steps[next]` is the current one (more are added once the AR accounts
+    /// are known).
+    pub steps: Vec<Step>,
+    pub next: usize,
+    /// `from` of the next page of the current step (for vouchers: the next id chunk).
+    pub position: u64,
+    pub ar_accounts: Vec<i64>,
+    pub loss_accounts: Vec<u32>,
+    pub customers: Vec<RawCustomer>,
+    pub invoices: Vec<RawInvoice>,
+    pub postings: Vec<RawPosting>,
+    pub vouchers: Vec<RawVoucher>,
+    pub quarantined: Vec<SkipRecord>,
+    /// The voucher ids to read (fixed when the vouchers step starts).
+    pub voucher_ids: Vec<i64>,
+    /// Pages read (all invocations).
+    pub pages: u32,
+}
+
+impl ReadState {
+    pub fn new(
+        integration_id: String,
+        settings_version: u32,
+        started_at: DateTime<Utc>,
+        fetch_from: NaiveDate,
+        tomorrow: NaiveDate,
+        customer_read: CustomerRead,
+    ) -> Self {
+        Self {
+            integration_id,
+            settings_version,
+            started_at,
+            fetch_from,
+            tomorrow,
+            customer_read,
+            steps: vec![Step::PostingRules, Step::Chart],
+            next: 0,
+            position: 0,
+            ar_accounts: Vec::new(),
+            loss_accounts: Vec::new(),
+            customers: Vec::new(),
+            invoices: Vec::new(),
+            postings: Vec::new(),
+            vouchers: Vec::new(),
+            quarantined: Vec::new(),
+            voucher_ids: Vec::new(),
+            pages: 0,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.next >= self.steps.len()
+    }
+
+    pub fn current(&self) -> Option<Step> {
+        self.steps.get(self.next).copied()
+    }
+
+    fn advance(&mut self) {
+        self.next += 1;
+        self.position = 0;
+    }
+
+    /// The read as the domain takes it (customers merged with `mirror_customers` for a
+    /// `changedSince` read: the changed ones win).
+    pub fn into_read(
+        self,
+        mirror_customers: impl IntoIterator<Item = (i64, RawCustomer)>,
+    ) -> LedgerRead {
+        let customers = match self.customer_read {
+            CustomerRead::Full => self.customers,
+            CustomerRead::ChangedSince { .. } => {
+                let mut all: std::collections::BTreeMap<i64, RawCustomer> =
+                    mirror_customers.into_iter().collect();
+                let mut unidentified = Vec::new();
+                for c in self.customers {
+                    match c.id {
+                        Some(id) => {
+                            all.insert(id, c);
+                        }
+                        None => unidentified.push(c),
+                    }
+                }
+                all.into_values().chain(unidentified).collect()
+            }
+        };
+        LedgerRead {
+            customers,
+            invoices: self.invoices,
+            postings: self.postings,
+            vouchers: self.vouchers,
+            quarantined: self.quarantined,
+        }
+    }
+}
+
+/// Counters of the reads (for logs and the benchmark).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadStats {
+    /// GET requests made (pages, postingRules; a re-read of a malformed page counts).
+    pub requests: u32,
+    /// Pages whose typed decoding failed and that were read again as plain JSON.
+    pub reread_pages: u32,
+    pub values: u64,
+    #[serde(skip)]
+    pub waited: Duration,
+}
+
+/// Why the read stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    Tripletex { step: Step, error: TripletexError },
+}
+
+/// Reads one page (or one step that is a single request). Returns `true` when the step is done.
+pub(crate) struct Reader<'a> {
+    pub client: &'a TripletexClient,
+    pub key: &'a EmployeeKey,
+    pub acting: Acting,
+    pub page_size: u32,
+    pub voucher_ids_per_request: usize,
+    pub stats: ReadStats,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PostingRulesWire {
+    account_receivable_customers_id: Option<crate::domain::ledger::raw::RawRef>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AccountWire {
+    id: Option<i64>,
+    number: Option<i64>,
+    ledger_type: Option<String>,
+}
+
+fn date(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+impl Reader<'_> {
+    async fn get<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, TripletexError> {
+        let started = Instant::now();
+        self.stats.requests += 1;
+        let r = self
+            .client
+            .get_json::<T>(self.key, self.acting, path, query)
+            .await;
+        self.stats.waited += started.elapsed();
+        r
+    }
+
+    /// One page of a list: typed, else element by element with quarantine.
+    async fn page<T: DeserializeOwned>(
+        &mut self,
+        kind: RecordKind,
+        path: &str,
+        query: &[(&str, String)],
+        fields: &str,
+        from: u64,
+        count: u32,
+    ) -> Result<(Vec<T>, Vec<SkipRecord>, usize), TripletexError> {
+        let mut q: Vec<(&str, String)> = query.to_vec();
+        q.push(("from", from.to_string()));
+        q.push(("count", count.to_string()));
+        q.push(("fields", fields.to_string()));
+        match self.get::<ListPage<T>>(path, &q).await {
+            Ok(p) => {
+                let n = p.values.len();
+                self.stats.values += n as u64;
+                Ok((p.values, Vec::new(), n))
+            }
+            Err(TripletexError::Decode(_)) => {
+                self.stats.reread_pages += 1;
+                let p = self.get::<ListPage<serde_json::Value>>(path, &q).await?;
+                let n = p.values.len();
+                self.stats.values += n as u64;
+                let (ok, bad) = parse_items::<T>(kind, p.values);
+                Ok((ok, bad, n))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Does one request of the current step. `Ok(())` also when the read is complete.
+    pub async fn step(&mut self, st: &mut ReadState) -> Result<(), ReadError> {
+        let Some(step) = st.current() else {
+            return Ok(());
+        };
+        let fail = |error| ReadError::Tripletex { step, error };
+        let size = self.page_size;
+        let window = || {
+            vec![
+                ("dateFrom", date(st.fetch_from)),
+                ("dateTo", date(st.tomorrow)),
+            ]
+        };
+        st.pages += 1;
+        match step {
+            Step::PostingRules => {
+                #[derive(Deserialize)]
+                struct Single {
+                    value: PostingRulesWire,
+                }
+                let r: Single = self
+                    .get(
+                        "/ledger/postingRules",
+                        &[("fields", POSTING_RULES_FIELDS.to_string())],
+                    )
+                    .await
+                    .map_err(fail)?;
+                if let Some(id) = r.value.account_receivable_customers_id.and_then(|a| a.id) {
+                    st.ar_accounts.push(id);
+                }
+                st.advance();
+            }
+            Step::Chart => {
+                let (accounts, _bad, n) = self
+                    .page::<AccountWire>(
+                        RecordKind::Posting,
+                        "/ledger/account",
+                        &[],
+                        ACCOUNT_FIELDS,
+                        st.position,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                for a in &accounts {
+                    if a.ledger_type.as_deref() == Some("CUSTOMER") {
+                        if let Some(id) = a.id {
+                            if !st.ar_accounts.contains(&id) {
+                                st.ar_accounts.push(id);
+                            }
+                        }
+                    }
+                }
+                let mut loss: BTreeSet<u32> = st.loss_accounts.iter().copied().collect();
+                loss.extend(classify::loss_accounts_in_chart(
+                    accounts
+                        .iter()
+                        .filter_map(|a| a.number.and_then(|n| u32::try_from(n).ok())),
+                ));
+                st.loss_accounts = loss.into_iter().collect();
+                st.position += n as u64;
+                if n < size as usize {
+                    // The chart is read: plan the rest.
+                    st.advance();
+                    let mut rest = vec![
+                        Step::Customers { inactive: false },
+                        Step::Customers { inactive: true },
+                        Step::Invoices,
+                    ];
+                    rest.extend(
+                        st.ar_accounts
+                            .iter()
+                            .map(|&a| Step::OpenPost { account: a }),
+                    );
+                    rest.extend(
+                        st.ar_accounts
+                            .iter()
+                            .map(|&a| Step::Postings { account: a }),
+                    );
+                    rest.push(Step::Vouchers);
+                    st.steps.extend(rest);
+                }
+            }
+            Step::Customers { inactive } => {
+                let mut q = vec![("isInactive", inactive.to_string())];
+                if let CustomerRead::ChangedSince { since } = &st.customer_read {
+                    q.push(("changedSince", since.clone()));
+                }
+                let (v, bad, n) = self
+                    .page::<RawCustomer>(
+                        RecordKind::Customer,
+                        "/customer",
+                        &q,
+                        CUSTOMER_FIELDS,
+                        st.position,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                st.customers.extend(v);
+                st.quarantined.extend(bad);
+                self.next_or_done(st, n);
+            }
+            Step::Invoices => {
+                let q = vec![
+                    ("invoiceDateFrom", date(st.fetch_from)),
+                    ("invoiceDateTo", date(st.tomorrow)),
+                ];
+                let (v, bad, n) = self
+                    .page::<RawInvoice>(
+                        RecordKind::Invoice,
+                        "/invoice",
+                        &q,
+                        INVOICE_FIELDS,
+                        st.position,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                st.invoices.extend(v);
+                st.quarantined.extend(bad);
+                self.next_or_done(st, n);
+            }
+            Step::OpenPost { account } => {
+                let q = vec![
+                    ("date", date(st.tomorrow)),
+                    ("accountId", account.to_string()),
+                ];
+                let (v, bad, n) = self
+                    .page::<RawPosting>(
+                        RecordKind::Posting,
+                        "/ledger/posting/openPost",
+                        &q,
+                        POSTING_FIELDS,
+                        st.position,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                st.postings.extend(v);
+                st.quarantined.extend(bad);
+                self.next_or_done(st, n);
+            }
+            Step::Postings { account } => {
+                let mut q = window();
+                q.push(("accountId", account.to_string()));
+                let (v, bad, n) = self
+                    .page::<RawPosting>(
+                        RecordKind::Posting,
+                        "/ledger/posting",
+                        &q,
+                        POSTING_FIELDS,
+                        st.position,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                st.postings.extend(v);
+                st.quarantined.extend(bad);
+                self.next_or_done(st, n);
+            }
+            Step::Vouchers => {
+                if st.position == 0 && st.voucher_ids.is_empty() {
+                    let read = LedgerRead {
+                        postings: std::mem::take(&mut st.postings),
+                        ..Default::default()
+                    };
+                    st.voucher_ids = read.credit_vouchers_to_read();
+                    st.postings = read.postings;
+                }
+                let per = self.voucher_ids_per_request.clamp(1, size as usize);
+                let start = (st.position as usize).min(st.voucher_ids.len());
+                let chunk: Vec<i64> = st.voucher_ids[start..].iter().take(per).copied().collect();
+                if chunk.is_empty() {
+                    st.pages -= 1;
+                    st.advance();
+                    return Ok(());
+                }
+                // Tripletex requires a date range on this endpoint: the credits' dates bound it.
+                let min_date = st
+                    .postings
+                    .iter()
+                    .filter_map(|p| match &p.date {
+                        Some(crate::domain::ledger::raw::Lenient::Valid(d)) => Some(*d),
+                        _ => None,
+                    })
+                    .min()
+                    .unwrap_or(st.fetch_from)
+                    .min(st.fetch_from);
+                let ids = chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let q = vec![
+                    ("id", ids),
+                    ("dateFrom", date(min_date)),
+                    ("dateTo", date(st.tomorrow)),
+                ];
+                let (v, bad, _n) = self
+                    .page::<RawVoucher>(
+                        RecordKind::Voucher,
+                        "/ledger/voucher",
+                        &q,
+                        VOUCHER_FIELDS,
+                        0,
+                        size,
+                    )
+                    .await
+                    .map_err(fail)?;
+                st.vouchers.extend(v);
+                st.quarantined.extend(bad);
+                st.position += chunk.len() as u64;
+                if st.position as usize >= st.voucher_ids.len() {
+                    st.advance();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn next_or_done(&self, st: &mut ReadState, n: usize) {
+        st.position += n as u64;
+        if n < self.page_size as usize {
+            st.advance();
+        }
+    }
+}
