@@ -393,9 +393,13 @@ pub fn act_on_effects(
                 settlement_version,
                 idempotency_key,
             } => {
-                // Recorded on the claim (`settlements[].undone`); the posting worker (a later
-                // issue) reverses what it posted under that key.
-                tracing::warn!(settlement_version, %idempotency_key, "settlement undone");
+                // Recorded on the claim (`settlements[].undone`). A job still in the outbox is
+                // withdrawn (never sent); one already sent is for the posting worker (a later
+                // issue) to reverse under its key.
+                let before = rec.outbox.len();
+                rec.outbox.retain(|j| &j.idempotency_key != idempotency_key);
+                let withdrawn = rec.outbox.len() < before;
+                tracing::warn!(settlement_version, %idempotency_key, withdrawn, "settlement undone");
             }
             ClaimEffect::ReviewNeeded { posting_id, .. } => {
                 tracing::info!(posting_id, "credit held for review");
