@@ -641,12 +641,18 @@ impl DynamoStore {
                 .expression_attribute_values(":pk", s(account_pk(account)))
                 .expression_attribute_values(":a", s("CUST#"))
                 .expression_attribute_values(":b", s("SKIP#\u{10ffff}"))
-                .projection_expression(
-                    "SK, #h, customerId, #st, overdue, dueDate, factsHash, creditKeys, reason, #k, raw, regHash",
-                )
+                .projection_expression("SK, #h, #cid, #st, #ov, #dd, #fh, #ck, #r, #k, #raw, #rh")
                 .expression_attribute_names("#h", "hash")
+                .expression_attribute_names("#cid", "customerId")
                 .expression_attribute_names("#st", "status")
+                .expression_attribute_names("#ov", "overdue")
+                .expression_attribute_names("#dd", "dueDate")
+                .expression_attribute_names("#fh", "factsHash")
+                .expression_attribute_names("#ck", "creditKeys")
+                .expression_attribute_names("#r", "reason")
                 .expression_attribute_names("#k", "key")
+                .expression_attribute_names("#raw", "raw")
+                .expression_attribute_names("#rh", "regHash")
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -926,7 +932,8 @@ impl DynamoStore {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(super::setup::org_pk(org), PROFILE_SK.into())))
-            .projection_expression("contactEmail")
+            .projection_expression("#ce")
+            .expression_attribute_names("#ce", "contactEmail")
             .send()
             .await
             .map_err(service_error)?;
