@@ -164,3 +164,250 @@ async fn first_sync_mirrors_the_ledger_sets_ready_and_mails_once() {
     assert!(w.drain_classification().await.is_empty());
     assert_eq!(w.mails_to("regnskap@fjordkraft.test").await.len(), 1);
 }
+
+fn paid_in_part(mut c: Value) -> Value {
+    // inv_80001 gets a part payment of 2500: one new credit posting, the outstanding moves.
+    c["invoices"][0]["amountOutstanding"] = json!(10000.0);
+    let postings = c["postings"].as_array_mut().unwrap();
+    postings.push(posting(
+        60060,
+        50060,
+        Vt::Payment,
+        "2026-10-01",
+        BANK,
+        2500.0,
+        None,
+        "",
+        None,
+        None,
+    ));
+    postings.push(posting(
+        60061,
+        50060,
+        Vt::Payment,
+        "2026-10-01",
+        AR,
+        -2500.0,
+        Some(40001),
+        "10023",
+        None,
+        None,
+    ));
+    c["vouchers"].as_array_mut().unwrap().push(voucher(
+        50060,
+        "2026-10-01",
+        "Innbetaling faktura 10023",
+        Vt::Payment,
+        &[60060, 60061],
+    ));
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_resync_writes_nothing_and_a_changed_posting_writes_one_item_and_one_event() {
+    let mut w = World::new(&base_company(), |_| {}).await;
+    completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    w.drain_classification().await;
+    let before = w.items().await;
+
+    // Unchanged: a new job (manual) reads again and writes no ledger record, sends no event.
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Manual), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s.dynamodb_items_written, 0);
+    assert_eq!(s.events_sent, 0);
+    assert_eq!(s.sqs_requests, 0);
+    // Only the bookkeeping: the summary and the integration's last sync.
+    assert_eq!(s.dynamodb_write_requests, 2, "{s:?}");
+    assert!(w.drain_classification().await.is_empty());
+    assert_eq!(w.items().await, before);
+
+    // A part payment on inv_80001: exactly that item is written, and one credit event goes out.
+    w.replace_sandbox(fixture_with(&paid_in_part(base_company())));
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Manual), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s.dynamodb_items_written, 1, "{s:?}");
+    let events = w.drain_classification().await;
+    assert_eq!(event_types(&events), vec!["credit:inv_80001"]);
+    assert_eq!(events[0].1, "credit:60061:0");
+    let after = w.items().await;
+    assert_eq!(after["inv_80001"].owed.to_string(), "10000.00");
+    assert_eq!(after["inv_80003"], before["inv_80003"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_decide_saft_and_null_voucher_type_items() {
+    let mut w = World::new(&base_company(), |_| {}).await;
+    completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        w.skip_keys(SkipReason::MissingDueDate).await,
+        vec!["item_60020"]
+    );
+    assert_eq!(
+        w.skip_keys(SkipReason::NullVoucherType).await,
+        vec!["item_60030"]
+    );
+    w.drain_classification().await;
+
+    w.change_settings(|s| {
+        s.include_saft_imported = true;
+        s.include_null_voucher_type = true;
+    })
+    .await;
+    completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    let items = w.items().await;
+    // SAF-T item: due date derived from the customer's terms (14 days), flagged.
+    let saft = &items["item_60020"];
+    assert!(saft.due_date_estimated);
+    assert_eq!(saft.due_date, Some(d("2026-02-15")));
+    // Manual voucher (voucherType null) is mirrored now.
+    assert_eq!(items["item_60030"].status, ItemStatus::Open);
+    // The skip records are gone.
+    assert!(w.skips(SkipReason::MissingDueDate).await.is_empty());
+    assert!(w.skips(SkipReason::NullVoucherType).await.is_empty());
+    let summary = w.store.counts(&w.account).await.unwrap().unwrap();
+    assert_eq!(summary.counts.open_items, 3);
+    assert_eq!(summary.counts.skipped_for(SkipReason::MissingDueDate), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_403_on_vouchers_fails_with_the_alle_tilganger_fix() {
+    // Client 2002's access template lacks vouchers.
+    let w = World::with_fixture(fixture_for(2002, &base_company()), 2002, |_| {}).await;
+    let out = w
+        .service(SyncConfig::default())
+        .run_job(&w.job(SyncReason::Initial), None)
+        .await
+        .unwrap();
+    let JobOutcome::Failed(text) = out else {
+        panic!("expected a failure, got {out:?}");
+    };
+    assert!(
+        text.contains("vouchers") && text.contains("Alle tilganger"),
+        "{text}"
+    );
+    let i = w.current_integration().await;
+    assert_eq!(i.status, IntegrationStatus::Failed);
+    let last = i.last_sync.unwrap();
+    assert!(!last.succeeded);
+    assert!(last.message.unwrap().contains("Alle tilganger"));
+    // Nothing half-written, no events.
+    assert!(w.items().await.is_empty());
+    assert!(w.drain_classification().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_without_access_to_the_client_names_klient_tilganger() {
+    // Company 2004 is not linked to the accountant key.
+    let w = World::with_fixture(fixture_for(2004, &base_company()), 2004, |_| {}).await;
+    let out = w
+        .service(SyncConfig::default())
+        .run_job(&w.job(SyncReason::Initial), None)
+        .await
+        .unwrap();
+    let JobOutcome::Failed(text) = out else {
+        panic!("expected a failure, got {out:?}");
+    };
+    assert!(
+        text.contains("no longer has access to client 2004") && text.contains("Klient → Tilganger"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_within_bounds_still_completes() {
+    let w = World::new(&base_company(), |_| {}).await;
+    w.sandbox.set_faults(
+        serde_json::from_value(json!({"rules": [
+            {"kind": {"type": "rate_limit", "with_reset": false, "reset_seconds": 1}, "count": 5,
+             "pathContains": "/ledger/posting"},
+            {"kind": {"type": "server_error", "status": 503}, "count": 2, "pathContains": "/invoice"}
+        ]}))
+        .unwrap(),
+    );
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    let stats = w.sandbox.stats();
+    assert_eq!(stats.responses_by_status.get(&429).copied().unwrap_or(0), 5);
+    assert_eq!(stats.responses_by_status.get(&503).copied().unwrap_or(0), 2);
+    assert_eq!(s.counts.open_items, 1);
+    assert_eq!(w.items().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_sync_resumes_from_its_checkpoint() {
+    let w = World::new(&base_company(), |_| {}).await;
+    let svc = w.service(SyncConfig {
+        max_pages_per_invocation: Some(3),
+        ..SyncConfig::default()
+    });
+    let job = w.job(SyncReason::Initial);
+    let mut suspended = 0;
+    let mut requests = 0;
+    let stats = loop {
+        match svc.run_job(&job, None).await.unwrap() {
+            JobOutcome::Suspended(s) => {
+                suspended += 1;
+                requests += s.tripletex_requests;
+                assert!(s.tripletex_requests <= 3);
+                assert!(
+                    w.items().await.is_empty(),
+                    "nothing is written before the read is done"
+                );
+                assert_eq!(
+                    w.current_integration().await.status,
+                    IntegrationStatus::Syncing
+                );
+            }
+            JobOutcome::Completed(s) => break s,
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(suspended < 20, "the sync does not progress");
+    };
+    requests += stats.tripletex_requests;
+    assert!(stats.resumed);
+    assert!(suspended >= 2, "{suspended}");
+    // Each page was read once over all invocations (no restart from the beginning).
+    let pages = w.sandbox.stats().total_requests;
+    assert_eq!(
+        requests as u64 + 1,
+        pages,
+        "one session creation besides the pages"
+    );
+    assert_eq!(w.items().await.len(), 2);
+    assert_eq!(
+        w.skip_keys(SkipReason::MissingDueDate).await,
+        vec!["item_60020"]
+    );
+    assert!(w.store.get_checkpoint(&w.account).await.unwrap().is_none());
+    assert_eq!(
+        w.current_integration().await.status,
+        IntegrationStatus::Ready
+    );
+}

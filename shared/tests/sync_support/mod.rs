@@ -331,12 +331,17 @@ pub fn base_company() -> Value {
 
 /// The demo fixture with company 2001's collections replaced.
 pub fn fixture_with(collections: &Value) -> Fixture {
+    fixture_for(2001, collections)
+}
+
+/// The demo fixture with `company`'s collections replaced.
+pub fn fixture_for(company: i64, collections: &Value) -> Fixture {
     let text =
         std::fs::read_to_string(repo_root().join("infra/tripletex-sandbox/fixtures/demo.json"))
             .expect("demo fixture");
     let mut f: Value = serde_json::from_str(&text).unwrap();
     for c in f["companies"].as_array_mut().unwrap() {
-        if c["id"] == json!(2001) {
+        if c["id"] == json!(company) {
             c["collections"] = collections.clone();
         }
     }
@@ -514,6 +519,12 @@ impl World {
             account: account.id,
             integration,
         }
+    }
+
+    /// Replaces the sandbox (e.g. with changed data); the next `service()` talks to the new one.
+    pub fn replace_sandbox(&mut self, fixture: Fixture) {
+        self.sandbox =
+            tripletex_sandbox::start_in_thread(fixture, Faults::default()).expect("sandbox starts");
     }
 
     pub fn tripletex(&self) -> TripletexClient {
