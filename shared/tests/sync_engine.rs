@@ -411,3 +411,94 @@ async fn an_interrupted_sync_resumes_from_its_checkpoint() {
         IntegrationStatus::Ready
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brreg_flags_stop_dunning_updates_addresses_and_is_cached_for_a_day() {
+    use tripletex_sandbox::generator::{BrregStatus, GenSpec};
+    let fixture = tripletex_sandbox::Fixture::demo()
+        .with_generated_company(2001, GenSpec::with_postings(11, 4000))
+        .unwrap();
+    let w = World::with_fixture(fixture, 2001, |s| s.update_addresses_from_brreg = true).await;
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    let data = w.sandbox.company_data(2001).expect("generated company");
+    let customers = w.customers().await;
+    let mut flagged = 0;
+    let mut checked = 0;
+    for g in data
+        .customers
+        .iter()
+        .filter(|c| !c.is_private_individual && c.brreg.is_some())
+    {
+        let Some(m) = customers.get(&g.id) else {
+            continue;
+        };
+        if m.customer.organization_number.is_none() {
+            continue;
+        }
+        checked += 1;
+        let reg = m.registry.as_ref().expect("registry information");
+        let stop = matches!(
+            g.brreg,
+            Some(
+                BrregStatus::Bankrupt(_)
+                    | BrregStatus::UnderLiquidation(_)
+                    | BrregStatus::ForcedDissolution(_)
+                    | BrregStatus::Deleted(_)
+                    | BrregStatus::Removed
+            )
+        );
+        assert_eq!(reg.stop_dunning, stop, "customer {} {:?}", g.id, g.brreg);
+        assert_eq!(reg.found, !matches!(g.brreg, Some(BrregStatus::Unknown)));
+        if stop {
+            flagged += 1;
+        }
+        if let Some(addr) = &reg.registered_address {
+            // The register's address is mirrored; one that differs only in case stays as is.
+            let norm = |a: &shared::domain::ledger::PostalAddress| {
+                format!("{:?}|{:?}|{:?}", a.lines, a.postal_code, a.city).to_lowercase()
+            };
+            let mirrored = m.customer.postal_address.as_ref().expect("an address");
+            assert_eq!(norm(mirrored), norm(addr), "customer {}", g.id);
+            if m.tripletex_postal_address.is_some() {
+                assert_eq!(mirrored, addr);
+            }
+        }
+    }
+    assert!(
+        checked > 10 && flagged > 0,
+        "checked {checked}, flagged {flagged}"
+    );
+    // Every business customer with a valid number is looked up (the demo fixture's two included).
+    let with_number = customers
+        .values()
+        .filter(|c| {
+            c.customer.organization_number.is_some()
+                && c.customer.debtor_kind == shared::domain::DebtorKind::Business
+        })
+        .count();
+    assert_eq!(with_number, checked + 2);
+    assert_eq!(s.brreg_lookups as usize, with_number);
+    let brreg_requests = |st: &tripletex_sandbox::Stats| -> u64 {
+        st.requests_by_path
+            .iter()
+            .filter(|(p, _)| p.contains("enhetsregisteret"))
+            .map(|(_, n)| *n)
+            .sum()
+    };
+    let first = brreg_requests(&w.sandbox.stats());
+    assert_eq!(first as usize, with_number);
+    // A second sync the same day: answers from the cache, nothing rewritten.
+    let s2 = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Manual), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(brreg_requests(&w.sandbox.stats()), first);
+    assert_eq!(s2.dynamodb_items_written, 0, "{s2:?}");
+}
