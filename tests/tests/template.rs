@@ -1,0 +1,109 @@
+//! The SAM template is checked offline by cfn-lint as part of the tests, and the properties that
+//! cfn-lint does not check (seen in the reference: runtime, architecture, partial batch responses,
+//! visibility timeouts vs function timeouts) are asserted here.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cfn_lint() -> PathBuf {
+    let venv = std::env::var_os("INNDRIVE_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-tools"));
+    let bin = venv.join("bin/cfn-lint");
+    assert!(
+        bin.is_file(),
+        "cfn-lint not found at {} (run the tests through `./dev test`, which installs it)",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn template_passes_cfn_lint() {
+    let out = Command::new(cfn_lint())
+        .arg("template.yaml")
+        .current_dir(repo_root())
+        .output()
+        .expect("cfn-lint runs");
+    assert!(
+        out.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cfn_lint_catches_a_broken_template() {
+    // The check above can fail: a typo cfn-lint knows must make it fail.
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let broken = text.replacen("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQ", 1);
+    assert_ne!(text, broken);
+    let dir = std::env::temp_dir().join(format!("inndrive-cfn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let out = Command::new(cfn_lint()).arg(&path).output().expect("cfn-lint runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success(), "cfn-lint accepted PAY_PER_REQ");
+}
+
+/// What cfn-lint does not catch, checked on the parsed template.
+#[test]
+fn functions_queues_and_globals_follow_the_house_rules() {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let t = inndrive_local::template::Template::parse(&text).expect("template parses");
+    let g = &t.globals_function;
+    assert_eq!(g["Runtime"], "provided.al2023");
+    assert_eq!(g["Architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(g["Handler"], "bootstrap");
+    assert_eq!(g["LoggingConfig"]["LogFormat"], "JSON");
+
+    let max_timeout = |fn_props: &serde_json::Value| -> i64 {
+        fn_props["Timeout"]
+            .as_i64()
+            .or_else(|| fn_props["Timeout"].as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(900)
+    };
+    let mut sqs_events = 0;
+    for (id, r) in &t.resources {
+        if r.type_ != "AWS::Serverless::Function" {
+            continue;
+        }
+        assert_eq!(
+            r.metadata["BuildMethod"], "rust-cargolambda",
+            "{id} is built by cargo lambda"
+        );
+        assert!(r.metadata["BuildProperties"]["Binary"].is_string(), "{id} names its binary");
+        let timeout = max_timeout(&r.properties);
+        for (ev, e) in r.properties["Events"].as_object().into_iter().flatten() {
+            if e["Type"] != "SQS" {
+                continue;
+            }
+            sqs_events += 1;
+            let p = &e["Properties"];
+            assert_eq!(
+                p["FunctionResponseTypes"],
+                serde_json::json!(["ReportBatchItemFailures"]),
+                "{id}.{ev} reports partial batch failures"
+            );
+            // The queue: visibility ≥ 6 × the function timeout, and a DLQ.
+            let queue_id = p["Queue"]["Fn::GetAtt"][0]
+                .as_str()
+                .or_else(|| p["Queue"]["Fn::GetAtt"].as_str().and_then(|s| s.split('.').next()))
+                .unwrap_or_else(|| panic!("{id}.{ev}: Queue is a GetAtt of a queue in this template"));
+            let q = &t.resources[queue_id].properties;
+            let vis = q["VisibilityTimeout"].as_i64().unwrap_or(30);
+            assert!(vis >= 6 * timeout, "{queue_id}: visibility {vis} < 6 × {timeout}");
+            assert!(
+                q["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
+                "{queue_id} has a dead-letter queue"
+            );
+        }
+    }
+    assert!(sqs_events >= 1, "at least one SQS worker");
+}
