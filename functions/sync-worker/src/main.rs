@@ -20,6 +20,9 @@ use shared::services::sync::{
 };
 use shared::store::DynamoStore;
 
+/// Seconds until a checkpointed job is delivered again.
+const RESUME_AFTER_SECS: i32 = 5;
+
 /// The invocation's deadline (epoch ms) as an `Instant`.
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     if deadline_ms == 0 {
@@ -51,8 +54,9 @@ async fn main() -> ExitCode {
         }
     };
     let mut sync_config = SyncConfig::default();
-    if let Ok(n) = optional("SYNC_MAX_PAGES_PER_INVOCATION", "").parse::<u32>() {
-        sync_config.max_pages_per_invocation = Some(n.max(1));
+    // 0 (the template's default) = no limit.
+    if let Ok(n) = optional("SYNC_MAX_PAGES_PER_INVOCATION", "0").parse::<u32>() {
+        sync_config.max_pages_per_invocation = (n > 0).then_some(n);
     }
     if let Ok(s) = optional("SYNC_DEADLINE_MARGIN_SECONDS", "").parse::<u64>() {
         sync_config.deadline_margin = Duration::from_secs(s);
@@ -91,10 +95,13 @@ async fn main() -> ExitCode {
         config: sync_config,
     };
     let service = &service;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let (sqs, sync_queue_url) = (&sqs, &config.sync_queue_url);
     let handler = move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_of(event.context.deadline);
         let response: SqsBatchResponse = process_sqs_batch(event, |msg| async move {
             let body = msg.body.unwrap_or_default();
+            let receipt = msg.receipt_handle.clone();
             match service.handle_message(&body, deadline).await {
                 Ok(JobOutcome::Completed(stats)) => {
                     tracing::info!(stats = %serde_json::to_string(&stats).unwrap_or_default(), "sync job done");
@@ -108,7 +115,23 @@ async fn main() -> ExitCode {
                     tracing::warn!(reason = %why, "sync failed; status failed, the next sync retries");
                     Ok(())
                 }
-                Ok(JobOutcome::Suspended(_)) => Err(SyncError::Suspended),
+                Ok(JobOutcome::Suspended(_)) => {
+                    // Come back soon rather than after the queue's visibility timeout (90 min):
+                    // the checkpoint makes the next delivery go on where this one stopped.
+                    if let Some(r) = receipt {
+                        if let Err(e) = sqs
+                            .change_message_visibility()
+                            .queue_url(sync_queue_url)
+                            .receipt_handle(r)
+                            .visibility_timeout(RESUME_AFTER_SECS)
+                            .send()
+                            .await
+                        {
+                            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not shorten the visibility timeout; the job resumes after the queue's");
+                        }
+                    }
+                    Err(SyncError::Suspended)
+                }
                 Err(SyncError::BadMessage(e)) => {
                     // Retrying cannot fix it: acknowledge (logged) rather than poison the group.
                     tracing::error!(error = %e, "not a sync job; dropped");

@@ -43,7 +43,13 @@ use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 static MOTO: OnceLock<String> = OnceLock::new();
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    while !dir.join("template.yaml").is_file() {
+        if !dir.pop() {
+            return PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        }
+    }
+    dir
 }
 
 fn free_port() -> u16 {
@@ -350,6 +356,15 @@ pub fn fixture_for(company: i64, collections: &Value) -> Fixture {
 
 // ---------------------------------------------------------------------------------- the world
 
+/// The AWS resources a world uses.
+pub struct Resources {
+    pub table: String,
+    pub sync_queue_url: String,
+    pub class_queue_url: String,
+    pub secret_prefix: String,
+    pub mail_from: String,
+}
+
 pub struct World {
     pub store: DynamoStore,
     pub ddb: aws_sdk_dynamodb::Client,
@@ -401,7 +416,6 @@ impl World {
         let sdk = shared::aws::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
         let ses = aws_sdk_sesv2::Client::new(&sdk);
         let run = unique()[..12].to_string();
         let table = format!("inndrive-sync-{run}");
@@ -449,6 +463,42 @@ impl World {
 
         let sandbox =
             tripletex_sandbox::start_in_thread(fixture, Faults::default()).expect("sandbox starts");
+        Self::populate(
+            sdk,
+            Resources {
+                table,
+                sync_queue_url,
+                class_queue_url,
+                secret_prefix,
+                mail_from,
+            },
+            sandbox,
+            client,
+            settings,
+        )
+        .await
+    }
+
+    /// Puts the account, key (with its token secret) and integration into existing resources
+    /// (e.g. the local stack's, provisioned from template.yaml).
+    pub async fn populate(
+        sdk: aws_config::SdkConfig,
+        r: Resources,
+        sandbox: SandboxHandle,
+        client: i64,
+        settings: impl FnOnce(&mut IntegrationSettings),
+    ) -> World {
+        let Resources {
+            table,
+            sync_queue_url,
+            class_queue_url,
+            secret_prefix,
+            mail_from,
+        } = r;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+        let run = unique()[..12].to_string();
 
         let store = DynamoStore::new(ddb.clone(), table.clone());
         let org = OrgId::parse(&format!("org_{}", &run[..8])).unwrap();
