@@ -508,3 +508,35 @@ async fn another_organizations_claims_and_cases_are_not_reachable() {
         .is_none());
     let _ = Arc::clone(&w.jobs);
 }
+
+#[tokio::test]
+async fn a_voucher_item_whose_principal_grows_under_the_same_posting_version_is_updated() {
+    use shared::domain::ledger::{ClaimFacts, ItemMirroredEvent, ItemSource, LedgerEvent};
+    let w = World::new("org_saft", 14).await;
+    let svc = service(&w);
+    let now = t(2026, 2, 1);
+    let item = |principal: i64| {
+        let facts = ClaimFacts {
+            source: ItemSource::Voucher,
+            customer_id: CUSTOMER,
+            invoice_id: None,
+            invoice_number: Some("7001".into()),
+            voucher_id: Some(90_001),
+            principal: kr(principal),
+            date: date(2026, 1, 5),
+            due_date: Some(date(2026, 1, 19)),
+            due_date_estimated: false,
+            // The first debit posting's version: unchanged when a fee is booked on the number.
+            source_version: Some(3),
+        };
+        LedgerEvent::ItemMirrored(ItemMirroredEvent {
+            key: format!("mirror:item_55001:{}", facts.hash()),
+            item_id: "item_55001".into(),
+            facts,
+        })
+    };
+    svc.handle(&w.msg(item(2_000)), early(), now).await.unwrap();
+    svc.handle(&w.msg(item(2_070)), early(), now).await.unwrap();
+    let rec = claim(&w, "item_55001").await;
+    assert_eq!(rec.state.amounts.principal, kr(2_070));
+}

@@ -31,7 +31,7 @@ use crate::domain::claim::{
     Mirror, PostingRef, VoucherPostingJob,
 };
 use crate::domain::classify::classify;
-use crate::domain::ledger::LedgerEvent;
+use crate::domain::ledger::{ItemSource, LedgerEvent};
 use crate::domain::Money;
 use crate::queue::ClassificationMessage;
 use crate::services::cases::open_case_if_due;
@@ -166,7 +166,14 @@ pub fn map_event(event: &LedgerEvent, now: DateTime<Utc>) -> Mapped {
                         invoice_date: f.date,
                         due_date,
                         due_date_estimated: f.due_date_estimated,
-                        version: f.source_version,
+                        // An invoice's version rises when it is edited. A voucher item's
+                        // "version" is its first debit posting's: a second debit (a fee on the
+                        // number) changes the principal but not that version, so for those the
+                        // content decides (the FIFO group keeps a claim's events in order).
+                        version: match f.source {
+                            ItemSource::Invoice => f.source_version,
+                            _ => None,
+                        },
                     }),
                 )),
                 None,
