@@ -300,7 +300,7 @@ async fn pause_resume_close_reopen_and_notes() {
     let (s, d) = api
         .post(
             &p("close"),
-            r#"{"reason": "other", "text": "Oppgjort direkte"}"#,
+            r#"{"reason": "annet", "text": "Oppgjort direkte"}"#,
         )
         .await;
     assert_eq!(s, 200);

@@ -417,7 +417,7 @@ impl CasesService {
                 CaseCommand::Pause(p) => case.pause(p.until, &p.note, by, today, now)?,
                 CaseCommand::Resume => case.resume(by, now)?,
                 CaseCommand::Close(c) => {
-                    let reason = CloseReason::parse(&c.reason, c.text.as_deref())?;
+                    let reason = CloseReason::parse(close_code(&c.reason), c.text.as_deref())?;
                     case.close(reason, c.note.as_deref(), by, today, now)?
                 }
                 CaseCommand::Reopen(r) => {
@@ -581,6 +581,19 @@ impl CasesService {
     }
 }
 
+/// The close reason's code; the Norwegian labels the user sees are accepted too
+/// («vi trekker saken», «skyldner er insolvent», «betalt», «kreditert», «annet»).
+pub fn close_code(reason: &str) -> &str {
+    match reason.trim().to_lowercase().as_str() {
+        "vi trekker saken" => "withdrawn",
+        "skyldner er insolvent" => "debtorInsolvent",
+        "betalt" => "paid",
+        "kreditert" => "credited",
+        "annet" => "other",
+        _ => reason,
+    }
+}
+
 fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>) -> CaseDetail {
     let summary: ClaimSummary = claim.map(ClaimRecord::summary).unwrap_or(stored.summary);
     let mut view = CaseView::of(stored);
@@ -614,6 +627,21 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_public_case_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn close_reasons_by_code_or_norwegian_label() {
+        for (given, code) in [
+            ("Vi trekker saken", "withdrawn"),
+            ("skyldner er insolvent", "debtorInsolvent"),
+            ("betalt", "paid"),
+            ("kreditert", "credited"),
+            ("annet", "other"),
+            ("debtorInsolvent", "debtorInsolvent"),
+            ("nonsense", "nonsense"),
+        ] {
+            assert_eq!(close_code(given), code, "{given}");
         }
     }
 
