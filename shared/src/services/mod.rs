@@ -2,5 +2,6 @@
 
 pub mod cases;
 pub mod classification;
+pub mod ledger;
 pub mod setup;
 pub mod sync;
