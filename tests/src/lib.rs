@@ -39,8 +39,15 @@ pub fn fixture_company_id(name: &str) -> i64 {
 
 static STACKS: AtomicU32 = AtomicU32::new(0);
 
-/// Starts a stack whose resources are this test's own (stage `e<n>p<pid>`).
+/// Starts a stack whose resources are this test's own (stage `e<n>p<pid>`), running every function
+/// of the template.
 pub async fn start_stack() -> Result<LocalStack> {
+    start_stack_with(None).await
+}
+
+/// As [`start_stack`], running only the functions named (logical ids), e.g. to inspect a queue that
+/// another function would otherwise consume.
+pub async fn start_stack_with(functions: Option<&[&str]>) -> Result<LocalStack> {
     let n = STACKS.fetch_add(1, Ordering::SeqCst);
     let stage = format!("e{n}p{}", std::process::id() % 100_000);
     let mut parameters = BTreeMap::new();
@@ -48,11 +55,24 @@ pub async fn start_stack() -> Result<LocalStack> {
     let opts = StackOptions {
         stack_name: format!("inndrive-{stage}"),
         parameters,
+        functions: functions.map(|f| f.iter().map(|s| s.to_string()).collect()),
         ..StackOptions::default()
     };
     tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
         .await
         .context("the local stack did not start within 120 s")?
+}
+
+/// This stack's secret-name prefix, `inndrive/<stage>/` (derived from the consumer-token secret the
+/// template creates), so that scans see only this test's secrets on a shared moto.
+pub fn stack_secret_prefix(stack: &LocalStack) -> String {
+    let consumer = stack
+        .resources
+        .ref_value("TripletexConsumerTokenSecret")
+        .expect("the template has the consumer-token secret");
+    let name = consumer.rsplit(":secret:").next().unwrap_or(consumer);
+    let stage_prefix = name.split('/').take(2).collect::<Vec<_>>().join("/");
+    format!("{stage_prefix}/")
 }
 
 /// Every item of a table, as JSON text (for scans).

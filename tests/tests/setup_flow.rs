@@ -3,9 +3,16 @@
 //! moto (DynamoDB, SQS, Secrets Manager, provisioned from template.yaml) and the Tripletex sandbox.
 
 use e2e::{
-    demo, fixture_company_id, peek_messages, secrets_metadata, start_stack, table_dump, Api,
+    demo, fixture_company_id, peek_messages, secrets_metadata, stack_secret_prefix,
+    start_stack_with, table_dump, Api,
 };
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
+
+/// These tests inspect the sync queue, so the sync worker (which would consume it) does not run.
+async fn start_stack() -> anyhow::Result<LocalStack> {
+    start_stack_with(Some(&["IntegrationSetupFunction"])).await
+}
 
 fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()
@@ -311,7 +318,9 @@ async fn a_rejected_key_is_422_and_nothing_is_stored_anywhere() {
     }
     let after = table_dump(&stack, &table).await.unwrap();
     assert_eq!(before, after, "no item written");
-    let secrets = secrets_metadata(&stack, "inndrive/").await.unwrap();
+    let secrets = secrets_metadata(&stack, &stack_secret_prefix(&stack))
+        .await
+        .unwrap();
     assert!(
         secrets.iter().all(|s| !s.contains("tripletex-keys")),
         "no key secret created: {secrets:?}"
@@ -373,7 +382,9 @@ async fn tokens_never_reach_items_logs_responses_or_secret_metadata() {
     let table = stack.resources.ref_value("Table").unwrap().to_string();
     let items = table_dump(&stack, &table).await.unwrap();
     assert!(!items.is_empty());
-    let secrets = secrets_metadata(&stack, "inndrive/").await.unwrap();
+    let secrets = secrets_metadata(&stack, &stack_secret_prefix(&stack))
+        .await
+        .unwrap();
     assert!(
         secrets.iter().any(|s| s.contains(&key)),
         "the accountant key's secret exists: {secrets:?}"
