@@ -41,13 +41,20 @@ fn template_passes_cfn_lint() {
 fn cfn_lint_catches_a_broken_template() {
     // The check above can fail: a typo cfn-lint knows must make it fail.
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let broken = text.replacen("BillingMode: PAY_PER_REQUEST", "BillingMode: PAY_PER_REQ", 1);
+    let broken = text.replacen(
+        "BillingMode: PAY_PER_REQUEST",
+        "BillingMode: PAY_PER_REQ",
+        1,
+    );
     assert_ne!(text, broken);
     let dir = std::env::temp_dir().join(format!("inndrive-cfn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("template.yaml");
     std::fs::write(&path, broken).unwrap();
-    let out = Command::new(cfn_lint()).arg(&path).output().expect("cfn-lint runs");
+    let out = Command::new(cfn_lint())
+        .arg(&path)
+        .output()
+        .expect("cfn-lint runs");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success(), "cfn-lint accepted PAY_PER_REQ");
 }
@@ -78,7 +85,10 @@ fn functions_queues_and_globals_follow_the_house_rules() {
             r.metadata["BuildMethod"], "rust-cargolambda",
             "{id} is built by cargo lambda"
         );
-        assert!(r.metadata["BuildProperties"]["Binary"].is_string(), "{id} names its binary");
+        assert!(
+            r.metadata["BuildProperties"]["Binary"].is_string(),
+            "{id} names its binary"
+        );
         let timeout = max_timeout(&r.properties);
         for (ev, e) in r.properties["Events"].as_object().into_iter().flatten() {
             if e["Type"] != "SQS" {
@@ -94,11 +104,20 @@ fn functions_queues_and_globals_follow_the_house_rules() {
             // The queue: visibility ≥ 6 × the function timeout, and a DLQ.
             let queue_id = p["Queue"]["Fn::GetAtt"][0]
                 .as_str()
-                .or_else(|| p["Queue"]["Fn::GetAtt"].as_str().and_then(|s| s.split('.').next()))
-                .unwrap_or_else(|| panic!("{id}.{ev}: Queue is a GetAtt of a queue in this template"));
+                .or_else(|| {
+                    p["Queue"]["Fn::GetAtt"]
+                        .as_str()
+                        .and_then(|s| s.split('.').next())
+                })
+                .unwrap_or_else(|| {
+                    panic!("{id}.{ev}: Queue is a GetAtt of a queue in this template")
+                });
             let q = &t.resources[queue_id].properties;
             let vis = q["VisibilityTimeout"].as_i64().unwrap_or(30);
-            assert!(vis >= 6 * timeout, "{queue_id}: visibility {vis} < 6 × {timeout}");
+            assert!(
+                vis >= 6 * timeout,
+                "{queue_id}: visibility {vis} < 6 × {timeout}"
+            );
             assert!(
                 q["RedrivePolicy"]["deadLetterTargetArn"].is_object(),
                 "{queue_id} has a dead-letter queue"
