@@ -18,9 +18,9 @@
 //!   AWS being unavailable sets `failed` with a "retried automatically" text and fails the job, so
 //!   SQS retries it (then the DLQ).
 
-mod read;
+pub mod read;
 
-pub use read::{CustomerRead, ReadState, ReadStats, Step};
+pub use read::{CustomerRead, ReadState, ReadStats, Step, StepStats};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,6 +125,8 @@ pub struct RunStats {
     pub tripletex_reread_pages: u32,
     pub tripletex_values: u64,
     pub tripletex_wait_ms: u64,
+    /// Requests and values per kind of read (this invocation).
+    pub tripletex_steps: std::collections::BTreeMap<String, read::StepStats>,
     pub dynamodb_write_requests: u32,
     pub dynamodb_items_written: u32,
     pub dynamodb_read_requests: u32,
@@ -426,11 +428,6 @@ impl<C: BrregCache> SyncService<C> {
             ));
         }
         let first_sync = integration.status != IntegrationStatus::Ready;
-        if first_sync {
-            self.progress(&integration, IntegrationStatus::Syncing, "reading", 0)
-                .await?;
-            stats.dynamodb_write_requests += 1;
-        }
 
         let ddb_started = Instant::now();
         let mirror = store.load_mirror(&job.account_id).await?;
@@ -501,7 +498,7 @@ impl<C: BrregCache> SyncService<C> {
             stats: ReadStats::default(),
         };
         let mut pages_now = 0u32;
-        let mut last_step = None;
+        let mut last_step: Option<&str> = None;
         while let Some(step) = st.current() {
             let out_of_time = deadline.is_some_and(|d| {
                 d.checked_duration_since(Instant::now())
@@ -532,17 +529,24 @@ impl<C: BrregCache> SyncService<C> {
                 );
                 return Ok(JobOutcome::Suspended(stats));
             }
-            if first_sync && last_step.map(|s: Step| s.name()) != Some(step.name()) {
+            // Progress on a first sync, once per kind of read (a handful of writes in all).
+            let phase = match step {
+                Step::PostingRules | Step::Chart | Step::Customers { .. } => "customers",
+                Step::Invoices => "invoices",
+                Step::OpenPost { .. } | Step::Postings { .. } => "postings",
+                Step::Vouchers => "vouchers",
+            };
+            if first_sync && last_step != Some(phase) {
                 self.progress(
                     &integration,
                     IntegrationStatus::Syncing,
-                    step.name(),
+                    phase,
                     st.pages as u64,
                 )
                 .await?;
                 stats.dynamodb_write_requests += 1;
             }
-            last_step = Some(step);
+            last_step = Some(phase);
             let first_request = st.pages == 0;
             match reader.step(&mut st).await {
                 Ok(()) => pages_now += 1,
@@ -684,6 +688,7 @@ impl<C: BrregCache> SyncService<C> {
         stats.tripletex_reread_pages = r.reread_pages;
         stats.tripletex_values = r.values;
         stats.tripletex_wait_ms = ms(r.waited);
+        stats.tripletex_steps = r.steps.clone();
     }
 
     async fn progress(

@@ -65,6 +65,18 @@ impl Step {
         }
     }
 
+    /// The step's key in [`ReadStats::steps`]: one per query (customers active / inactive, one
+    /// per AR account).
+    pub fn stats_key(&self) -> String {
+        match self {
+            Step::Customers { inactive: false } => "customers_active".into(),
+            Step::Customers { inactive: true } => "customers_inactive".into(),
+            Step::OpenPost { account } => format!("open_posts_{account}"),
+            Step::Postings { account } => format!("postings_{account}"),
+            other => other.name().into(),
+        }
+    }
+
     /// What the key needs access to for this step (for the failure text).
     pub fn access(&self) -> &'static str {
         match self {
@@ -194,10 +206,22 @@ impl ReadState {
     }
 }
 
+/// Requests and values of one kind of read (for the benchmark's "minimal pages").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepStats {
+    pub requests: u32,
+    pub values: u64,
+    /// For vouchers: the ids asked for.
+    pub ids: u64,
+}
+
 /// Counters of the reads (for logs and the benchmark).
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadStats {
+    /// By step name.
+    pub steps: std::collections::BTreeMap<String, StepStats>,
     /// GET requests made (pages, postingRules; a re-read of a malformed page counts).
     pub requests: u32,
     /// Pages whose typed decoding failed and that were read again as plain JSON.
@@ -294,15 +318,32 @@ impl Reader<'_> {
         let Some(step) = st.current() else {
             return Ok(());
         };
-        let fail = |error| ReadError::Tripletex { step, error };
         let size = self.page_size;
+        st.pages += 1;
+        let (requests_before, values_before) = (self.stats.requests, self.stats.values);
+        let r = self.step_inner(st, step, size).await;
+        let e = self.stats.steps.entry(step.stats_key()).or_default();
+        e.requests += self.stats.requests - requests_before;
+        e.values += self.stats.values - values_before;
+        if step == Step::Vouchers {
+            e.ids = st.voucher_ids.len() as u64;
+        }
+        r
+    }
+
+    async fn step_inner(
+        &mut self,
+        st: &mut ReadState,
+        step: Step,
+        size: u32,
+    ) -> Result<(), ReadError> {
+        let fail = |error| ReadError::Tripletex { step, error };
         let window = || {
             vec![
                 ("dateFrom", date(st.fetch_from)),
                 ("dateTo", date(st.tomorrow)),
             ]
         };
-        st.pages += 1;
         match step {
             Step::PostingRules => {
                 #[derive(Deserialize)]

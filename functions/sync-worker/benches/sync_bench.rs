@@ -1,0 +1,384 @@
+//! Benchmark of the ledger sync (issue 4 §9), one run on loopback: a first sync of a generated
+//! client company (100 000 postings) and an unchanged re-sync, with the real engine against the
+//! Tripletex sandbox (its release binary, a separate process) and moto; then a plain
+//! download-and-parse of the same pages from the same sandbox, for the CPU comparison.
+//!
+//! ```sh
+//! cargo build --release -p tripletex-sandbox
+//! CARGO_PROFILE_RELEASE_LTO=false cargo bench -p sync-worker --bench sync_bench -- [postings]
+//! ```
+//!
+//! Prints a JSON report (and a table). CPU is this process's user + sys time (/proc/self/stat); the
+//! sandbox and moto run in their own processes. Peak RSS is VmHWM, reset before each phase
+//! (/proc/self/clear_refs).
+
+#[allow(dead_code)]
+#[path = "../../../shared/tests/sync_support/mod.rs"]
+mod sync_support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use shared::queue::SyncReason;
+use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
+use shared::tripletex::model::ListPage;
+use shared::tripletex::{Acting, EmployeeKey, TripletexClient};
+use sync_support::*;
+
+fn proc_cpu() -> Duration {
+    // utime + stime in clock ticks (fields 14 and 15 of /proc/self/stat).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(") ").map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let hz = 100u64; // CLK_TCK on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+struct Sandbox {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sandbox(postings: usize) -> Sandbox {
+    let bin = std::env::var_os("INNDRIVE_SANDBOX_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("target"));
+            target.join("release/tripletex-sandbox")
+        });
+    assert!(
+        bin.exists(),
+        "build the sandbox first: cargo build --release -p tripletex-sandbox ({})",
+        bin.display()
+    );
+    let mut child = Command::new(&bin)
+        .args([
+            "--fixture",
+            "demo",
+            "--port",
+            "0",
+            "--rate-limit",
+            "100000",
+            "--generate",
+            &format!("seed=7,postings={postings},company=2001"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the sandbox");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let base_url = loop {
+        let line = lines
+            .next()
+            .expect("the sandbox printed its URL")
+            .expect("stdout");
+        if let Some(u) = line.strip_prefix("SANDBOX_URL=") {
+            break u.trim().to_string();
+        }
+    };
+    Sandbox { child, base_url }
+}
+
+async fn sandbox_stats(base: &str) -> Value {
+    let admin = format!("{}/_sandbox/stats", base.trim_end_matches("/v2"));
+    reqwest::get(&admin).await.unwrap().json().await.unwrap()
+}
+
+async fn sandbox_reset(base: &str) {
+    let admin = format!("{}/_sandbox/stats/reset", base.trim_end_matches("/v2"));
+    reqwest::Client::new().post(&admin).send().await.unwrap();
+}
+
+/// ⌈values / 1000⌉, at least 1 (an empty list is one request).
+fn pages(values: u64) -> u64 {
+    values.div_ceil(1000).max(1)
+}
+
+fn minimal_pages(s: &RunStats) -> u64 {
+    s.tripletex_steps
+        .iter()
+        .map(|(name, st)| match name.as_str() {
+            "posting_rules" => 1,
+            "vouchers" => st.ids.div_ceil(1000),
+            _ => pages(st.values),
+        })
+        .sum()
+}
+
+fn report(name: &str, s: &RunStats, cpu: Duration, rss: f64, sandbox_requests: u64) -> Value {
+    let min_pages = minimal_pages(s);
+    let min_writes = (s.dynamodb_items_written as u64).div_ceil(25);
+    let waits = s.tripletex_wait_ms + s.dynamodb_wait_ms + s.sqs_wait_ms + s.brreg_wait_ms;
+    json!({
+        "run": name,
+        "tripletexRequests": s.tripletex_requests,
+        "sandboxRequestsSeen": sandbox_requests,
+        "minimalPages": min_pages,
+        "requestRatio": s.tripletex_requests as f64 / min_pages as f64,
+        "steps": s.tripletex_steps,
+        "itemsWritten": s.dynamodb_items_written,
+        "dynamodbWriteRequests": s.dynamodb_write_requests,
+        "minimalWriteRequests": min_writes,
+        "writeRatio": if min_writes == 0 { Value::Null } else { json!(s.dynamodb_write_requests as f64 / min_writes as f64) },
+        "dynamodbReadRequests": s.dynamodb_read_requests,
+        "eventsSent": s.events_sent,
+        "sqsRequests": s.sqs_requests,
+        "cpuMs": cpu.as_millis() as u64,
+        "peakRssMb": (rss * 10.0).round() / 10.0,
+        "wallMs": s.total_ms,
+        "waitTripletexMs": s.tripletex_wait_ms,
+        "waitDynamodbMs": s.dynamodb_wait_ms,
+        "waitSqsMs": s.sqs_wait_ms,
+        "computeMs": s.total_ms.saturating_sub(waits),
+        "buildAndDiffMs": s.build_ms,
+        "counts": s.counts,
+    })
+}
+
+/// The same pages as the sync, downloaded and parsed as plain JSON, nothing else.
+async fn plain_download_and_parse(
+    client: &TripletexClient,
+    key: &EmployeeKey,
+    fetch_from: &str,
+    tomorrow: &str,
+    ar: i64,
+) -> u64 {
+    use shared::services::sync::read as f;
+    let acting = Acting::Client(2001);
+    let mut values = 0u64;
+    let _: Value = client
+        .get_json(
+            key,
+            acting,
+            "/ledger/postingRules",
+            &[("fields", f::POSTING_RULES_FIELDS.to_string())],
+        )
+        .await
+        .unwrap();
+    let mut credit_vouchers = std::collections::BTreeSet::new();
+    let lists: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+        ("/ledger/account", vec![], f::ACCOUNT_FIELDS),
+        (
+            "/customer",
+            vec![("isInactive", "false".into())],
+            f::CUSTOMER_FIELDS,
+        ),
+        (
+            "/customer",
+            vec![("isInactive", "true".into())],
+            f::CUSTOMER_FIELDS,
+        ),
+        (
+            "/invoice",
+            vec![
+                ("invoiceDateFrom", fetch_from.into()),
+                ("invoiceDateTo", tomorrow.into()),
+            ],
+            f::INVOICE_FIELDS,
+        ),
+        (
+            "/ledger/posting/openPost",
+            vec![("date", tomorrow.into()), ("accountId", ar.to_string())],
+            f::POSTING_FIELDS,
+        ),
+        (
+            "/ledger/posting",
+            vec![
+                ("dateFrom", fetch_from.into()),
+                ("dateTo", tomorrow.into()),
+                ("accountId", ar.to_string()),
+            ],
+            f::POSTING_FIELDS,
+        ),
+    ];
+    for (path, q, fields) in lists {
+        let mut from = 0u64;
+        loop {
+            let mut qq = q.clone();
+            qq.push(("from", from.to_string()));
+            qq.push(("count", "1000".into()));
+            qq.push(("fields", fields.to_string()));
+            let page: ListPage<Value> = client.get_json(key, acting, path, &qq).await.unwrap();
+            let n = page.values.len();
+            if path.starts_with("/ledger/posting") {
+                for v in &page.values {
+                    if v["amountGross"].as_f64().is_some_and(|a| a < 0.0) {
+                        if let Some(id) = v["voucher"]["id"].as_i64() {
+                            credit_vouchers.insert(id);
+                        }
+                    }
+                }
+            }
+            values += n as u64;
+            from += n as u64;
+            if n < 1000 {
+                break;
+            }
+        }
+    }
+    let ids: Vec<i64> = credit_vouchers.into_iter().collect();
+    for chunk in ids.chunks(1000) {
+        let q = vec![
+            (
+                "id",
+                chunk
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("dateFrom", "2000-01-01".to_string()),
+            ("dateTo", tomorrow.to_string()),
+            ("from", "0".into()),
+            ("count", "1000".into()),
+            ("fields", f::VOUCHER_FIELDS.to_string()),
+        ];
+        let page: ListPage<Value> = client
+            .get_json(key, acting, "/ledger/voucher", &q)
+            .await
+            .unwrap();
+        values += page.values.len() as u64;
+    }
+    values
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let postings: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    moto();
+    let sandbox = start_sandbox(postings);
+    eprintln!("sandbox {} with {postings} postings", sandbox.base_url);
+
+    // The world (table, queues, key, integration) in moto; its in-process sandbox is not used.
+    let fetch_from = (Utc::now().date_naive() - chrono::Duration::days(3 * 366)).to_string();
+    let ff = d(&fetch_from);
+    let mut w = World::new(&base_company(), |s| {
+        s.fetch_from = ff;
+        s.include_saft_imported = true;
+        s.include_null_voucher_type = true;
+        s.update_addresses_from_brreg = false;
+    })
+    .await;
+    w.sandbox.set_faults(Default::default());
+    let client = TripletexClient::new(
+        sandbox.base_url.clone(),
+        secrecy::SecretString::from(tripletex_sandbox::DEMO_CONSUMER_TOKEN),
+    );
+    let svc = {
+        let mut s = w.service(SyncConfig::default());
+        s.tripletex = shared::services::sync::TripletexSource::ready(client.clone());
+        s
+    };
+
+    let mut out = Vec::new();
+    for (name, reason) in [
+        ("first sync", SyncReason::Initial),
+        ("unchanged re-sync", SyncReason::Manual),
+    ] {
+        sandbox_reset(&sandbox.base_url).await;
+        // The classification consumer (issue 5) does not exist yet: a stand-in keeps the queue
+        // short (moto's SQS costs O(queue length) per call; a real queue does not).
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let consumer = {
+            let (sqs, url) = (w.sqs.clone(), w.class_queue_url.clone());
+            tokio::spawn(async move {
+                loop {
+                    let _ = sqs.purge_queue().queue_url(&url).send().await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = stop_rx.changed() => break,
+                    }
+                }
+            })
+        };
+        reset_peak_rss();
+        let cpu0 = proc_cpu();
+        let t0 = Instant::now();
+        let outcome = svc.run_job(&w.job(reason), None).await.unwrap();
+        let _ = stop_tx.send(true);
+        let _ = consumer.await;
+        let wall = t0.elapsed();
+        let cpu = proc_cpu() - cpu0;
+        let rss = peak_rss_mb();
+        let JobOutcome::Completed(stats) = outcome else {
+            panic!("{name}: {outcome:?}");
+        };
+        let seen = sandbox_stats(&sandbox.base_url).await["totalRequests"]
+            .as_u64()
+            .unwrap_or(0);
+        let mut r = report(name, &stats, cpu, rss, seen);
+        r["wallMsMeasured"] = json!(wall.as_millis() as u64);
+        eprintln!("{name}: {}", serde_json::to_string(&r).unwrap());
+        out.push(r);
+        // Drop the events (the consumer is issue 5's).
+        let _ = w
+            .sqs
+            .purge_queue()
+            .queue_url(&w.class_queue_url)
+            .send()
+            .await;
+    }
+
+    // Baseline: the same pages, downloaded and parsed into plain JSON values.
+    let token = secrecy::SecretString::from(tripletex_sandbox::DEMO_ACCOUNTANT_KEY);
+    let key = EmployeeKey::new("bench-baseline", token);
+    let tomorrow = (Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+    sandbox_reset(&sandbox.base_url).await;
+    reset_peak_rss();
+    let cpu0 = proc_cpu();
+    let t0 = Instant::now();
+    let values = plain_download_and_parse(&client, &key, &fetch_from, &tomorrow, AR).await;
+    let base_cpu = proc_cpu() - cpu0;
+    let base_wall = t0.elapsed();
+    let base_requests = sandbox_stats(&sandbox.base_url).await["totalRequests"]
+        .as_u64()
+        .unwrap_or(0);
+    let baseline = json!({
+        "run": "plain download-and-parse",
+        "values": values,
+        "requests": base_requests,
+        "cpuMs": base_cpu.as_millis() as u64,
+        "wallMs": base_wall.as_millis() as u64,
+        "peakRssMb": (peak_rss_mb() * 10.0).round() / 10.0,
+    });
+    for r in &mut out {
+        let cpu = r["cpuMs"].as_u64().unwrap_or(0) as f64;
+        r["cpuRatioToPlain"] = json!(cpu / (base_cpu.as_millis().max(1) as f64));
+    }
+    out.push(baseline);
+    w.integration = w.current_integration().await;
+    println!("{}", serde_json::to_string_pretty(&out).unwrap());
+}
