@@ -1,21 +1,28 @@
 //! Request → service call → response. Routing on method + raw path; the organization comes from the
-//! JWT claims only. No logic beyond mapping lives here (see `shared::services::setup`).
+//! JWT claims only. No logic beyond mapping lives here (see `shared::services::setup` for accounts,
+//! keys and integrations, `shared::services::ledger` for the ledger, customers, sync status, the
+//! manual sync and notifications).
 
+use chrono::Utc;
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use tracing::Instrument;
 
 use shared::api::{self, empty_response, json_response, ApiError};
+use shared::services::ledger::{LedgerError, LedgerParams, LedgerService, PageParams};
 use shared::services::setup::{
     AccountView, Change, ClientView, IntegrationView, KeyView, Missing, SetupError, SetupService,
 };
 
+/// The services behind the routes (built once per process).
+pub struct Services {
+    pub setup: SetupService,
+    pub ledger: LedgerService,
+}
+
 /// Handles one API Gateway (HTTP API, payload 2.0) request. Never fails: every error is an answer.
-pub async fn handle(
-    svc: &SetupService,
-    req: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(svc: &Services, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let method = req.method().clone();
     let path = request_path(&req);
     let request_id = req
@@ -51,11 +58,13 @@ fn request_path(req: &Request) -> String {
 }
 
 async fn route(
-    svc: &SetupService,
+    services: &Services,
     req: &Request,
     method: &Method,
     path: &str,
 ) -> Result<Response<Body>, ApiError> {
+    let svc = &services.setup;
+    let ledger = &services.ledger;
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["v1", "accounts"] => match *method {
@@ -72,6 +81,73 @@ async fn route(
             Method::PUT => put_integration(svc, req, id).await,
             Method::PATCH => patch_integration(svc, req, id).await,
             _ => Err(ApiError::method_not_allowed(&["GET", "PUT", "PATCH"])),
+        },
+        ["v1", "accounts", id, "integration", "status"] => match *method {
+            Method::GET => {
+                let org = api::org_id(req)?;
+                let view = ledger
+                    .status(&org, id, Utc::now())
+                    .await
+                    .map_err(ledger_error)?;
+                Ok(json_response(StatusCode::OK, &view))
+            }
+            _ => Err(ApiError::method_not_allowed(&["GET"])),
+        },
+        ["v1", "accounts", id, "integration", "sync"] => match *method {
+            Method::POST => {
+                let org = api::org_id(req)?;
+                let r = ledger
+                    .request_sync(&org, id, Utc::now())
+                    .await
+                    .map_err(ledger_error)?;
+                Ok(json_response(StatusCode::ACCEPTED, &r))
+            }
+            _ => Err(ApiError::method_not_allowed(&["POST"])),
+        },
+        ["v1", "accounts", id, "ledger"] => match *method {
+            Method::GET => {
+                let org = api::org_id(req)?;
+                let params =
+                    LedgerParams::parse(query_pairs(req).iter().map(pair)).map_err(ledger_error)?;
+                let view = ledger
+                    .ledger(&org, id, &params)
+                    .await
+                    .map_err(ledger_error)?;
+                Ok(json_response(StatusCode::OK, &view))
+            }
+            _ => Err(ApiError::method_not_allowed(&["GET"])),
+        },
+        ["v1", "accounts", id, "customers"] => match *method {
+            Method::GET => {
+                let org = api::org_id(req)?;
+                let params =
+                    PageParams::parse(query_pairs(req).iter().map(pair)).map_err(ledger_error)?;
+                let view = ledger
+                    .customers(&org, id, &params)
+                    .await
+                    .map_err(ledger_error)?;
+                Ok(json_response(StatusCode::OK, &view))
+            }
+            _ => Err(ApiError::method_not_allowed(&["GET"])),
+        },
+        ["v1", "accounts", id, "notifications"] => match *method {
+            Method::GET => {
+                let org = api::org_id(req)?;
+                let view = ledger.notifications(&org, id).await.map_err(ledger_error)?;
+                Ok(json_response(StatusCode::OK, &view))
+            }
+            _ => Err(ApiError::method_not_allowed(&["GET"])),
+        },
+        ["v1", "accounts", id, "notifications", nid, "seen"] => match *method {
+            Method::POST => {
+                let org = api::org_id(req)?;
+                let view = ledger
+                    .mark_seen(&org, id, nid, Utc::now())
+                    .await
+                    .map_err(ledger_error)?;
+                Ok(json_response(StatusCode::OK, &view))
+            }
+            _ => Err(ApiError::method_not_allowed(&["POST"])),
         },
         ["v1", "tripletex-keys"] => match *method {
             Method::POST => create_key(svc, req).await,
@@ -225,7 +301,53 @@ fn set_location(response: &mut Response<Body>, location: &str) {
     }
 }
 
+/// The query string's parameters (each name once: a repeated name is its last value).
+fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    req.query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn pair(p: &(String, String)) -> (&str, &str) {
+    (p.0.as_str(), p.1.as_str())
+}
+
 // ------------------------------------------------------------------ errors
+
+/// Maps the ledger service's errors to HTTP answers.
+fn ledger_error(e: LedgerError) -> ApiError {
+    match e {
+        LedgerError::BadQuery { field, message } => {
+            ApiError::bad_request("invalid_query", message).with_field(field)
+        }
+        LedgerError::BadCursor => ApiError::bad_request(
+            "invalid_cursor",
+            "the cursor is not one this listing gave out; start again without it",
+        )
+        .with_field("cursor"),
+        LedgerError::AccountNotFound => ApiError::not_found("account_not_found", "no such account"),
+        LedgerError::IntegrationNotFound => ApiError::not_found(
+            "integration_not_found",
+            "the account has no integration yet (PUT it first)",
+        ),
+        LedgerError::NotificationNotFound => {
+            ApiError::not_found("notification_not_found", "no such notification")
+        }
+        LedgerError::QueueUnavailable(message) => {
+            tracing::warn!(error = %message, "the sync queue did not take the job");
+            ApiError::unavailable(
+                "temporarily_unavailable",
+                "the sync could not be queued; try again shortly",
+                5,
+            )
+        }
+        LedgerError::Store(e) => {
+            tracing::error!(error = %e, "internal error");
+            ApiError::internal()
+        }
+    }
+}
 
 /// Maps the service's errors to HTTP answers.
 fn to_api(e: SetupError) -> ApiError {

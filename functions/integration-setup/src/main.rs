@@ -1,5 +1,6 @@
-//! integration-setup: the HTTP API for accounts, Tripletex keys and integrations (API Gateway HTTP
-//! API with a JWT authorizer). Everything is built once per process; the handler is in handler.rs.
+//! integration-setup: the HTTP API for accounts, Tripletex keys and integrations, and what a user
+//! sees of the mirrored ledger (ledger, customers, sync status, manual sync, notifications) (API
+//! Gateway HTTP API with a JWT authorizer). Everything is built once per process; the handler is in handler.rs.
 
 mod handler;
 
@@ -10,6 +11,7 @@ use lambda_http::{run, service_fn};
 use shared::config::AppConfig;
 use shared::queue::SyncQueue;
 use shared::secrets::Secrets;
+use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
 use shared::store::DynamoStore;
 
@@ -34,18 +36,21 @@ async fn main() -> ExitCode {
         config.tripletex.consumer_token_secret_id.clone(),
         secrets.clone(),
     );
-    let service = SetupService::new(
-        Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            config.table_name.clone(),
-        )),
-        Arc::new(secrets),
-        Arc::new(SyncQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            config.sync_queue_url.clone(),
-        )),
-        Arc::new(tripletex),
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = DynamoStore::new(ddb.clone(), config.table_name.clone());
+    let queue = SyncQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        config.sync_queue_url.clone(),
     );
+    let service = handler::Services {
+        setup: SetupService::new(
+            Arc::new(store.clone()),
+            Arc::new(secrets),
+            Arc::new(queue.clone()),
+            Arc::new(tripletex),
+        ),
+        ledger: LedgerService::new(store, ddb, queue),
+    };
     let service = &service;
     match run(service_fn(move |req| handler::handle(service, req))).await {
         Ok(()) => ExitCode::SUCCESS,

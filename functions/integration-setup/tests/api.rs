@@ -796,7 +796,7 @@ async fn tripletex_down_is_503_with_retry_after() {
     let port = dead.local_addr().unwrap().port();
     drop(dead);
     let secrets = shared::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone());
-    let svc = shared::services::setup::SetupService::new(
+    let setup = shared::services::setup::SetupService::new(
         std::sync::Arc::new(w.store.clone()),
         std::sync::Arc::new(secrets.clone()),
         std::sync::Arc::new(shared::queue::SyncQueue::new(
@@ -809,6 +809,14 @@ async fn tripletex_down_is_503_with_retry_after() {
             secrets,
         )),
     );
+    let svc = common::handler::Services {
+        setup,
+        ledger: shared::services::ledger::LedgerService::new(
+            w.store.clone(),
+            w.ddb.clone(),
+            shared::queue::SyncQueue::new(w.sqs.clone(), w.queue_url.clone()),
+        ),
+    };
     let req = common::api_request(
         "POST",
         "/v1/tripletex-keys",

@@ -798,6 +798,8 @@ impl LedgerService {
         account: &str,
         now: DateTime<Utc>,
     ) -> Result<SyncRequested, LedgerError> {
+        // Milliseconds: the request record keeps no more, and the job must match it.
+        let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let account = self.account(org, account).await?;
         let (integration, summary) = self.context(org, &account).await?;
         let i = integration.ok_or(LedgerError::IntegrationNotFound)?;

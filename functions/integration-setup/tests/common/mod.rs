@@ -23,6 +23,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::queue::SyncQueue;
 use shared::secrets::Secrets;
+use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
 use shared::store::DynamoStore;
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
@@ -164,7 +165,7 @@ pub fn moto() -> &'static str {
 
 /// One test's world: its own table, queue, secrets and sandbox, and the service as main.rs builds it.
 pub struct World {
-    pub svc: SetupService,
+    pub svc: handler::Services,
     pub store: DynamoStore,
     pub ddb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -261,16 +262,20 @@ impl World {
 
         let store = DynamoStore::new(ddb.clone(), table.clone());
         let secrets = Secrets::new(sm.clone(), secret_prefix.clone());
-        let svc = SetupService::new(
-            Arc::new(store.clone()),
-            Arc::new(secrets.clone()),
-            Arc::new(SyncQueue::new(sqs.clone(), queue_url.clone())),
-            Arc::new(LazyTripletexGateway::new(
-                sandbox.base_url.clone(),
-                consumer_secret_id.clone(),
-                secrets,
-            )),
-        );
+        let queue = SyncQueue::new(sqs.clone(), queue_url.clone());
+        let svc = handler::Services {
+            setup: SetupService::new(
+                Arc::new(store.clone()),
+                Arc::new(secrets.clone()),
+                Arc::new(queue.clone()),
+                Arc::new(LazyTripletexGateway::new(
+                    sandbox.base_url.clone(),
+                    consumer_secret_id.clone(),
+                    secrets,
+                )),
+            ),
+            ledger: LedgerService::new(store.clone(), ddb.clone(), queue),
+        };
         World {
             svc,
             store,
