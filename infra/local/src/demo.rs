@@ -1,8 +1,14 @@
 //! The README's main job, locally: as a frontend would through the HTTP API, an accounting office
 //! registers its Tripletex accountant key once, picks client companies from the key's list, creates a
-//! creditor account per client and sets up each integration. Prints what the user sees.
+//! creditor account per client and sets up each integration; the sync worker runs the first sync of
+//! each connected client, and the demo prints the ledger a user then sees (counts, skipped items with
+//! the reason, the most overdue items, the "ready" notification).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
 use serde_json::{json, Value};
 
 use crate::client::{Api, Reply};
@@ -16,6 +22,8 @@ pub struct DemoReport {
     pub connected: Vec<String>,
     pub refused: Vec<(String, String)>,
     pub queued_syncs: usize,
+    /// Accounts whose first sync completed (status ready), with their ledger's counts.
+    pub synced: Vec<(String, Value)>,
 }
 
 /// Options of the demo.
@@ -28,6 +36,9 @@ pub struct DemoOptions {
     /// `fetchFrom` of the integrations.
     pub fetch_from: chrono::NaiveDate,
 }
+
+/// How long the demo waits for a client's first sync.
+const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn say(line: impl AsRef<str>) {
     println!("{}", line.as_ref());
@@ -200,18 +211,259 @@ pub async fn run(stack: &LocalStack, opts: &DemoOptions) -> Result<DemoReport> {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         say(format!(
-            "\n5. Sync queue: {} initial sync(s) waiting, message group = key {}",
-            report.queued_syncs, report.key_id
+            "\n5. Sync queue (FIFO, message group = key {}): {} initial sync(s) not yet picked up",
+            report.key_id, report.queued_syncs
         ));
+    }
+
+    // 6. The first sync of each connected client, and the ledger the user sees.
+    let names: BTreeMap<String, String> = {
+        let r = api.get("/v1/accounts").await?;
+        r.body
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                (
+                    a["id"].as_str().unwrap_or("").to_string(),
+                    a["name"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    for id in &report.connected {
+        let name = names.get(id).cloned().unwrap_or_default();
+        say(format!(
+            "\n6. First sync of {name} (the sync worker, from the queue):"
+        ));
+        let status = wait_for_first_sync(&api, id, FIRST_SYNC_TIMEOUT).await?;
+        if status["status"] != "ready" {
+            say(format!(
+                "   ✘ {}: {}",
+                status["status"].as_str().unwrap_or("?"),
+                status["lastSync"]["message"]
+                    .as_str()
+                    .unwrap_or("no answer in time")
+            ));
+            continue;
+        }
+        print_ledger(&api, id, &status).await?;
+        report.synced.push((id.clone(), status["counts"].clone()));
     }
 
     if report.connected.is_empty() {
         bail!("no client could be connected");
     }
     say(format!(
-        "\nDone: {} client(s) connected with one key, {} refused with the fix named.",
+        "\nDone: {} client(s) connected with one key ({} with its ledger ready), {} refused with the fix named.",
         report.connected.len(),
+        report.synced.len(),
         report.refused.len()
     ));
     Ok(report)
+}
+
+/// Polls the sync status until the first sync is done (ready or failed), printing the steps.
+async fn wait_for_first_sync(api: &Api, account: &str, timeout: Duration) -> Result<Value> {
+    let started = Instant::now();
+    let mut steps: Vec<String> = Vec::new();
+    loop {
+        let r = api
+            .get(&format!("/v1/accounts/{account}/integration/status"))
+            .await?;
+        if r.status != 200 {
+            return Err(fail("reading the sync status", &r));
+        }
+        let status = r.body["status"].as_str().unwrap_or("?").to_string();
+        let step = match r.body["progress"]["step"].as_str() {
+            Some(s) => format!("{status} ({s})"),
+            None => status.clone(),
+        };
+        if steps.last() != Some(&step) {
+            steps.push(step);
+        }
+        if status == "ready" || status == "failed" || started.elapsed() > timeout {
+            say(format!(
+                "   {} — {:.1} s",
+                steps.join(" → "),
+                started.elapsed().as_secs_f64()
+            ));
+            return Ok(r.body);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every page of a listing.
+async fn all_pages(api: &Api, path: &str, list: &str) -> Result<Vec<Value>> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..200 {
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit=500&cursor={c}"),
+            None => format!("{path}{sep}limit=500"),
+        };
+        let r = api.get(&url).await?;
+        if r.status != 200 {
+            return Err(fail("reading the ledger", &r));
+        }
+        out.extend(r.body[list].as_array().cloned().unwrap_or_default());
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// "12500.00" → "12 500,00".
+fn nok(amount: &str) -> String {
+    let (int, frac) = amount.split_once('.').unwrap_or((amount, "00"));
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", int),
+    };
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped},{frac}")
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The ledger summary of one account, as `GET …/ledger`, `…/customers` and `…/notifications`
+/// show it.
+async fn print_ledger(api: &Api, account: &str, status: &Value) -> Result<()> {
+    let c = &status["counts"];
+    let customers = all_pages(
+        api,
+        &format!("/v1/accounts/{account}/customers"),
+        "customers",
+    )
+    .await?;
+    let inactive = customers.iter().filter(|c| c["inactive"] == true).count();
+    let names: BTreeMap<i64, String> = customers
+        .iter()
+        .filter_map(|c| Some((c["id"].as_i64()?, c["name"].as_str()?.to_string())))
+        .collect();
+    say(format!(
+        "   Reskontro: {} kunder ({} inaktive) · {} åpne poster · {} forfalt · {} avskrevet men skyldig",
+        c["customers"], inactive, c["openItems"], c["overdueItems"], c["writtenOffCandidates"],
+    ));
+
+    // Why is an item not in my ledger?
+    let skipped = c["skipped"].as_object().cloned().unwrap_or_default();
+    if skipped.is_empty() {
+        say("   Ikke tatt med: ingen (alle postene fra Tripletex er i reskontroen)");
+    } else {
+        say("   Ikke tatt med (GET …/ledger?skipped=<reason>):");
+        let all = all_pages(
+            api,
+            &format!("/v1/accounts/{account}/ledger?skipped=all"),
+            "skipped",
+        )
+        .await?;
+        for (reason, n) in &skipped {
+            let explanation = all
+                .iter()
+                .find(|s| s["reason"] == reason.as_str())
+                .and_then(|s| s["explanation"]["no"].as_str())
+                .unwrap_or("");
+            say(format!("     {n:>4} × {reason}: {explanation}"));
+        }
+    }
+
+    // The most overdue items.
+    let mut overdue = all_pages(
+        api,
+        &format!("/v1/accounts/{account}/ledger?overdue=true"),
+        "items",
+    )
+    .await?;
+    overdue.sort_by(|a, b| a["dueDate"].as_str().cmp(&b["dueDate"].as_str()));
+    let today = chrono::Utc::now().date_naive();
+    if overdue.is_empty() {
+        say("   Forfalte poster: ingen");
+    } else {
+        say(format!(
+            "   Mest forfalte poster ({} av {}):",
+            overdue.len().min(5),
+            overdue.len()
+        ));
+        say(format!(
+            "     {:<26} {:>9}  {:<10} {:>6}  {:>14}",
+            "Kunde", "Faktura", "Forfall", "Dager", "Skyldig (kr)"
+        ));
+        for i in overdue.iter().take(5) {
+            let due = i["dueDate"].as_str().unwrap_or("");
+            let days = NaiveDate::parse_from_str(due, "%Y-%m-%d")
+                .map(|d| (today - d).num_days().to_string())
+                .unwrap_or_default();
+            let customer = i["customerId"]
+                .as_i64()
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| i["customerId"].to_string());
+            let mut owed = nok(i["owed"].as_str().unwrap_or("0.00"));
+            if i["status"] == "written_off_candidate" {
+                owed.push_str(" (avskrevet)");
+            }
+            say(format!(
+                "     {:<26} {:>9}  {:<10} {:>6}  {:>14}",
+                cut(&customer, 26),
+                i["invoiceNumber"].as_str().unwrap_or("–"),
+                due,
+                days,
+                owed,
+            ));
+        }
+    }
+
+    // The pop-up.
+    let r = api
+        .get(&format!("/v1/accounts/{account}/notifications"))
+        .await?;
+    for n in r.body["notifications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        say(format!(
+            "   Varsel «{}»: {}{}",
+            n["title"]["no"].as_str().unwrap_or(""),
+            n["message"]["no"].as_str().unwrap_or(""),
+            if n["seenAt"].is_null() {
+                " (ikke sett)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_grouped_the_norwegian_way() {
+        assert_eq!(nok("12500.00"), "12 500,00");
+        assert_eq!(nok("1234567.5"), "1 234 567,5");
+        assert_eq!(nok("-800.00"), "-800,00");
+        assert_eq!(nok("0.00"), "0,00");
+    }
 }
