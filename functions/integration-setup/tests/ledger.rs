@@ -729,3 +729,99 @@ async fn another_organization_gets_404_on_every_ledger_route_and_changes_nothing
     assert_eq!(s, 405);
     let _ = l.key_id;
 }
+
+#[tokio::test]
+async fn before_the_first_sync_the_ledger_is_empty_and_says_so() {
+    let w = World::new().await;
+    let (account, _) = integration(&w).await;
+    let (s, v) = get(&w, &format!("/v1/accounts/{account}/ledger")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"], json!([]));
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["lastSync"], Value::Null);
+    assert_eq!(v["counts"]["customers"], 0);
+    let (s, v) = get(&w, &format!("/v1/accounts/{account}/integration/status")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["pendingSync"]["reason"], "initial", "{v}");
+    // An account without integration: the ledger is empty, the status is 404.
+    let (_, acc) = {
+        let (s, b, _) = w
+            .call(
+                "POST",
+                "/v1/accounts",
+                Some(ORG),
+                Some(&json!({"name": "Uten integrasjon AS"}).to_string()),
+            )
+            .await;
+        (s, b)
+    };
+    let bare = acc["id"].as_str().unwrap();
+    let (s, v) = get(&w, &format!("/v1/accounts/{bare}/ledger")).await;
+    assert_eq!((s, v["status"].clone()), (200, Value::Null));
+    for (m, path) in [
+        ("GET", format!("/v1/accounts/{bare}/integration/status")),
+        ("POST", format!("/v1/accounts/{bare}/integration/sync")),
+    ] {
+        let (s, v, _) = w.call(m, &path, Some(ORG), None).await;
+        assert_eq!(
+            (s, v["error"]["code"].clone()),
+            (404, json!("integration_not_found")),
+            "{m} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_queue_that_refuses_the_job_is_503_and_the_next_request_is_not_deduplicated() {
+    let w = World::new().await;
+    let l = synced(&w).await;
+    let broken = common::handler::Services {
+        setup: shared::services::setup::SetupService::new(
+            std::sync::Arc::new(w.store.clone()),
+            std::sync::Arc::new(shared::secrets::Secrets::new(
+                w.sm.clone(),
+                w.secret_prefix.clone(),
+            )),
+            std::sync::Arc::new(shared::queue::SyncQueue::new(
+                w.sqs.clone(),
+                w.queue_url.clone(),
+            )),
+            std::sync::Arc::new(shared::services::setup::LazyTripletexGateway::new(
+                w.sandbox.base_url.clone(),
+                w.consumer_secret_id.clone(),
+                shared::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone()),
+            )),
+        ),
+        ledger: shared::services::ledger::LedgerService::new(
+            w.store.clone(),
+            w.ddb.clone(),
+            shared::queue::SyncQueue::new(
+                w.sqs.clone(),
+                format!("{}-missing.fifo", w.queue_url.trim_end_matches(".fifo")),
+            ),
+        ),
+    };
+    let path = format!("/v1/accounts/{}/integration/sync", l.account);
+    let resp =
+        common::handler::handle(&broken, common::api_request("POST", &path, Some(ORG), None))
+            .await
+            .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    assert_eq!(body["error"]["code"], "temporarily_unavailable");
+    // The request record was withdrawn: the status shows nothing pending, a retry queues.
+    let (_, status) = get(
+        &w,
+        &format!("/v1/accounts/{}/integration/status", l.account),
+    )
+    .await;
+    assert_eq!(status["pendingSync"], Value::Null, "{status}");
+    let (s, v, _) = w.call("POST", &path, Some(ORG), None).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["deduplicated"], false, "{v}");
+    let queued = w.drain_queue().await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].0, l.key_id);
+}
