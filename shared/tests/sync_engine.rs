@@ -418,7 +418,7 @@ async fn brreg_flags_stop_dunning_updates_addresses_and_is_cached_for_a_day() {
     let fixture = tripletex_sandbox::Fixture::demo()
         .with_generated_company(2001, GenSpec::with_postings(11, 4000))
         .unwrap();
-    let w = World::with_fixture(fixture, 2001, |s| s.update_addresses_from_brreg = true).await;
+    let mut w = World::with_fixture(fixture, 2001, |s| s.update_addresses_from_brreg = true).await;
     let s = completed(
         w.service(SyncConfig::default())
             .run_job(&w.job(SyncReason::Initial), None)
@@ -501,4 +501,20 @@ async fn brreg_flags_stop_dunning_updates_addresses_and_is_cached_for_a_day() {
     );
     assert_eq!(brreg_requests(&w.sandbox.stats()), first);
     assert_eq!(s2.dynamodb_items_written, 0, "{s2:?}");
+
+    // The setting turned off: the registry information (and the register's addresses) go, once.
+    w.change_settings(|s| s.update_addresses_from_brreg = false)
+        .await;
+    let s3 = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s3.brreg_lookups, 0);
+    assert_eq!(s3.dynamodb_items_written as usize, with_number, "{s3:?}");
+    let after = w.customers().await;
+    assert!(after
+        .values()
+        .all(|c| c.registry.is_none() && c.tripletex_postal_address.is_none()));
 }

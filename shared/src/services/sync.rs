@@ -591,7 +591,14 @@ impl<C: BrregCache> SyncService<C> {
 
         let build_started = Instant::now();
         let d = diff(&mirror.state, &build, Completeness::Full);
-        let writes = mirror_writes(&mirror, &build, d.writes, &registry, &mut raw_by_id);
+        let writes = mirror_writes(
+            &mirror,
+            &build,
+            d.writes,
+            &registry,
+            integration.settings.update_addresses_from_brreg,
+            &mut raw_by_id,
+        );
         let messages: Vec<ClassificationMessage> = d
             .events
             .into_iter()
@@ -865,6 +872,7 @@ fn mirror_writes(
     build: &LedgerBuild,
     writes: Vec<LedgerWrite>,
     registry: &HashMap<i64, CustomerRegistry>,
+    brreg_on: bool,
     raw_by_id: &mut HashMap<i64, crate::domain::ledger::raw::RawCustomer>,
 ) -> Vec<MirrorWrite> {
     let mut out = Vec::with_capacity(writes.len());
@@ -940,7 +948,13 @@ fn mirror_writes(
         }
         let now = registry.get(&c.id).map(CustomerRegistry::content_hash);
         let before = mirror.registry_hashes.get(&c.id).copied();
-        if now.is_some() && now != before {
+        // A failed look-up (no answer this time) keeps what is stored; with the setting off the
+        // registry information is dropped once.
+        let changed = match now {
+            Some(_) => now != before,
+            None => !brreg_on && before.is_some(),
+        };
+        if changed {
             out.push(MirrorWrite::PutCustomer {
                 customer: stored(c),
                 raw: raw_by_id.remove(&c.id),
