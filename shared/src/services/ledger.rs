@@ -650,7 +650,7 @@ impl LedgerService {
                 }))
             }
             Some(filter) => {
-                let (records, next) = self.skips(&account, filter, params, &counts).await?;
+                let (records, next) = self.skips(&account, filter, params).await?;
                 let skipped = records
                     .into_iter()
                     .filter(|s| {
@@ -676,7 +676,6 @@ impl LedgerService {
         account: &AccountId,
         filter: SkipFilter,
         params: &LedgerParams,
-        counts: &SyncCounts,
     ) -> Result<(Vec<SkipRecord>, Option<String>), LedgerError> {
         let limit = params.limit.unwrap_or(DEFAULT_LIMIT) as usize;
         match filter {
@@ -689,13 +688,12 @@ impl LedgerService {
                     Some(c) => decode_all_cursor(c)?,
                     None => (ALL_REASONS[0], None),
                 };
-                // Reasons the last sync counted (all of them before the first sync).
-                let known = !counts.skipped.is_empty() || counts.customers > 0;
+                // Every reason from the cursor's on (an empty one costs one small query; the
+                // counts are not trusted to say which are empty: they are written last).
                 let reasons: Vec<SkipReason> = ALL_REASONS
                     .iter()
                     .copied()
                     .skip_while(|r| *r != start)
-                    .filter(|r| *r == start || !known || counts.skipped_for(*r) > 0)
                     .collect();
                 let mut out = Vec::new();
                 for (n, r) in reasons.iter().enumerate() {
