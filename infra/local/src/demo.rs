@@ -417,17 +417,20 @@ async fn print_ledger(api: &Api, account: &str, status: &Value) -> Result<()> {
                 .as_i64()
                 .and_then(|id| names.get(&id).cloned())
                 .unwrap_or_else(|| i["customerId"].to_string());
-            let mut owed = nok(i["owed"].as_str().unwrap_or("0.00"));
-            if i["status"] == "written_off_candidate" {
-                owed.push_str(" (avskrevet)");
-            }
+            let owed = nok(i["owed"].as_str().unwrap_or("0.00"));
+            let note = if i["status"] == "written_off_candidate" {
+                "  avskrevet i Tripletex, fortsatt skyldig"
+            } else {
+                ""
+            };
             say(format!(
-                "     {:<26} {:>9}  {:<10} {:>6}  {:>14}",
+                "     {:<26} {:>9}  {:<10} {:>6}  {:>14}{}",
                 cut(&customer, 26),
                 i["invoiceNumber"].as_str().unwrap_or("–"),
                 due,
                 days,
                 owed,
+                note,
             ));
         }
     }
