@@ -1287,34 +1287,18 @@ fn list_collection(
         .find(|(n, ..)| *n == table_name)
         .map(|(_, p, ..)| *p)
         .unwrap_or("");
-    let expand_postings = sel
-        .0
-        .iter()
-        .any(|i| i.name == "postings" && i.sub.is_some())
-        && matches!(table_name, "vouchers" | "invoices");
-    let postings_table = store.table("postings");
+    // References (`account(number,name)`, a voucher's `postings(...)`, ...) are looked up in
+    // the company's collections when the selection asks for more than the stored object holds.
+    let resolver = store::Resolver {
+        store,
+        base: &req.base,
+    };
     let values: Vec<Value> = page
         .iter()
         .map(|r| {
             let mut v = store.render(table_name, r);
             add_url(&mut v, &req.base, path);
-            if expand_postings {
-                if let (Some(Value::Array(ps)), Some(pt)) = (v.get_mut("postings"), postings_table)
-                {
-                    for p in ps.iter_mut() {
-                        let full = p
-                            .get("id")
-                            .and_then(Value::as_i64)
-                            .and_then(|id| pt.get(id))
-                            .map(|row| store.render("postings", row));
-                        if let Some(mut full) = full {
-                            add_url(&mut full, &req.base, "/ledger/posting");
-                            *p = full;
-                        }
-                    }
-                }
-            }
-            sel.apply(&v, schema, &req.base)
+            sel.apply_resolving(&v, schema, &req.base, &resolver)
         })
         .collect();
     let page_empty = page.is_empty();

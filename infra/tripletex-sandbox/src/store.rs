@@ -4,6 +4,7 @@
 //! (rendered only when it lands on a page). Rows are sorted by id; filters scan the compact keys
 //! (or the per-customer index) and only the requested page is rendered and serialised.
 
+use crate::fields::{Lookup, Resolve};
 use crate::fixture::CompanyFixture;
 use crate::generator::{self, CompanyData};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -280,6 +281,24 @@ impl CompanyStore {
             tables.insert(name, Table::new(rows));
         }
         tables.insert("accounts", Table::new(accounts));
+        // Not served as lists, but looked up when a `fields` selection expands a reference.
+        let json_row = |v: Value| Row {
+            id: i64_at(&v, &["id"]).unwrap_or(0),
+            keys: Keys::default(),
+            hash: json_hash(&v),
+            src: Src::Json(v),
+        };
+        let employees = company.employees.iter().map(|e| {
+            json_row(json!({
+                "id": e.id, "version": 0, "firstName": e.first_name, "lastName": e.last_name,
+                "displayName": format!("{} {}", e.first_name, e.last_name), "email": e.email,
+            }))
+        });
+        tables.insert("employees", Table::new(employees.collect()));
+        let voucher_types = generator::VOUCHER_TYPES.iter().map(|&(id, name)| {
+            json_row(json!({"id": id, "version": 0, "name": name, "displayName": name}))
+        });
+        tables.insert("voucherTypes", Table::new(voucher_types.collect()));
         CompanyStore {
             tables,
             data,
@@ -303,6 +322,33 @@ impl CompanyStore {
                 _ => Value::Null,
             },
             (Src::Gen(_), None) => Value::Null,
+        }
+    }
+
+    /// The object a reference of spec schema `schema` points to, with its `url` (`base` =
+    /// "host/v2"), for `fields` expansion.
+    pub fn lookup(&self, schema: &str, id: i64, base: &str) -> Lookup {
+        let (table, path) = match schema {
+            "Account" => ("accounts", "/ledger/account"),
+            "Customer" => ("customers", "/customer"),
+            "Invoice" => ("invoices", "/invoice"),
+            "Posting" => ("postings", "/ledger/posting"),
+            "Voucher" => ("vouchers", "/ledger/voucher"),
+            "Employee" => ("employees", "/employee"),
+            "VoucherType" => ("voucherTypes", "/ledger/voucherType"),
+            _ => return Lookup::NotKept,
+        };
+        match self.table(table).and_then(|t| t.get(id)) {
+            Some(row) => {
+                let mut v = self.render(table, row);
+                let id = v.get("id").and_then(Value::as_i64);
+                if let (Value::Object(o), Some(id)) = (&mut v, id) {
+                    o.entry("url")
+                        .or_insert_with(|| Value::String(format!("{base}{path}/{id}")));
+                }
+                Lookup::Found(v)
+            }
+            None => Lookup::Missing,
         }
     }
 
@@ -387,6 +433,19 @@ impl CompanyStore {
             "multipleIndustries": false,
             "defaultBusinessActivityTypeId": 0,
         })
+    }
+}
+
+/// Looks references up in one company's store (see [`CompanyStore::lookup`]).
+pub(crate) struct Resolver<'a> {
+    pub store: &'a CompanyStore,
+    /// "host/v2", for `url`s.
+    pub base: &'a str,
+}
+
+impl Resolve for Resolver<'_> {
+    fn lookup(&self, schema: &str, id: i64) -> Lookup {
+        self.store.lookup(schema, id, self.base)
     }
 }
 
