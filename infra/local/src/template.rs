@@ -1068,7 +1068,7 @@ mod tests {
             api_id: Some("HttpApi".into()),
             authorized: true,
         }));
-        assert_eq!(f.http_routes.len(), 10);
+        assert_eq!(f.http_routes.len(), 16);
 
         let apis = t.http_apis(&r).unwrap();
         assert_eq!(apis.len(), 1);
