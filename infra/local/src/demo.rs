@@ -360,9 +360,16 @@ async fn print_ledger(api: &Api, account: &str, status: &Value) -> Result<()> {
         .iter()
         .filter_map(|c| Some((c["id"].as_i64()?, c["name"].as_str()?.to_string())))
         .collect();
+    let open = c["openItems"].as_u64().unwrap_or(0);
+    let written_off = c["writtenOffCandidates"].as_u64().unwrap_or(0);
     say(format!(
-        "   Reskontro: {} kunder ({} inaktive) · {} åpne poster · {} forfalt · {} avskrevet men skyldig",
-        c["customers"], inactive, c["openItems"], c["overdueItems"], c["writtenOffCandidates"],
+        "   Reskontro: {} kunder ({} inaktive) · {} skyldige poster ({} åpne, {} avskrevet i Tripletex men fortsatt skyldig) · {} av dem forfalt",
+        c["customers"],
+        inactive,
+        open + written_off,
+        open,
+        written_off,
+        c["overdueItems"],
     ));
 
     // Why is an item not in my ledger?

@@ -38,6 +38,14 @@ enum Cmd {
         /// Keep the stack running after the demo (Ctrl-C stops it).
         #[arg(long)]
         keep: bool,
+        /// Give the fully linked client (Fjordkraft, 2001) a generated ledger of this many postings
+        /// next to its hand-written demo data (SAF-T items, manual vouchers, write-offs, part
+        /// payments, …); 0 for the hand-written data only.
+        #[arg(long, default_value_t = 600)]
+        postings: usize,
+        /// How far back the integrations fetch (days).
+        #[arg(long, default_value_t = 1095)]
+        fetch_days: i64,
     },
     /// Print a dev JWT the local API accepts.
     Jwt {
@@ -110,7 +118,12 @@ async fn main() {
         Cmd::Up(args) => up_foreground(args).await,
         Cmd::Down => down().await,
         Cmd::Status => status().await,
-        Cmd::Demo { org, keep } => demo(org, keep).await,
+        Cmd::Demo {
+            org,
+            keep,
+            postings,
+            fetch_days,
+        } => demo(org, keep, postings, fetch_days).await,
         Cmd::Jwt {
             org,
             sub,
@@ -425,13 +438,21 @@ async fn status() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo(org: String, keep: bool) -> anyhow::Result<()> {
+async fn demo(org: String, keep: bool, postings: usize, fetch_days: i64) -> anyhow::Result<()> {
     let dir = state_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     println!(
         "Starting the local stack (moto, Tripletex sandbox, functions from template.yaml) ..."
     );
+    let mut fixture = tripletex_sandbox::Fixture::demo();
+    if postings > 0 {
+        fixture = fixture.with_generated_company(
+            tripletex_sandbox::DEMO_FULL_CLIENT_ID,
+            tripletex_sandbox::GenSpec::with_postings(7, postings),
+        )?;
+    }
     let opts = StackOptions {
+        fixture: Some(fixture),
         moto_log: Some(dir.join("moto.log")),
         ..StackOptions::default()
     };
@@ -448,7 +469,7 @@ async fn demo(org: String, keep: bool) -> anyhow::Result<()> {
         org,
         employee_token: tripletex_sandbox::DEMO_ACCOUNTANT_KEY.to_string(),
         accountant_key: true,
-        fetch_from: chrono::Utc::now().date_naive() - chrono::Duration::days(365),
+        fetch_from: chrono::Utc::now().date_naive() - chrono::Duration::days(fetch_days),
     };
     let result = inndrive_local::demo::run(&stack, &demo_opts).await;
     std::fs::write(dir.join("demo-function.log"), stack.logs().join("\n"))
