@@ -4,7 +4,6 @@
 //! Computed amounts that are not whole øre are rounded explicitly with
 //! [`Money::round_half_up`] (the rounding point is always visible in the calling code).
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -101,11 +100,6 @@ impl Money {
         } else {
             other
         }
-    }
-
-    /// Approximate value for display only (never for computation).
-    pub fn to_f64_lossy(&self) -> Option<f64> {
-        self.0.to_f64()
     }
 }
 

@@ -217,8 +217,16 @@ fn bank_counter_account_is_a_payment() {
         assert_eq!(c.kind, Payment, "{bank}");
         assert!(c.flags.is_empty());
         assert!(!c.needs_review());
-        let word = if bank < 1920 { "cash account" } else { "bank account" };
-        assert!(c.reason_en.contains(&format!("{word} {bank}")), "{}", c.reason_en);
+        let word = if bank < 1920 {
+            "cash account"
+        } else {
+            "bank account"
+        };
+        assert!(
+            c.reason_en.contains(&format!("{word} {bank}")),
+            "{}",
+            c.reason_en
+        );
     }
 }
 

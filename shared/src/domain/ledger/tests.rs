@@ -5,6 +5,7 @@ use super::raw::{parse_items, RawCustomer, RawInvoice, RawPosting, RawVoucher};
 use super::*;
 use crate::domain::classify::CreditKind;
 use crate::domain::{DebtorKind, Money};
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{json, Value};
 
@@ -41,19 +42,29 @@ pub(super) fn customer(id: i64) -> Value {
     })
 }
 
+/// A JSON number written exactly as Tripletex sends amounts (no floating point in our code).
+pub(super) fn num(d: Decimal) -> Value {
+    Value::Number(
+        d.normalize()
+            .to_string()
+            .parse()
+            .expect("a decimal is a JSON number"),
+    )
+}
+
 pub(super) fn invoice(
     id: i64,
     number: i64,
     customer: i64,
     date: &str,
     due: &str,
-    amount: f64,
-    outstanding: f64,
+    amount: Decimal,
+    outstanding: Decimal,
 ) -> Value {
     json!({
         "id": id, "version": 1, "invoiceNumber": number, "invoiceDate": date,
         "invoiceDueDate": due, "kid": format!("00{number}7"), "customer": { "id": customer },
-        "amount": amount, "amountOutstanding": outstanding, "isCreditNote": false,
+        "amount": num(amount), "amountOutstanding": num(outstanding), "isCreditNote": false,
         "creditedInvoice": 0, "voucher": { "id": 9000 + id }, "documentId": 55,
         "currency": { "code": "NOK" }
     })
@@ -66,7 +77,7 @@ pub(super) fn posting(
     id: i64,
     customer: i64,
     date: &str,
-    amount: f64,
+    amount: Decimal,
     invoice_number: &str,
     voucher_id: i64,
     voucher_type: Value,
@@ -75,7 +86,7 @@ pub(super) fn posting(
     json!({
         "id": id, "version": 1, "date": date, "description": "",
         "account": { "id": 1, "number": 1500, "name": "Kundefordringer" },
-        "customer": { "id": customer }, "amount": amount, "amountGross": amount,
+        "customer": { "id": customer }, "amount": num(amount), "amountGross": num(amount),
         "invoiceNumber": invoice_number, "termOfPayment": null,
         "voucher": { "id": voucher_id, "voucherType": voucher_type },
         "type": null, "closeGroup": close_group.map(|g| json!({ "id": g }))
@@ -93,9 +104,9 @@ pub(super) fn voucher(id: i64, description: &str, voucher_type: Value, postings:
     })
 }
 
-pub(super) fn leg(id: i64, account: i64, amount: f64) -> Value {
+pub(super) fn leg(id: i64, account: i64, amount: Decimal) -> Value {
     json!({ "id": id, "account": { "number": account, "name": format!("konto {account}") },
-            "amountGross": amount })
+            "amountGross": num(amount) })
 }
 
 /// Reads the four lists the way the adapter does: element by element.
@@ -144,8 +155,24 @@ fn fetch_from_includes_the_day_itself_and_skips_the_day_before() {
     let r = read(
         vec![customer(1)],
         vec![
-            invoice(11, 101, 1, "2026-01-01", "2026-01-15", 1000.0, 1000.0),
-            invoice(12, 102, 1, "2025-12-31", "2026-01-14", 1000.0, 1000.0),
+            invoice(
+                11,
+                101,
+                1,
+                "2026-01-01",
+                "2026-01-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
+            invoice(
+                12,
+                102,
+                1,
+                "2025-12-31",
+                "2026-01-14",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
         ],
         vec![],
         vec![],
@@ -187,8 +214,8 @@ fn overdue_from_due_date_plus_days_past_due_inclusive() {
             1,
             "2026-03-02",
             "2026-03-16",
-            1000.0,
-            1000.0,
+            dec!(1000.0),
+            dec!(1000.0),
         )],
         vec![],
         vec![],
@@ -215,7 +242,7 @@ fn saft_read(customer_json: Value) -> LedgerRead {
             301,
             1,
             "2026-02-10",
-            4000.0,
+            dec!(4000.0),
             "SAFT-77",
             7301,
             named("Åpningsbalanse"),
@@ -291,7 +318,16 @@ fn a_due_date_in_tripletex_is_never_estimated() {
         include_saft_imported: true,
         ..policy()
     };
-    let mut post = posting(301, 1, "2026-02-10", 4000.0, "", 7301, named("Bilag"), None);
+    let mut post = posting(
+        301,
+        1,
+        "2026-02-10",
+        dec!(4000.0),
+        "",
+        7301,
+        named("Bilag"),
+        None,
+    );
     post["termOfPayment"] = json!("2026-02-20");
     let b = build_ledger(
         &read(vec![customer(1)], vec![], vec![post], vec![]),
@@ -341,7 +377,16 @@ fn estimated_due_dates_follow_each_kind_of_terms() {
 // ---------------------------------------------------------------------------------------------
 
 fn manual_read(voucher_type: Option<Value>) -> LedgerRead {
-    let mut p = posting(401, 1, "2026-02-10", 2500.0, "", 7401, json!(null), None);
+    let mut p = posting(
+        401,
+        1,
+        "2026-02-10",
+        dec!(2500.0),
+        "",
+        7401,
+        json!(null),
+        None,
+    );
     p["termOfPayment"] = json!("2026-02-24");
     match voucher_type {
         Some(t) => p["voucher"]["voucherType"] = t,
@@ -407,7 +452,7 @@ pub(super) fn written_off_read(description: &str) -> LedgerRead {
         2001,
         1,
         "2026-03-02",
-        12500.0,
+        dec!(12500.0),
         "10023",
         9001,
         named("Utgående faktura"),
@@ -419,7 +464,7 @@ pub(super) fn written_off_read(description: &str) -> LedgerRead {
         2002,
         1,
         "2026-05-20",
-        -12500.0,
+        dec!(-12500.0),
         "10023",
         9002,
         json!(null),
@@ -434,15 +479,18 @@ pub(super) fn written_off_read(description: &str) -> LedgerRead {
             1,
             "2026-03-02",
             "2026-03-16",
-            12500.0,
-            0.0,
+            dec!(12500.0),
+            dec!(0.0),
         )],
         vec![own, tap],
         vec![voucher(
             9002,
             description,
             json!(null),
-            json!([leg(2002, 1500, -12500.0), leg(2003, 7830, 12500.0)]),
+            json!([
+                leg(2002, 1500, dec!(-12500.0)),
+                leg(2003, 7830, dec!(12500.0))
+            ]),
         )],
     )
 }
@@ -544,7 +592,7 @@ fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
         2012,
         1,
         "2026-03-10",
-        -5000.0,
+        dec!(-5000.0),
         "10024",
         9012,
         named("Betaling"),
@@ -559,15 +607,15 @@ fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
             1,
             "2026-03-01",
             "2026-03-15",
-            5000.0,
-            0.0,
+            dec!(5000.0),
+            dec!(0.0),
         )],
         vec![
             posting(
                 2011,
                 1,
                 "2026-03-01",
-                5000.0,
+                dec!(5000.0),
                 "10024",
                 9011,
                 named("Utgående faktura"),
@@ -579,7 +627,10 @@ fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
             9012,
             "Innbetaling",
             named("Betaling"),
-            json!([leg(2012, 1500, -5000.0), leg(2013, 1920, 5000.0)]),
+            json!([
+                leg(2012, 1500, dec!(-5000.0)),
+                leg(2013, 1920, dec!(5000.0))
+            ]),
         )],
     );
     let b = build_ledger(&r, &policy(), d("2026-06-10"));
@@ -596,14 +647,22 @@ fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
 
 #[test]
 fn a_credit_note_settles_the_invoice_it_credits() {
-    let mut cn = invoice(1005, 10030, 1, "2026-03-05", "2026-03-05", -3000.0, 0.0);
+    let mut cn = invoice(
+        1005,
+        10030,
+        1,
+        "2026-03-05",
+        "2026-03-05",
+        dec!(-3000.0),
+        dec!(0.0),
+    );
     cn["isCreditNote"] = json!(true);
     cn["creditedInvoice"] = json!(1004);
     let mut cn_post = posting(
         2042,
         1,
         "2026-03-05",
-        -3000.0,
+        dec!(-3000.0),
         "10030",
         9042,
         named("Utgående faktura"),
@@ -613,7 +672,15 @@ fn a_credit_note_settles_the_invoice_it_credits() {
     let r = read(
         vec![customer(1)],
         vec![
-            invoice(1004, 10029, 1, "2026-03-01", "2026-03-15", 3000.0, 0.0),
+            invoice(
+                1004,
+                10029,
+                1,
+                "2026-03-01",
+                "2026-03-15",
+                dec!(3000.0),
+                dec!(0.0),
+            ),
             cn,
         ],
         vec![
@@ -621,7 +688,7 @@ fn a_credit_note_settles_the_invoice_it_credits() {
                 2041,
                 1,
                 "2026-03-01",
-                3000.0,
+                dec!(3000.0),
                 "10029",
                 9041,
                 named("Utgående faktura"),
@@ -656,7 +723,7 @@ fn an_unapplied_payment_is_an_open_credit_item() {
         2051,
         1,
         "2026-04-01",
-        -700.0,
+        dec!(-700.0),
         "",
         9051,
         named("Betaling"),
@@ -688,7 +755,7 @@ fn partly_paid(paid: bool) -> LedgerRead {
         2021,
         1,
         "2026-06-01",
-        10000.0,
+        dec!(10000.0),
         "10025",
         9021,
         named("Utgående faktura"),
@@ -700,7 +767,7 @@ fn partly_paid(paid: bool) -> LedgerRead {
             2022,
             1,
             "2026-06-08",
-            -4000.0,
+            dec!(-4000.0),
             "10025",
             9022,
             named("Betaling"),
@@ -712,7 +779,10 @@ fn partly_paid(paid: bool) -> LedgerRead {
             9022,
             "Innbetaling",
             named("Betaling"),
-            json!([leg(2022, 1500, -4000.0), leg(2023, 1920, 4000.0)]),
+            json!([
+                leg(2022, 1500, dec!(-4000.0)),
+                leg(2023, 1920, dec!(4000.0))
+            ]),
         ));
     }
     read(
@@ -723,8 +793,8 @@ fn partly_paid(paid: bool) -> LedgerRead {
             1,
             "2026-06-01",
             "2026-06-15",
-            10000.0,
-            if paid { 6000.0 } else { 10000.0 },
+            dec!(10000.0),
+            if paid { dec!(6000.0) } else { dec!(10000.0) },
         )],
         postings,
         vouchers,
@@ -897,20 +967,45 @@ fn turning_a_setting_off_removes_the_item_with_the_skip_reason() {
 
 #[test]
 fn malformed_items_are_quarantined_while_the_others_pass() {
-    let mut bad_amount = invoice(21, 201, 1, "2026-02-01", "2026-02-15", 0.0, 0.0);
+    let mut bad_amount = invoice(21, 201, 1, "2026-02-01", "2026-02-15", dec!(0.0), dec!(0.0));
     bad_amount["amount"] = json!("tolv tusen");
-    let mut sub_ore = invoice(22, 202, 1, "2026-02-01", "2026-02-15", 0.0, 0.0);
+    let mut sub_ore = invoice(22, 202, 1, "2026-02-01", "2026-02-15", dec!(0.0), dec!(0.0));
     sub_ore["amount"] = json!(100.005);
-    let mut bad_date = invoice(23, 203, 1, "2026-02-01", "2026-02-15", 10.0, 10.0);
+    let mut bad_date = invoice(
+        23,
+        203,
+        1,
+        "2026-02-01",
+        "2026-02-15",
+        dec!(10.0),
+        dec!(10.0),
+    );
     bad_date["invoiceDueDate"] = json!("15.02.2026");
-    let mut no_customer = posting(501, 1, "2026-02-01", 10.0, "", 9501, named("Bilag"), None);
+    let mut no_customer = posting(
+        501,
+        1,
+        "2026-02-01",
+        dec!(10.0),
+        "",
+        9501,
+        named("Bilag"),
+        None,
+    );
     no_customer["customer"] = json!(null);
     let not_an_object = json!("garbage");
     let wrong_id_type = json!({ "id": "abc", "invoiceNumber": 1 });
     let r = read(
         vec![customer(1)],
         vec![
-            invoice(20, 200, 1, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
+            invoice(
+                20,
+                200,
+                1,
+                "2026-02-01",
+                "2026-02-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
             bad_amount,
             sub_ore,
             bad_date,
@@ -944,17 +1039,58 @@ fn malformed_items_are_quarantined_while_the_others_pass() {
 #[test]
 fn every_skip_is_counted_by_reason() {
     let p = policy();
-    let mut manual = posting(401, 1, "2026-02-10", 2500.0, "", 7401, json!(null), None);
+    let mut manual = posting(
+        401,
+        1,
+        "2026-02-10",
+        dec!(2500.0),
+        "",
+        7401,
+        json!(null),
+        None,
+    );
     manual["termOfPayment"] = json!("2026-02-24");
     let mut manual2 = manual.clone();
     manual2["id"] = json!(402);
     let r = read(
         vec![customer(1)],
         vec![
-            invoice(11, 101, 1, "2025-06-01", "2025-06-15", 1000.0, 1000.0),
-            invoice(12, 102, 1, "2025-07-01", "2025-07-15", 1000.0, 1000.0),
-            invoice(13, 103, 1, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
-            invoice(14, 104, 99, "2026-02-01", "2026-02-15", 1000.0, 1000.0),
+            invoice(
+                11,
+                101,
+                1,
+                "2025-06-01",
+                "2025-06-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
+            invoice(
+                12,
+                102,
+                1,
+                "2025-07-01",
+                "2025-07-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
+            invoice(
+                13,
+                103,
+                1,
+                "2026-02-01",
+                "2026-02-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
+            invoice(
+                14,
+                104,
+                99,
+                "2026-02-01",
+                "2026-02-15",
+                dec!(1000.0),
+                dec!(1000.0),
+            ),
         ],
         vec![
             manual,
@@ -963,7 +1099,7 @@ fn every_skip_is_counted_by_reason() {
                 301,
                 1,
                 "2026-02-10",
-                4000.0,
+                dec!(4000.0),
                 "SAFT-77",
                 7301,
                 named("Åpningsbalanse"),
@@ -997,7 +1133,7 @@ fn the_same_posting_twice_is_read_once_with_the_highest_version() {
         2021,
         1,
         "2026-06-01",
-        10000.0,
+        dec!(10000.0),
         "10025",
         9021,
         named("Utgående faktura"),
@@ -1122,13 +1258,22 @@ fn ledger_query_filters_items_and_skips() {
 #[test]
 fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
     // A manual-voucher item (voucherType null) that was paid: history, not ledger.
-    let mut debit = posting(601, 1, "2026-02-10", 800.0, "", 7601, json!(null), Some(90));
+    let mut debit = posting(
+        601,
+        1,
+        "2026-02-10",
+        dec!(800.0),
+        "",
+        7601,
+        json!(null),
+        Some(90),
+    );
     debit["termOfPayment"] = json!("2026-02-24");
     let mut pay = posting(
         602,
         1,
         "2026-02-20",
-        -800.0,
+        dec!(-800.0),
         "",
         7602,
         named("Betaling"),
@@ -1154,7 +1299,7 @@ fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
         611,
         1,
         "2026-02-10",
-        900.0,
+        dec!(900.0),
         "S-1",
         7611,
         named("Bilag"),
@@ -1165,7 +1310,7 @@ fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
         612,
         1,
         "2026-04-10",
-        -900.0,
+        dec!(-900.0),
         "S-1",
         7612,
         json!(null),
@@ -1179,7 +1324,7 @@ fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
             7612,
             "Tap på fordring",
             json!(null),
-            json!([leg(613, 7830, 900.0)]),
+            json!([leg(613, 7830, dec!(900.0))]),
         )],
     );
     let b = build_ledger(&r, &policy(), d("2026-06-10"));

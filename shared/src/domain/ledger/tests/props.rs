@@ -2,8 +2,9 @@
 
 use super::super::raw::{parse_items, RawCustomer, RawInvoice, RawPosting, RawVoucher};
 use super::super::*;
-use super::{customer, d, named, policy};
+use super::{customer, d, named, num, policy};
 use proptest::prelude::*;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone)]
@@ -36,11 +37,11 @@ fn date(day: u32) -> String {
 }
 
 fn inv_json(i: &Inv) -> Value {
-    let amount = i.amount_ore as f64 / 100.0;
+    let amount = num(Decimal::new(i.amount_ore, 2));
     let outstanding = match i.outstanding {
-        0 => 0.0,
-        1 => amount,
-        _ => (i.amount_ore / 2) as f64 / 100.0,
+        0 => num(Decimal::ZERO),
+        1 => amount.clone(),
+        _ => num(Decimal::new(i.amount_ore / 2, 2)),
     };
     json!({
         "id": i.id, "version": 1, "invoiceNumber": i.number, "invoiceDate": date(i.day),
@@ -64,7 +65,7 @@ fn post_json(p: &Post) -> Value {
     }
     json!({
         "id": p.id, "version": 1, "date": date(p.day), "customer": { "id": p.customer },
-        "amountGross": p.amount_ore as f64 / 100.0,
+        "amountGross": num(Decimal::new(p.amount_ore, 2)),
         "invoiceNumber": p.number.map_or(String::new(), |n| n.to_string()),
         "termOfPayment": if p.due { json!(date(p.day + 10)) } else { json!(null) },
         "description": DESCS[usize::from(p.desc) % DESCS.len()],
@@ -77,8 +78,8 @@ fn voucher_json(p: &Post) -> Value {
     json!({
         "id": 60_000 + p.id, "version": 1, "description": DESCS[usize::from(p.desc) % DESCS.len()],
         "voucherType": null,
-        "postings": [ { "id": p.id, "account": { "number": 1500 }, "amountGross": p.amount_ore as f64 / 100.0 },
-                      { "id": p.id + 1_000_000, "account": { "number": p.counter }, "amountGross": -(p.amount_ore as f64) / 100.0 } ]
+        "postings": [ { "id": p.id, "account": { "number": 1500 }, "amountGross": num(Decimal::new(p.amount_ore, 2)) },
+                      { "id": p.id + 1_000_000, "account": { "number": p.counter }, "amountGross": num(Decimal::new(-p.amount_ore, 2)) } ]
     })
 }
 
