@@ -481,6 +481,82 @@ async fn generated_company_bodies_match_the_spec() {
     }
 }
 
+/// References expanded from the company's collections (`account(number,name)` of a fixture
+/// posting that stores `{"id": ...}`) still match the spec, and carry the referenced data.
+#[tokio::test]
+async fn expanded_references_match_the_spec() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let fixture = Fixture::demo()
+        .with_generated_company(
+            DEMO_FULL_CLIENT_ID,
+            tripletex_sandbox::GenSpec::with_postings(5, 1_500).today(today),
+        )
+        .unwrap();
+    let api = Api::with(fixture, Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    // Fixture rows (ids below 1 000 000) store bare references; generated rows embed partial copies.
+    let fixture_dates = "dateFrom=2025-01-01&dateTo=2027-01-01";
+    let cases: Vec<(&str, String)> = vec![
+        ("/ledger/posting", format!("/ledger/posting?{fixture_dates}&fields=id,account(number,name),customer(id,name),voucher(number,year,description)")),
+        ("/ledger/posting", format!("/ledger/posting?{RANGE}&fields=id,account(*),customer(*),voucher(*,postings(account(number)))")),
+        ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=id,customer(name),voucher(number),postings(account(number),amount)".into()),
+        ("/ledger/voucher", format!("/ledger/voucher?{RANGE}&fields=id,postings(account(number),customer(name),voucher(id))")),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2026-11-21&fields=id,account(number,displayName),customer(name,customerNumber)".into()),
+    ];
+    for (spec_path, req) in cases {
+        let (s, body) = api.get(&req, &full, &acc).await;
+        assert_eq!(s, 200, "{req}: {body}");
+        assert_valid(&response_schema(spec_path, "get", "200"), &body, &req);
+        let values = body["values"].as_array().unwrap();
+        assert!(!values.is_empty(), "{req}: no data");
+        let fixture_rows: Vec<&Value> = values
+            .iter()
+            .filter(|v| v["id"].as_i64().unwrap() < 1_000_000)
+            .collect();
+        assert!(!fixture_rows.is_empty(), "{req}: no fixture row");
+        for v in values {
+            match spec_path {
+                "/ledger/posting" | "/ledger/posting/openPost" => {
+                    assert!(v["account"]["number"].is_i64(), "{req}: {v}");
+                    if let Some(c) = v["customer"].as_object() {
+                        assert!(c["name"].is_string(), "{req}: {v}");
+                    }
+                }
+                "/invoice" => {
+                    assert!(v["customer"]["name"].is_string(), "{req}: {v}");
+                    assert!(v["voucher"]["number"].is_i64(), "{req}: {v}");
+                    for p in v["postings"].as_array().unwrap() {
+                        assert!(p["account"]["number"].is_i64(), "{req}: {v}");
+                    }
+                }
+                _ => {
+                    for p in v["postings"].as_array().unwrap() {
+                        assert!(p["account"]["number"].is_i64(), "{req}: {v}");
+                    }
+                }
+            }
+        }
+    }
+    // The fixture's write-off: both sides with their account numbers (1500 and 7830).
+    let (_, body) = api
+        .get(
+            "/ledger/voucher?dateFrom=2025-11-14&dateTo=2025-11-15&fields=id,postings(account(number),amount)",
+            &full,
+            &acc,
+        )
+        .await;
+    let numbers: Vec<i64> = body["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["id"] == 50005)
+        .flat_map(|v| v["postings"].as_array().unwrap().clone())
+        .map(|p| p["account"]["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![1500, 7830], "{body}");
+}
+
 /// Enhetsregisteret has no spec here: assert the fields tripletex-api reference §8 documents (and
 /// no others but the HAL `_links` and `respons_klasse`), with their types.
 #[tokio::test]

@@ -729,8 +729,15 @@ fn the_binary_serves_a_generated_company() {
     });
     let _ = child.kill();
     let _ = child.wait();
-    // The demo's six hand-written postings of company 2001 plus the generated ones.
-    assert_eq!(n as usize, expected.postings.len() + 6);
+    // The demo's hand-written postings of company 2001 plus the generated ones.
+    let demo_postings = Fixture::demo()
+        .companies
+        .iter()
+        .find(|c| c.id == CLIENT)
+        .map(|c| c.collections["postings"].len())
+        .unwrap();
+    assert_eq!(demo_postings, 10);
+    assert_eq!(n as usize, expected.postings.len() + demo_postings);
     assert!(Command::new(env!("CARGO_BIN_EXE_tripletex-sandbox"))
         .args(["--generate", "seed=1,company=999"])
         .stdout(Stdio::null())

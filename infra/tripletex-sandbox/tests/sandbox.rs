@@ -391,6 +391,171 @@ async fn paging_fields_and_filters() {
 }
 
 #[tokio::test]
+async fn references_are_expanded_from_the_companys_collections() {
+    let t = T::new(Faults::none());
+    let acc = t.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    // The fixture's postings store `{"id": N}`; sub-fields come from the account and customer.
+    // (A field a fixture object lacks, such as the 7830 line's customer, is left out.)
+    let (s, _, b) = t
+        .get(
+            "/ledger/posting?dateFrom=2025-11-14&dateTo=2025-11-15&fields=id,account(number,name),customer(id,name),voucher(number,description)",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["values"],
+        json!([
+            {"id": 60009, "account": {"number": 1500, "name": "Kundefordringer"},
+             "customer": {"id": 40005, "name": "Fjellhytter AS"},
+             "voucher": {"number": 312, "description": "Korrigering reskontro Fjellhytter AS"}},
+            {"id": 60010, "account": {"number": 7830, "name": "Konstaterte tap på fordringer"},
+             "voucher": {"number": 312, "description": "Korrigering reskontro Fjellhytter AS"}},
+        ])
+    );
+    // `*` of a reference: the whole referenced object, its own references unexpanded.
+    let (_, _, b) = t
+        .get(
+            "/ledger/posting?dateFrom=2025-11-14&dateTo=2025-11-15&count=1&fields=account(*)",
+            &full,
+            &acc,
+        )
+        .await;
+    let a = &b["values"][0]["account"];
+    assert_eq!(a["displayName"], "1500 Kundefordringer");
+    assert_eq!(a["isCloseable"], true);
+    assert!(a["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v2/ledger/account/70001500"));
+    assert_eq!(a["currency"]["id"], 1);
+    assert!(a["currency"].get("code").is_none(), "{a}");
+    // Invoices: customer(name), and their postings with the postings' accounts (nested).
+    let (_, _, b) = t
+        .get(
+            "/invoice?invoiceDateFrom=2025-01-01&invoiceDateTo=2026-01-01&fields=invoiceNumber,customer(name),postings(amount,account(number),voucher(description))",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(
+        b["values"],
+        json!([{"invoiceNumber": 10025, "customer": {"name": "Fjellhytter AS"}, "postings": [
+            {"amount": 6250.0, "account": {"number": 1500}, "voucher": {"description": "Faktura 10025"}},
+            {"amount": -6250.0, "account": {"number": 1500}, "voucher": {"description": "Korrigering reskontro Fjellhytter AS"}},
+        ]}])
+    );
+    // Vouchers: postings(account(number)), the counter-postings included.
+    let (_, _, b) = t
+        .get(
+            "/ledger/voucher?dateFrom=2026-06-01&dateTo=2026-06-02&fields=number,postings(row,account(number),customer(customerNumber))",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(
+        b["values"],
+        json!([{"number": 3, "postings": [
+            {"row": 1, "account": {"number": 1920}},
+            {"row": 2, "account": {"number": 1500}, "customer": {"customerNumber": 10002}},
+        ]}])
+    );
+    // Three look-ups deep: posting → voucher → its postings → their accounts.
+    let (_, _, b) = t
+        .get(
+            "/ledger/posting?dateFrom=2026-06-01&dateTo=2026-06-02&count=1&fields=voucher(postings(account(number)))",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(
+        b["values"][0],
+        json!({"voucher": {"postings": [{"account": {"number": 1920}}, {"account": {"number": 1500}}]}})
+    );
+}
+
+#[tokio::test]
+async fn unselected_references_stay_references_and_missing_objects_are_just_ids() {
+    let mut fixture = Fixture::demo();
+    let company = fixture
+        .companies
+        .iter_mut()
+        .find(|c| c.id == DEMO_FULL_CLIENT_ID)
+        .unwrap();
+    let postings = company.collections.get_mut("postings").unwrap();
+    let mut orphan = postings[0].clone();
+    orphan["id"] = json!(60099);
+    orphan["account"] = json!({"id": 70009999});
+    orphan["customer"] = json!({"id": 49999});
+    orphan["voucher"] = json!({"id": 59999});
+    postings.push(orphan);
+    let t = T::with(fixture, Faults::none());
+    let acc = t.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    let get = |fields: &'static str| {
+        let (t, full, acc) = (&t, &full, &acc);
+        async move {
+            let (s, _, b) = t
+                .get(
+                    &format!("/ledger/posting?dateFrom=2026-05-02&dateTo=2026-05-03&id=60001,60099&fields={fields}"),
+                    full,
+                    acc,
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+            b["values"].as_array().unwrap().clone()
+        }
+    };
+    // Not expanded without a sub-selection: {id, url}, scheme-less from the sandbox's address.
+    for fields in ["id,account,customer,voucher", "*"] {
+        let v = get(fields).await;
+        let url = v[0]["account"]["url"].as_str().unwrap();
+        assert_eq!(
+            v[0]["account"].as_object().unwrap().len(),
+            2,
+            "{fields}: {}",
+            v[0]
+        );
+        assert!(!url.contains("://"), "{url}");
+        assert_eq!(
+            url,
+            format!("{}/ledger/account/70001500", t.sb.addr.to_string() + "/v2")
+        );
+        assert_eq!(v[0]["customer"]["id"], 40001);
+        assert!(v[0]["customer"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v2/customer/40001"));
+        assert!(v[0]["customer"].get("name").is_none());
+        // A missing object's reference looks the same without a sub-selection.
+        assert_eq!(v[1]["account"]["id"], 70009999);
+        assert!(v[1]["account"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v2/ledger/account/70009999"));
+    }
+    // `x(id)` needs no look-up: just the id, as Tripletex.
+    let v = get("account(id),voucher(id)").await;
+    assert_eq!(
+        v[0],
+        json!({"account": {"id": 70001500}, "voucher": {"id": 50001}})
+    );
+    // A reference to an object that does not exist: only its id, whatever the selection.
+    let v = get("id,account(number,name),customer(name),voucher(number,postings(id))").await;
+    assert_eq!(
+        v[1],
+        json!({"id": 60099, "account": {"id": 70009999}, "customer": {"id": 49999}, "voucher": {"id": 59999}})
+    );
+    assert_eq!(
+        v[0]["account"],
+        json!({"number": 1500, "name": "Kundefordringer"})
+    );
+    assert_eq!(v[0]["customer"], json!({"name": "Vestland Bygg AS"}));
+}
+
+#[tokio::test]
 async fn rate_limit_headers_and_the_real_limit() {
     let t = T::new(Faults {
         rate_limit: tripletex_sandbox::RateLimit {
