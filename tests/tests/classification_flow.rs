@@ -6,6 +6,11 @@
 //! 10023 (12 500 kr, Vestland Bygg AS, due 16 May 2026) is written off on 30 Sep 2026 with a
 //! manual voucher «Tap på fordring, faktura 10023» crediting 1500 and debiting 7830. Tripletex now
 //! shows the invoice closed (amountOutstanding 0): the write-off happened before the first sync.
+//! The demo fixture itself holds a second write-off, one WITHOUT a marker word: invoice 10025
+//! (6 250 kr, Fjellhytter AS) written off on 14 Nov 2025 with «Korrigering reskontro Fjellhytter
+//! AS», 7830 / 1500. Only the account (7830, which the sandbox resolves from the postings'
+//! `{"id": ...}` references for `account(number,name)`) shows it is a loss: it must end as an open
+//! case marked written off, flagged `marker_missing`.
 //!
 //! Needs the function binaries: `cargo build -p integration-setup -p sync-worker -p scheduled-sync
 //! -p loss-classification -p cases-api`.
@@ -28,6 +33,19 @@ fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
         .find(|c| c["id"] == 2001)
         .expect("company 2001 in the demo fixture");
     let col = &mut company["collections"];
+    // The fixture's own no-marker write-off stores its account as a bare reference: the account
+    // number reaches the sync only through the sandbox's reference expansion.
+    let loss_line = col["postings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 60010)
+        .expect("the demo fixture's no-marker write-off (posting 60010)");
+    assert_eq!(loss_line["account"], json!({"id": 70007830}));
+    assert_eq!(
+        loss_line["description"],
+        "Korrigering reskontro Fjellhytter AS"
+    );
     for inv in col["invoices"].as_array_mut().unwrap() {
         if inv["id"] == 80001 {
             for f in [
@@ -38,47 +56,37 @@ fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
             ] {
                 inv[f] = json!(0.0);
             }
-            inv["postings"] = json!([{"id": 60001}, {"id": 60007}]);
+            inv["postings"] = json!([{"id": 60001}, {"id": 60011}]);
         }
     }
     let postings = col["postings"].as_array_mut().unwrap();
     for p in postings.iter_mut() {
         if p["id"] == 60001 {
-            p["closeGroup"] = json!({"id": 90002});
+            p["closeGroup"] = json!({"id": 90003});
         }
     }
-    // The account's number and name are given on the posting: the sandbox does not expand
-    // `account(number,name)` of a fixture posting from its account table.
-    let base = |id: i64, account: Value, amount: f64, row: i64| {
+    // References as Tripletex stores them (`{"id": N}`): the sandbox resolves the account's
+    // number and name when the sync asks for `account(number,name)`.
+    let base = |id: i64, account: i64, amount: f64, row: i64| {
         json!({
-            "id": id, "version": 0, "voucher": {"id": 50004}, "date": "2026-09-30",
-            "description": "Tap på fordring, faktura 10023", "account": account,
+            "id": id, "version": 0, "voucher": {"id": 50006}, "date": "2026-09-30",
+            "description": "Tap på fordring, faktura 10023", "account": {"id": account},
             "amount": amount, "amountCurrency": amount, "amountGross": amount,
             "amountGrossCurrency": amount, "currency": {"id": 1, "code": "NOK"},
             "invoiceNumber": "", "row": row, "externalRef": "", "systemGenerated": false,
             "vatType": {"id": 0}
         })
     };
-    let mut credit = base(
-        60007,
-        json!({"id": 70001500, "number": 1500, "name": "Kundefordringer"}),
-        -12500.0,
-        1,
-    );
+    let mut credit = base(60011, 70001500, -12500.0, 1);
     credit["invoiceNumber"] = json!("10023");
     credit["customer"] = json!({"id": 40001});
-    credit["closeGroup"] = json!({"id": 90002});
+    credit["closeGroup"] = json!({"id": 90003});
     postings.push(credit);
-    postings.push(base(
-        60008,
-        json!({"id": 70007830, "number": 7830, "name": "Konstaterte tap på fordringer"}),
-        12500.0,
-        2,
-    ));
+    postings.push(base(60012, 70007830, 12500.0, 2));
     col["vouchers"].as_array_mut().unwrap().push(json!({
-        "id": 50004, "version": 0, "date": "2026-09-30", "number": 4, "tempNumber": 0,
+        "id": 50006, "version": 0, "date": "2026-09-30", "number": 4, "tempNumber": 0,
         "year": 2026, "description": "Tap på fordring, faktura 10023",
-        "postings": [{"id": 60007}, {"id": 60008}], "externalVoucherNumber": "",
+        "postings": [{"id": 60011}, {"id": 60012}], "externalVoucherNumber": "",
         "numberAsString": "4-2026", "displayName": "4-2026 Tap på fordring, faktura 10023"
     }));
     tripletex_sandbox::Fixture::from_json(&v.to_string()).expect("the changed fixture loads")
@@ -105,7 +113,7 @@ fn queue_url(stack: &LocalStack, logical_id: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
+async fn sandbox_write_offs_with_and_without_a_marker_become_open_cases_marked_written_off() {
     let stack = start().await;
     let api = Api::new(&stack, "org_regnskap_tap");
 
@@ -128,7 +136,7 @@ async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
         .put(
             &format!("/v1/accounts/{account}/integration"),
             &json!({
-                "keyId": key, "clientCompanyId": 2001, "fetchFrom": "2026-01-01",
+                "keyId": key, "clientCompanyId": 2001, "fetchFrom": "2025-01-01",
                 "daysPastDue": 14, "updateAddressesFromBrreg": false,
                 "includeSaftImported": false, "includeNullVoucherType": false
             }),
@@ -145,12 +153,13 @@ async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
             .await
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.raw);
-        if !r.body["cases"].as_array().unwrap().is_empty() {
+        if r.body["cases"].as_array().unwrap().len() >= 2 {
             break r.body;
         }
         assert!(
             Instant::now() < deadline,
-            "no case after 120 s; logs:\n{}",
+            "not two cases after 120 s: {}; logs:\n{}",
+            r.raw,
             stack.logs().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -158,11 +167,16 @@ async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
     let list = cases["cases"].as_array().unwrap();
     assert_eq!(
         list.len(),
-        1,
-        "only the written-off invoice is owed: {cases}"
+        2,
+        "only the two written-off invoices are owed: {cases}"
     );
-    let case = &list[0];
-    assert_eq!(case["caseId"], "case_inv_80001");
+    let by_case = |case_id: &str| {
+        list.iter()
+            .find(|c| c["caseId"] == case_id)
+            .unwrap_or_else(|| panic!("no {case_id}: {cases}"))
+            .clone()
+    };
+    let case = by_case("case_inv_80001");
     assert_eq!(case["state"], "open");
     assert_eq!(case["writtenOff"], true);
     assert_eq!(case["claimStatus"], "writtenOff");
@@ -179,17 +193,45 @@ async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
         claim["amounts"]["ledgerBalance"], "0.00",
         "Tripletex shows it closed"
     );
-    assert_eq!(claim["writeOffs"][0]["voucherId"], 50004);
+    assert_eq!(claim["writeOffs"][0]["voucherId"], 50006);
     assert_eq!(claim["writeOffs"][0]["date"], "2026-09-30");
     assert_eq!(claim["writeOffs"][0]["markerMissing"], false);
     let credit = &claim["credits"][0];
     assert_eq!(credit["classification"]["kind"], "write_off");
+    assert_eq!(credit["classification"]["flags"], json!([]), "{credit}");
     assert!(
         credit["classification"]["evidence"]
             .to_string()
             .contains("7830"),
         "{credit}"
     );
+
+    // The write-off without a marker word: recognised by its 7830 line alone, flagged.
+    let quiet = by_case("case_inv_80003");
+    assert_eq!(quiet["state"], "open", "{quiet}");
+    assert_eq!(quiet["writtenOff"], true, "{quiet}");
+    assert_eq!(quiet["claimStatus"], "writtenOff", "{quiet}");
+    assert_eq!(quiet["customerId"], 40005);
+    let quiet_id = quiet["id"].as_str().unwrap().to_string();
+    let d = api.get(&format!("/v1/cases/{quiet_id}")).await.unwrap();
+    assert_eq!(d.status, 200, "{}", d.raw);
+    let claim = &d.body["claim"];
+    assert_eq!(claim["amounts"]["principal"], "6250.00", "{claim}");
+    assert_eq!(claim["amounts"]["writtenOff"], "6250.00", "{claim}");
+    assert_eq!(claim["amounts"]["outstanding"], "6250.00", "{claim}");
+    assert_eq!(claim["amounts"]["ledgerBalance"], "0.00", "{claim}");
+    assert_eq!(claim["writeOffs"][0]["voucherId"], 50005, "{claim}");
+    assert_eq!(claim["writeOffs"][0]["date"], "2025-11-14");
+    assert_eq!(claim["writeOffs"][0]["markerMissing"], true, "{claim}");
+    let credit = &claim["credits"][0];
+    assert_eq!(credit["classification"]["kind"], "write_off", "{credit}");
+    assert_eq!(
+        credit["classification"]["flags"],
+        json!(["marker_missing"]),
+        "{credit}"
+    );
+    let evidence = credit["classification"]["evidence"].to_string();
+    assert!(evidence.contains("7830"), "{credit}");
 
     // The filters see it; the paid invoice 10024 never became a case.
     let r = api
@@ -198,7 +240,7 @@ async fn a_sandbox_write_off_becomes_an_open_case_marked_written_off() {
         ))
         .await
         .unwrap();
-    assert_eq!(r.body["cases"].as_array().unwrap().len(), 1, "{}", r.raw);
+    assert_eq!(r.body["cases"].as_array().unwrap().len(), 2, "{}", r.raw);
 
     // A note, and the daily job through the function's scheduler input: nothing more to open.
     let r = api
