@@ -14,6 +14,14 @@ use std::path::Path;
 /// The demo fixture (fixtures/demo.json), embedded.
 pub const DEMO_JSON: &str = include_str!("../fixtures/demo.json");
 
+/// A scenario for the demo's Fjordkraft Rørlegger AS (2001), kept out of the demo fixture so the
+/// demo's ledger stays as other tests count it: invoice 10025 (80003, Fjellhytter AS, 6 250 kr,
+/// 2025-03-10) written off on 2025-11-14 without a marker word («Korrigering reskontro
+/// Fjellhytter AS», 7830 debit / 1500 credit, voucher 50005). `{"companyId", "collections"}`;
+/// see [`Fixture::with_write_off_without_marker`].
+pub const WRITE_OFF_WITHOUT_MARKER_JSON: &str =
+    include_str!("../fixtures/write-off-without-marker.json");
+
 /// An entitlement: which endpoint family a key may use for a company.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +211,48 @@ impl Fixture {
         };
         c.generate = Some(spec);
         Ok(self)
+    }
+
+    /// Appends objects to company `company_id`'s collections: `collections` is
+    /// `{"postings": [...], "vouchers": [...], ...}` in wire format, as in a fixture file. Fails for
+    /// an unknown company or collection, an object without an integer id, or an id the collection
+    /// already has.
+    pub fn with_objects(mut self, company_id: i64, collections: &Value) -> anyhow::Result<Self> {
+        let Some(c) = self.companies.iter_mut().find(|c| c.id == company_id) else {
+            bail!("no company {company_id} in the fixture");
+        };
+        let Some(collections) = collections.as_object() else {
+            bail!("collections must be an object of arrays");
+        };
+        for (name, items) in collections {
+            let Some(items) = items.as_array() else {
+                bail!("collection {name:?} must be an array");
+            };
+            let existing = c.collections.entry(name.clone()).or_default();
+            for item in items {
+                let id = item.get("id").and_then(Value::as_i64);
+                if id.is_some()
+                    && existing
+                        .iter()
+                        .any(|o| o.get("id").and_then(Value::as_i64) == id)
+                {
+                    bail!("company {company_id}: {name} already has an object with id {id:?}");
+                }
+                existing.push(item.clone());
+            }
+        }
+        self.validated()
+    }
+
+    /// Adds the write-off without a marker word ([`WRITE_OFF_WITHOUT_MARKER_JSON`]) to the demo's
+    /// company 2001.
+    pub fn with_write_off_without_marker(self) -> anyhow::Result<Self> {
+        let v: Value = serde_json::from_str(WRITE_OFF_WITHOUT_MARKER_JSON)
+            .context("parsing fixtures/write-off-without-marker.json")?;
+        let Some(company) = v.get("companyId").and_then(Value::as_i64) else {
+            bail!("fixtures/write-off-without-marker.json lacks companyId");
+        };
+        self.with_objects(company, &v["collections"])
     }
 
     /// The entitlements a template grants.

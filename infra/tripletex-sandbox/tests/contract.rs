@@ -487,6 +487,8 @@ async fn generated_company_bodies_match_the_spec() {
 async fn expanded_references_match_the_spec() {
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let fixture = Fixture::demo()
+        .with_write_off_without_marker()
+        .unwrap()
         .with_generated_company(
             DEMO_FULL_CLIENT_ID,
             tripletex_sandbox::GenSpec::with_postings(5, 1_500).today(today),
@@ -538,7 +540,7 @@ async fn expanded_references_match_the_spec() {
             }
         }
     }
-    // The fixture's write-off: both sides with their account numbers (1500 and 7830).
+    // The scenario's write-off: both sides with their account numbers (1500 and 7830).
     let (_, body) = api
         .get(
             "/ledger/voucher?dateFrom=2025-11-14&dateTo=2025-11-15&fields=id,postings(account(number),amount)",

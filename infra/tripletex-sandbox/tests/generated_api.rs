@@ -736,7 +736,7 @@ fn the_binary_serves_a_generated_company() {
         .find(|c| c.id == CLIENT)
         .map(|c| c.collections["postings"].len())
         .unwrap();
-    assert_eq!(demo_postings, 10);
+    assert_eq!(demo_postings, 6);
     assert_eq!(n as usize, expected.postings.len() + demo_postings);
     assert!(Command::new(env!("CARGO_BIN_EXE_tripletex-sandbox"))
         .args(["--generate", "seed=1,company=999"])

@@ -390,9 +390,43 @@ async fn paging_fields_and_filters() {
     );
 }
 
+#[test]
+fn the_write_off_scenario_is_added_to_fjordkraft() {
+    let f = Fixture::demo().with_write_off_without_marker().unwrap();
+    let c = f
+        .companies
+        .iter()
+        .find(|c| c.id == DEMO_FULL_CLIENT_ID)
+        .unwrap();
+    let count = |name: &str| c.collections[name].len();
+    assert_eq!(
+        (count("invoices"), count("postings"), count("vouchers")),
+        (3, 10, 5)
+    );
+    let loss = c.collections["postings"]
+        .iter()
+        .find(|p| p["account"]["id"] == 70007830)
+        .unwrap();
+    assert_eq!(loss["account"], json!({"id": 70007830}), "a bare reference");
+    assert_eq!(loss["description"], "Korrigering reskontro Fjellhytter AS");
+    // Added twice: the ids clash.
+    let err = f.with_write_off_without_marker().unwrap_err().to_string();
+    assert!(err.contains("already has"), "{err}");
+    let err = Fixture::demo()
+        .with_objects(999, &json!({"postings": []}))
+        .unwrap_err();
+    assert!(err.to_string().contains("999"), "{err}");
+    assert!(Fixture::demo()
+        .with_objects(DEMO_FULL_CLIENT_ID, &json!({"nonsense": [{"id": 1}]}))
+        .is_err());
+}
+
 #[tokio::test]
 async fn references_are_expanded_from_the_companys_collections() {
-    let t = T::new(Faults::none());
+    let t = T::with(
+        Fixture::demo().with_write_off_without_marker().unwrap(),
+        Faults::none(),
+    );
     let acc = t.session(DEMO_ACCOUNTANT_KEY).await;
     let full = DEMO_FULL_CLIENT_ID.to_string();
     // The fixture's postings store `{"id": N}`; sub-fields come from the account and customer.
