@@ -6,7 +6,8 @@
 //! 10023 (12 500 kr, Vestland Bygg AS, due 16 May 2026) is written off on 30 Sep 2026 with a
 //! manual voucher «Tap på fordring, faktura 10023» crediting 1500 and debiting 7830. Tripletex now
 //! shows the invoice closed (amountOutstanding 0): the write-off happened before the first sync.
-//! The demo fixture itself holds a second write-off, one WITHOUT a marker word: invoice 10025
+//! A second write-off, one WITHOUT a marker word, comes from the sandbox's scenario
+//! (`Fixture::with_write_off_without_marker`, fixtures/write-off-without-marker.json): invoice 10025
 //! (6 250 kr, Fjellhytter AS) written off on 14 Nov 2025 with «Korrigering reskontro Fjellhytter
 //! AS», 7830 / 1500. Only the account (7830, which the sandbox resolves from the postings'
 //! `{"id": ...}` references for `account(number,name)`) shows it is a loss: it must end as an open
@@ -22,7 +23,8 @@ use e2e::{demo, peek_messages, Api};
 use inndrive_local::{LocalStack, StackOptions};
 use serde_json::{json, Value};
 
-/// The demo fixture with invoice 10023 written off.
+/// The demo fixture with invoice 10023 written off (marker word), plus the sandbox's write-off
+/// without a marker word (invoice 10025).
 fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
     let path = inndrive_local::repo_root().join("infra/tripletex-sandbox/fixtures/demo.json");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -33,19 +35,6 @@ fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
         .find(|c| c["id"] == 2001)
         .expect("company 2001 in the demo fixture");
     let col = &mut company["collections"];
-    // The fixture's own no-marker write-off stores its account as a bare reference: the account
-    // number reaches the sync only through the sandbox's reference expansion.
-    let loss_line = col["postings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == 60010)
-        .expect("the demo fixture's no-marker write-off (posting 60010)");
-    assert_eq!(loss_line["account"], json!({"id": 70007830}));
-    assert_eq!(
-        loss_line["description"],
-        "Korrigering reskontro Fjellhytter AS"
-    );
     for inv in col["invoices"].as_array_mut().unwrap() {
         if inv["id"] == 80001 {
             for f in [
@@ -89,7 +78,26 @@ fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
         "postings": [{"id": 60011}, {"id": 60012}], "externalVoucherNumber": "",
         "numberAsString": "4-2026", "displayName": "4-2026 Tap på fordring, faktura 10023"
     }));
-    tripletex_sandbox::Fixture::from_json(&v.to_string()).expect("the changed fixture loads")
+    // The sandbox's scenario of a write-off without a marker word (invoice 10025, Fjellhytter AS).
+    // Its loss line stores the account as a bare reference: the number 7830 reaches the sync only
+    // through the sandbox's reference expansion.
+    let scenario: Value =
+        serde_json::from_str(tripletex_sandbox::WRITE_OFF_WITHOUT_MARKER_JSON).unwrap();
+    let loss_line = scenario["collections"]["postings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 60010)
+        .expect("the scenario's 7830 line (posting 60010)");
+    assert_eq!(loss_line["account"], json!({"id": 70007830}));
+    assert_eq!(
+        loss_line["description"],
+        "Korrigering reskontro Fjellhytter AS"
+    );
+    tripletex_sandbox::Fixture::from_json(&v.to_string())
+        .expect("the changed fixture loads")
+        .with_write_off_without_marker()
+        .expect("the write-off scenario adds to company 2001")
 }
 
 async fn start() -> LocalStack {
