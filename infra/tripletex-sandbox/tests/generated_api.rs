@@ -807,3 +807,43 @@ async fn body(t: &T, path: &str) -> String {
         .unwrap()
         .replace(&t.sb.addr.to_string(), "HOST")
 }
+
+/// The generator embeds `{id, number, name}` accounts and partial customers and vouchers in its
+/// postings, so the sync's selections render generated pages without a single reference look-up
+/// (the look-up path is for fixture objects that store bare `{id}` references).
+#[test]
+fn the_syncs_selections_need_no_look_ups_on_generated_postings() {
+    use std::cell::Cell;
+    use tripletex_sandbox::fields::{Lookup, Resolve, Selection};
+    struct Counting(Cell<usize>);
+    impl Resolve for Counting {
+        fn lookup(&self, _schema: &str, _id: i64) -> Lookup {
+            self.0.set(self.0.get() + 1);
+            Lookup::NotKept
+        }
+    }
+    let data = tripletex_sandbox::generate(&GenSpec::with_postings(3, 2000).today(today()));
+    let counting = Counting(Cell::new(0));
+    let brief = Selection::parse("id,date,account(number,name),customer(id),voucher(id)").unwrap();
+    let sync = Selection::parse(
+        "id,version,date,description,account(id,number,name),customer(id),amount,amountGross,\
+         invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)",
+    )
+    .unwrap();
+    for p in &data.postings {
+        let v = data.render_posting(p);
+        let out = brief.apply_resolving(&v, "Posting", "h/v2", &counting);
+        assert!(out["account"]["number"].is_i64(), "{out}");
+        sync.apply_resolving(&v, "Posting", "h/v2", &counting);
+    }
+    assert_eq!(counting.0.get(), 0);
+    // A selection the embedded copy cannot answer is looked up.
+    let more = Selection::parse("account(displayName)").unwrap();
+    more.apply_resolving(
+        &data.render_posting(&data.postings[0]),
+        "Posting",
+        "h/v2",
+        &counting,
+    );
+    assert_eq!(counting.0.get(), 1);
+}
