@@ -566,7 +566,11 @@ async fn fields_are_passed_through_and_illegal_fields_are_api_errors() {
     let mut keys: Vec<&String> = values[0].as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(keys, vec!["customer", "id", "invoiceNumber"]);
-    assert_eq!(values[0]["customer"], serde_json::json!({"id": 40001}));
+    // The reference is expanded with the selected sub-fields, as Tripletex does.
+    assert_eq!(
+        values[0]["customer"],
+        serde_json::json!({"id": 40001, "name": "Vestland Bygg AS"})
+    );
     let err = c
         .list::<serde_json::Value>(
             &k,
