@@ -50,7 +50,16 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+extern "C" {
+    /// glibc: return freed heap to the OS, so the next phase's peak is its own.
+    fn malloc_trim(pad: usize) -> i32;
+}
+
 fn reset_peak_rss() {
+    // SAFETY: glibc's malloc_trim has no preconditions; it only releases free memory.
+    unsafe {
+        malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -161,6 +170,10 @@ fn report(name: &str, s: &RunStats, cpu: Duration, rss: f64, sandbox_requests: u
         "waitSqsMs": s.sqs_wait_ms,
         "computeMs": s.total_ms.saturating_sub(waits),
         "buildAndDiffMs": s.build_ms,
+        "cpuReadMs": s.cpu_read_ms,
+        "cpuBuildMs": s.cpu_build_ms,
+        "cpuEventsMs": s.cpu_events_ms,
+        "cpuWritesMs": s.cpu_writes_ms,
         "counts": s.counts,
     })
 }

@@ -35,7 +35,8 @@ use serde::Serialize;
 use crate::brreg::{BrregCache, CachedBrreg};
 use crate::domain::ledger::registry::address_update;
 use crate::domain::ledger::{
-    build_ledger, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
+    build_ledger, diff, Completeness, ItemStatus, LedgerBuild, LedgerPolicy, LedgerWrite,
+    SyncCounts,
 };
 use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
@@ -138,12 +139,29 @@ pub struct RunStats {
     pub brreg_wait_ms: u64,
     pub build_ms: u64,
     pub total_ms: u64,
+    /// Process CPU time (user + sys) by phase, where the platform tells (Linux: /proc/self/stat).
+    pub cpu_read_ms: u64,
+    pub cpu_build_ms: u64,
+    pub cpu_events_ms: u64,
+    pub cpu_writes_ms: u64,
     pub counts: SyncCounts,
     pub resumed: bool,
 }
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+/// This process's CPU time (user + sys) in ms; 0 where /proc is not available.
+pub fn process_cpu_ms() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    let after = stat.rsplit_once(") ").map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
+    (ticks(11) + ticks(12)) * 10
 }
 
 /// The classification queue (FIFO): one message per ledger event.
@@ -497,6 +515,7 @@ impl<C: BrregCache> SyncService<C> {
             voucher_ids_per_request: self.config.voucher_ids_per_request,
             stats: ReadStats::default(),
         };
+        let cpu_read0 = process_cpu_ms();
         let mut pages_now = 0u32;
         let mut last_step: Option<&str> = None;
         while let Some(step) = st.current() {
@@ -563,6 +582,8 @@ impl<C: BrregCache> SyncService<C> {
             }
         }
         self.absorb(&mut stats, &reader.stats);
+        let cpu_build0 = process_cpu_ms();
+        stats.cpu_read_ms = cpu_build0.saturating_sub(cpu_read0);
 
         // ------------------------------------------------------------------ build and diff
         let policy = LedgerPolicy {
@@ -579,8 +600,13 @@ impl<C: BrregCache> SyncService<C> {
             .iter()
             .filter_map(|c| c.id.map(|id| (id, c.clone())))
             .collect();
-        let build = build_ledger(&read, &policy, oslo_today(Utc::now()));
+        let mut build = build_ledger(&read, &policy, oslo_today(Utc::now()));
         drop(read);
+        // Closed items the mirror never had are history: the diff skips them; drop them now.
+        build
+            .items
+            .retain(|i| i.status != ItemStatus::Closed || mirror.state.items.contains_key(&i.id));
+        build.items.shrink_to_fit();
         let mut build_time = build_started.elapsed();
 
         let registry = if integration.settings.update_addresses_from_brreg {
@@ -613,6 +639,8 @@ impl<C: BrregCache> SyncService<C> {
         stats.build_ms = ms(build_time);
         stats.counts = build.counts.clone();
         drop(build);
+        let cpu_events0 = process_cpu_ms();
+        stats.cpu_build_ms = cpu_events0.saturating_sub(cpu_build0);
 
         // ------------------------------------------------------------------ events, then writes
         if !messages.is_empty() {
@@ -622,6 +650,8 @@ impl<C: BrregCache> SyncService<C> {
             stats.sqs_wait_ms = ms(waited);
         }
         drop(messages);
+        let cpu_writes0 = process_cpu_ms();
+        stats.cpu_events_ms = cpu_writes0.saturating_sub(cpu_events0);
         if !writes.is_empty() {
             let w: BatchStats = store.write_mirror(&job.account_id, &writes).await?;
             stats.dynamodb_write_requests += w.requests;
@@ -629,6 +659,7 @@ impl<C: BrregCache> SyncService<C> {
             ddb_wait += w.waited;
         }
         drop(writes);
+        stats.cpu_writes_ms = process_cpu_ms().saturating_sub(cpu_writes0);
 
         // ------------------------------------------------------------------ done
         let finished = Utc::now();

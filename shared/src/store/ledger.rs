@@ -312,13 +312,40 @@ pub async fn write_in_batches<A: BatchWriteApi + ?Sized>(
     requests: Vec<WriteRequest>,
     retry: BatchRetry,
 ) -> Result<BatchStats, StoreError> {
+    write_stream(api, table, requests.into_iter().map(Ok), retry).await
+}
+
+/// [`write_in_batches`] over requests built lazily (at most one call's worth is held at a time,
+/// plus what DynamoDB left unprocessed).
+pub async fn write_stream<A, I>(
+    api: &A,
+    table: &str,
+    requests: I,
+    retry: BatchRetry,
+) -> Result<BatchStats, StoreError>
+where
+    A: BatchWriteApi + ?Sized,
+    I: IntoIterator<Item = Result<WriteRequest, StoreError>>,
+{
     let mut stats = BatchStats::default();
-    let total = requests.len();
-    let mut queue: VecDeque<WriteRequest> = requests.into();
+    let mut source = requests.into_iter();
+    let mut queue: VecDeque<WriteRequest> = VecDeque::with_capacity(BATCH_WRITE_MAX);
     let mut partial_in_a_row = 0u32;
-    while !queue.is_empty() {
-        let n = queue.len().min(BATCH_WRITE_MAX);
-        let batch: Vec<WriteRequest> = queue.drain(..n).collect();
+    let mut total = 0u32;
+    loop {
+        while queue.len() < BATCH_WRITE_MAX {
+            match source.next() {
+                Some(r) => {
+                    queue.push_back(r?);
+                    total += 1;
+                }
+                None => break,
+            }
+        }
+        if queue.is_empty() {
+            break;
+        }
+        let batch: Vec<WriteRequest> = queue.drain(..).collect();
         let started = Instant::now();
         let unprocessed = api.batch_write(table, batch).await?;
         stats.requests += 1;
@@ -336,16 +363,14 @@ pub async fn write_in_batches<A: BatchWriteApi + ?Sized>(
                 partial_in_a_row
             )));
         }
-        for r in unprocessed.into_iter().rev() {
-            queue.push_front(r);
-        }
+        queue.extend(unprocessed);
         let factor = 1u32 << partial_in_a_row.saturating_sub(1).min(16);
         let delay = retry.base_delay.saturating_mul(factor).min(retry.max_delay);
         let started = Instant::now();
         tokio::time::sleep(delay).await;
         stats.waited += started.elapsed();
     }
-    stats.items = total as u32;
+    stats.items = total;
     Ok(stats)
 }
 
@@ -381,7 +406,12 @@ fn customer_item(
 }
 
 fn ledger_item(account: &AccountId, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
-    let st = ItemState::of(i);
+    let facts_hash = crate::domain::ledger::ClaimFacts::of(i).hash();
+    let credit_keys: BTreeSet<String> = i
+        .credits
+        .iter()
+        .map(crate::domain::ledger::CreditLine::event_key)
+        .collect();
     let mut item = key(account_pk(account), item_sk(&i.id));
     item.insert("type".into(), s(T_ITEM));
     item.insert("customerId".into(), n(i.customer_id));
@@ -391,8 +421,8 @@ fn ledger_item(account: &AccountId, i: &LedgerItem, hash: ContentHash) -> Result
     if let Some(d) = i.due_date {
         item.insert("dueDate".into(), s(d.format("%Y-%m-%d").to_string()));
     }
-    item.insert("factsHash".into(), s(st.facts_hash.to_hex()));
-    item.insert("creditKeys".into(), s(to_json(&st.credit_keys)?));
+    item.insert("factsHash".into(), s(facts_hash.to_hex()));
+    item.insert("creditKeys".into(), s(to_json(&credit_keys)?));
     item.insert("item".into(), s(to_json(i)?));
     Ok(item)
 }
@@ -440,27 +470,29 @@ fn delete(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
         .build())
 }
 
-/// The DynamoDB requests for the mirror writes (pure; unit-tested).
+/// The DynamoDB request for one mirror write (pure).
+pub fn write_request(account: &AccountId, w: &MirrorWrite) -> Result<WriteRequest, StoreError> {
+    let pk = || account_pk(account);
+    match w {
+        MirrorWrite::PutCustomer {
+            customer,
+            raw,
+            hash,
+        } => put(customer_item(account, customer, raw.as_ref(), *hash)?),
+        MirrorWrite::DeleteCustomer(id) => delete(pk(), customer_sk(*id)),
+        MirrorWrite::PutItem { item, hash } => put(ledger_item(account, item, *hash)?),
+        MirrorWrite::DeleteItem(id) => delete(pk(), item_sk(id)),
+        MirrorWrite::PutSkip { skip, hash } => put(skip_item(account, skip, *hash)?),
+        MirrorWrite::DeleteSkip { reason, key } => delete(pk(), skip_sk(*reason, key)),
+    }
+}
+
+/// The DynamoDB requests for the mirror writes (pure).
 pub fn write_requests(
     account: &AccountId,
     writes: &[MirrorWrite],
 ) -> Result<Vec<WriteRequest>, StoreError> {
-    let pk = || account_pk(account);
-    writes
-        .iter()
-        .map(|w| match w {
-            MirrorWrite::PutCustomer {
-                customer,
-                raw,
-                hash,
-            } => put(customer_item(account, customer, raw.as_ref(), *hash)?),
-            MirrorWrite::DeleteCustomer(id) => delete(pk(), customer_sk(*id)),
-            MirrorWrite::PutItem { item, hash } => put(ledger_item(account, item, *hash)?),
-            MirrorWrite::DeleteItem(id) => delete(pk(), item_sk(id)),
-            MirrorWrite::PutSkip { skip, hash } => put(skip_item(account, skip, *hash)?),
-            MirrorWrite::DeleteSkip { reason, key } => delete(pk(), skip_sk(*reason, key)),
-        })
-        .collect()
+    writes.iter().map(|w| write_request(account, w)).collect()
 }
 
 // ------------------------------------------------------------------------------------ the store
@@ -675,8 +707,8 @@ impl DynamoStore {
         account: &AccountId,
         writes: &[MirrorWrite],
     ) -> Result<BatchStats, StoreError> {
-        let requests = write_requests(account, writes)?;
-        write_in_batches(&self.client, &self.table, requests, BatchRetry::default()).await
+        let requests = writes.iter().map(|w| write_request(account, w));
+        write_stream(&self.client, &self.table, requests, BatchRetry::default()).await
     }
 
     pub async fn put_summary(

@@ -24,11 +24,12 @@ isPrivateIndividual,email,invoiceEmail,overdueNoticeEmail,invoicesDueIn,invoices
 postalAddress(addressLine1,addressLine2,postalCode,city,country(isoAlpha2Code))";
 pub const INVOICE_FIELDS: &str = "id,version,invoiceNumber,invoiceDate,invoiceDueDate,kid,amount,\
 amountOutstanding,isCreditNote,creditedInvoice,customer(id),voucher(id),documentId,currency(code)";
-pub const POSTING_FIELDS: &str = "id,version,date,description,account(id,number,name),customer(id),\
-amount,amountGross,invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)";
+/// No `account`: the reads are filtered by the AR account already, and the ledger does not use it.
+pub const POSTING_FIELDS: &str = "id,version,date,description,customer(id),amount,amountGross,\
+invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)";
 pub const VOUCHER_FIELDS: &str =
     "id,version,date,description,voucherType(id,name),reverseVoucher(id),\
-postings(id,account(number,name),amount,amountGross)";
+postings(id,account(number,name),amountGross)";
 pub const ACCOUNT_FIELDS: &str = "id,number,ledgerType";
 pub const POSTING_RULES_FIELDS: &str = "accountReceivableCustomersId(id)";
 
@@ -196,10 +197,16 @@ impl ReadState {
                 all.into_values().chain(unidentified).collect()
             }
         };
+        // A posting open and dated in the window was read twice (openPost and the window): keep
+        // one (the highest version), before the build holds everything in memory.
+        let mut postings = self.postings;
+        postings.sort_by_key(|p| (p.id, std::cmp::Reverse(p.version)));
+        postings.dedup_by(|a, b| a.id.is_some() && a.id == b.id);
+        postings.shrink_to_fit();
         LedgerRead {
             customers,
             invoices: self.invoices,
-            postings: self.postings,
+            postings,
             vouchers: self.vouchers,
             quarantined: self.quarantined,
         }
