@@ -313,6 +313,18 @@ async fn main() {
     let svc = {
         let mut s = w.service(SyncConfig::default());
         s.tripletex = shared::services::sync::TripletexSource::ready(client.clone());
+        // As the worker builds it (sync-worker/src/main.rs): no stalled-stream protection.
+        {
+            let conf = aws_sdk_sqs::config::Builder::from(&w.sdk)
+                .stalled_stream_protection(
+                    aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled(),
+                )
+                .build();
+            s.classification = shared::services::sync::ClassificationQueue::new(
+                aws_sdk_sqs::Client::from_conf(conf),
+                w.class_queue_url.clone(),
+            );
+        }
         s
     };
 
@@ -322,27 +334,30 @@ async fn main() {
         ("unchanged re-sync", SyncReason::Manual),
     ] {
         sandbox_reset(&sandbox.base_url).await;
-        // The classification consumer (issue 5) does not exist yet: a stand-in keeps the queue
-        // short (moto's SQS costs O(queue length) per call; a real queue does not).
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let consumer = {
-            let (sqs, url) = (w.sqs.clone(), w.class_queue_url.clone());
-            tokio::spawn(async move {
-                loop {
-                    let _ = sqs.purge_queue().queue_url(&url).send().await;
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        _ = stop_rx.changed() => break,
-                    }
-                }
-            })
-        };
+        // The classification consumer (issue 5) does not exist yet: a stand-in in its own process
+        // (so its CPU is not ours) purges the queue every 0.5 s to keep it short (moto's SQS
+        // costs O(queue length) per call; a real queue does not).
+        let purger = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while true; do curl -s -o /dev/null -X POST -H 'X-Amz-Target: AmazonSQS.PurgeQueue' \
+                 -H 'Content-Type: application/x-amz-json-1.0' \
+                 -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/eu-north-1/sqs/aws4_request, SignedHeaders=host, Signature=0' \
+                 -d '{{\"QueueUrl\": \"{}\"}}' {}/; sleep 0.5; done",
+                w.class_queue_url,
+                moto()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("purger");
         reset_peak_rss();
         let cpu0 = proc_cpu();
         let t0 = Instant::now();
         let outcome = svc.run_job(&w.job(reason), None).await.unwrap();
-        let _ = stop_tx.send(true);
-        let _ = consumer.await;
+        let mut purger = purger;
+        let _ = purger.kill();
+        let _ = purger.wait();
         let wall = t0.elapsed();
         let cpu = proc_cpu() - cpu0;
         let rss = peak_rss_mb();

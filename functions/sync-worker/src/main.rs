@@ -83,8 +83,16 @@ async fn main() -> ExitCode {
             config.tripletex.base_url.clone(),
             config.tripletex.consumer_token_secret_id.clone(),
         ),
+        // Stalled-stream protection guards streaming bodies; for small SendMessageBatch calls it
+        // only costs CPU (timers polled while waiting).
         classification: ClassificationQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
+            aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&sdk)
+                    .stalled_stream_protection(
+                        aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled(),
+                    )
+                    .build(),
+            ),
             classification_url,
         ),
         brreg: Some(CachedBrreg::new(
