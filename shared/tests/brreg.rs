@@ -1,24 +1,13 @@
 //! Enhetsregisteret client and cache against an in-process stand-in (plain tokio HTTP/1.1), and the
-//! DynamoDB cache against moto.
-//!
-//! moto: `MOTO_ENDPOINT` if set (./dev test sets it); otherwise a moto_server is started from
-//! `$INNDRIVE_MOTO_VENV`, `<repo>/.venv-tools`, `<repo>/.venv-moto` or `/work/.venv-moto`; without
-//! either the moto tests fail saying so.
+//! DynamoDB cache against moto (moto and the table come from the `test-support` crate).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Write};
-use std::net::{TcpListener as StdListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::net::TcpListener as StdListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
 use shared::brreg::{
@@ -28,6 +17,7 @@ use shared::brreg::{
 use shared::domain::ledger::registry::{AddressSource, RegistryLookup, StopReason};
 use shared::domain::OrgNumber;
 use shared::tripletex::RetryPolicy;
+use test_support::{moto, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ---------------------------------------------------------------------------------------------
@@ -635,129 +625,12 @@ async fn a_failing_cache_does_not_fail_the_lookup() {
 // ---------------------------------------------------------------------------------------------
 // moto
 
-static MOTO: OnceLock<String> = OnceLock::new();
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn moto_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
-}
-
-fn start_moto() -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            root.join(".venv-tools"),
-            root.join(".venv-moto"),
-            PathBuf::from("/work/.venv-moto"),
-        ])
-        .collect();
-    let Some(bin) = candidates
-        .iter()
-        .map(|v| v.join("bin/moto_server"))
-        .find(|p| p.exists())
-    else {
-        panic!(
-            "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
-             moto_server in one of {candidates:?}"
-        );
-    };
-    let port = free_port();
-    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        bin.display()
-    );
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    std::mem::forget(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if moto_answers(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("moto_server did not answer on port {port} within 30 s");
-}
-
-fn moto() -> &'static str {
-    MOTO.get_or_init(|| {
-        let endpoint = std::env::var("MOTO_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(start_moto);
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "eu-north-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
-        endpoint
-    })
-}
-
-static TABLES: AtomicU32 = AtomicU32::new(0);
-
+/// A fresh table shaped like template.yaml's (its own stage), and a client for it.
 async fn table() -> (aws_sdk_dynamodb::Client, String) {
     moto();
     let cfg = shared::aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
-    let name = format!(
-        "brreg-{}-{}",
-        std::process::id(),
-        TABLES.fetch_add(1, Ordering::SeqCst)
-    );
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("PK", KeyType::Hash))
-        .key_schema(key("SK", KeyType::Range))
-        .attribute_definitions(attr("PK"))
-        .attribute_definitions(attr("SK"))
-        .send()
-        .await
-        .expect("create table in moto");
+    let name = Stack::provision(&cfg, &["Table"], None).await.table();
     (ddb, name)
 }
 

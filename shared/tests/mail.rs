@@ -1,23 +1,12 @@
 //! SES v2 mail and the sent-mail log against moto; sent mail is read back from
 //! `{MOTO_ENDPOINT}/moto-api/data.json` (`["ses"]["Message"]`).
 //!
-//! moto: `MOTO_ENDPOINT` if set (./dev test sets it); otherwise a moto_server is started from
-//! `$INNDRIVE_MOTO_VENV`, `<repo>/.venv-tools`, `<repo>/.venv-moto` or `/work/.venv-moto`; without
-//! either the tests fail saying so.
+//! moto, the table (template.yaml's, under a stage of its own) and the verified sender come from
+//! the `test-support` crate.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use shared::domain::ledger::{SkipReason, SyncCounts};
@@ -25,107 +14,7 @@ use shared::mail::{
     ready_mail, ready_mail_key, validate, Claim, DynamoSentMailLog, MailError, MailStatus, Mailer,
     MemorySentMailLog, MessageId, OutgoingMail, ReadyCounts, SendOutcome, SentMailLog,
 };
-
-// ---------------------------------------------------------------------------------------------
-// moto
-
-static MOTO: OnceLock<String> = OnceLock::new();
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn moto_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
-}
-
-fn start_moto() -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            root.join(".venv-tools"),
-            root.join(".venv-moto"),
-            PathBuf::from("/work/.venv-moto"),
-        ])
-        .collect();
-    let Some(bin) = candidates
-        .iter()
-        .map(|v| v.join("bin/moto_server"))
-        .find(|p| p.exists())
-    else {
-        panic!(
-            "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
-             moto_server in one of {candidates:?}"
-        );
-    };
-    let port = free_port();
-    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        bin.display()
-    );
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    std::mem::forget(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if moto_answers(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("moto_server did not answer on port {port} within 30 s");
-}
-
-fn moto() -> &'static str {
-    MOTO.get_or_init(|| {
-        let endpoint = std::env::var("MOTO_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(start_moto);
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "eu-north-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
-        endpoint
-    })
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst),
-        uuid::Uuid::new_v4().simple()
-    )
-}
+use test_support::{free_port, moto, sent_messages, unique, verified_sender, Stack};
 
 /// One test's world: a verified sender, a table for the log, clients.
 struct World {
@@ -142,37 +31,8 @@ impl World {
         let cfg = shared::aws::sdk_config().await;
         let ses = aws_sdk_sesv2::Client::new(&cfg);
         let ddb = aws_sdk_dynamodb::Client::new(&cfg);
-        let table = unique("mail");
-        let key = |n: &str, t| {
-            KeySchemaElement::builder()
-                .attribute_name(n)
-                .key_type(t)
-                .build()
-                .unwrap()
-        };
-        let attr = |n: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(n)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        ddb.create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .attribute_definitions(attr("PK"))
-            .attribute_definitions(attr("SK"))
-            .send()
-            .await
-            .expect("create table in moto");
-        let from = format!("{}@inndrive.test", unique("noreply"));
-        ses.create_email_identity()
-            .email_identity(&from)
-            .send()
-            .await
-            .expect("create identity in moto");
+        let table = Stack::provision(&cfg, &["Table"], None).await.table();
+        let from = verified_sender(&cfg, "noreply").await;
         Self {
             cfg,
             ses,
@@ -202,20 +62,6 @@ impl World {
             .unwrap()
             .item
     }
-}
-
-/// Every message moto has "sent".
-async fn sent_messages() -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
 }
 
 async fn message_by_id(id: &MessageId) -> Value {

@@ -2,24 +2,14 @@
 //! function crates' tests): moto, a fresh table per test, an account with its integration, a
 //! counting voucher-posting queue, and builders for the ledger events the sync sends.
 //!
-//! moto: `MOTO_ENDPOINT` if set; otherwise a moto_server is started from `$INNDRIVE_MOTO_VENV`,
-//! `<repo>/.venv-moto` or `/work/.venv-moto` and stopped when the test process ends. Without
-//! either the tests fail saying so.
+//! moto and the table (template.yaml's, under a stage of its own) come from the `test-support`
+//! crate.
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
@@ -37,124 +27,7 @@ use shared::domain::Money;
 use shared::queue::ClassificationMessage;
 use shared::services::classification::PostingJobs;
 use shared::store::DynamoStore;
-
-static MOTO: OnceLock<String> = OnceLock::new();
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn moto_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
-}
-
-fn start_moto() -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            root.join("../.venv-moto"),
-            root.join("../../.venv-moto"),
-            PathBuf::from("/work/.venv-moto"),
-        ])
-        .collect();
-    let Some(bin) = candidates
-        .iter()
-        .map(|v| v.join("bin/moto_server"))
-        .find(|p| p.exists())
-    else {
-        panic!(
-            "these tests need moto: set MOTO_ENDPOINT or create a venv with moto_server in one \
-             of {candidates:?}"
-        );
-    };
-    let port = free_port();
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        bin.display()
-    );
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    std::mem::forget(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if moto_answers(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("moto_server did not answer on port {port} within 30 s");
-}
-
-/// The moto endpoint; sets the SDK's environment once.
-pub fn moto() -> &'static str {
-    MOTO.get_or_init(|| {
-        let endpoint = std::env::var("MOTO_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(start_moto);
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "eu-north-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
-        endpoint
-    })
-}
-
-fn key(name: &str, t: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(t)
-        .build()
-        .unwrap()
-}
-
-fn attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap()
-}
-
-fn gsi(name: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(&format!("{name}PK"), KeyType::Hash))
-        .key_schema(key(&format!("{name}SK"), KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
+use test_support::{moto, Stack};
 
 /// A voucher-posting queue that counts what it was given (and can be told to fail).
 #[derive(Default)]
@@ -219,23 +92,7 @@ impl World {
         moto();
         let sdk = shared::aws::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-        let table = format!("inndrive-claims-{}", &run_id()[..12]);
-        ddb.create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("PK"))
-            .attribute_definitions(attr("SK"))
-            .attribute_definitions(attr("GSI1PK"))
-            .attribute_definitions(attr("GSI1SK"))
-            .attribute_definitions(attr("GSI2PK"))
-            .attribute_definitions(attr("GSI2SK"))
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .global_secondary_indexes(gsi("GSI1"))
-            .global_secondary_indexes(gsi("GSI2"))
-            .send()
-            .await
-            .expect("create table in moto");
+        let table = Stack::provision(&sdk, &["Table"], None).await.table();
         let store = DynamoStore::new(ddb.clone(), table.clone());
         let org = OrgId::parse(org).unwrap();
         let (account, integration) = add_account(&store, &org, days_past_due).await;

@@ -1,0 +1,268 @@
+//! The harness the crates' integration tests share: one moto (local AWS) per test binary, resources
+//! provisioned from `template.yaml` under a unique stage per test, SES identities, and the mail
+//! moto's SES "sent".
+//!
+//! moto: `MOTO_ENDPOINT` if set (./dev test sets it); otherwise a `moto_server` is started from
+//! `$INNDRIVE_MOTO_VENV`, `<repo>/.venv-tools`, `<repo>/.venv-moto` or `/work/.venv-moto` and stopped
+//! when the test process ends. Without either the tests fail with a message saying so.
+//!
+//! Resources are never listed here by hand: [`Stack::provision`] takes logical ids of
+//! `template.yaml` (plus what they refer to, e.g. a queue's dead-letter queue) and creates them
+//! through `inndrive_local::provision`, as the local stack does, with `Stage` = `test-<11 hex>`.
+//!
+//! The crate does not depend on `shared` (shared's tests use it): build the SDK configuration with
+//! `shared::aws::sdk_config()` after [`moto`] has set the environment, and hand it in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use inndrive_local::provision::provision;
+use inndrive_local::template::{scalar_to_string, Resolver, Template};
+use secrecy::SecretString;
+use serde_json::Value;
+
+static MOTO: OnceLock<String> = OnceLock::new();
+static TEMPLATE: OnceLock<Template> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The repository root (where template.yaml is).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A free TCP port on 127.0.0.1 (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A name no other test (of any process) uses: `{prefix}-{pid}-{counter}-{uuid}`.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn moto_answers(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
+}
+
+fn start_moto() -> String {
+    let root = repo_root();
+    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            root.join(".venv-tools"),
+            root.join(".venv-moto"),
+            PathBuf::from("/work/.venv-moto"),
+        ])
+        .collect();
+    let Some(bin) = candidates
+        .iter()
+        .map(|v| v.join("bin/moto_server"))
+        .find(|p| p.exists())
+    else {
+        panic!(
+            "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
+             moto_server in one of {candidates:?}"
+        );
+    };
+    let port = free_port();
+    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        bin.display()
+    );
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting moto_server");
+    // Keep stdin open for the life of the process.
+    std::mem::forget(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if moto_answers(port) {
+            return format!("http://127.0.0.1:{port}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("moto_server did not answer on port {port} within 30 s");
+}
+
+/// The moto endpoint (one per test binary); sets the SDK's environment once, before any SDK
+/// configuration is built: AWS_ENDPOINT_URL, region eu-north-1, test credentials, no instance
+/// metadata, INNDRIVE_AWS_RETRIES=off.
+pub fn moto() -> &'static str {
+    MOTO.get_or_init(|| {
+        let endpoint = std::env::var("MOTO_ENDPOINT")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.trim_end_matches('/').to_string())
+            .unwrap_or_else(start_moto);
+        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
+        std::env::set_var("AWS_REGION", "eu-north-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
+        endpoint
+    })
+}
+
+fn template() -> &'static Template {
+    TEMPLATE.get_or_init(|| {
+        let path = repo_root().join("template.yaml");
+        Template::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    })
+}
+
+/// Resources of `template.yaml` provisioned in moto under a stage of their own.
+pub struct Stack {
+    /// `test-<11 hex>` (the template's `Stage` parameter).
+    pub stage: String,
+    resolver: Resolver,
+}
+
+impl Stack {
+    /// Provisions the resources `logical_ids` of template.yaml and the resources they refer to
+    /// (a queue's dead-letter queue), as the local stack does. `consumer_token` becomes the value
+    /// of the secret `TRIPLETEX_CONSUMER_TOKEN_SECRET_ID` names, when that secret is among them.
+    pub async fn provision(
+        sdk: &SdkConfig,
+        logical_ids: &[&str],
+        consumer_token: Option<&str>,
+    ) -> Stack {
+        let full = template();
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        let mut todo: Vec<String> = logical_ids.iter().map(|s| s.to_string()).collect();
+        while let Some(id) = todo.pop() {
+            assert!(
+                full.resources.contains_key(&id),
+                "template.yaml has no resource {id}"
+            );
+            if wanted.insert(id.clone()) {
+                todo.extend(full.resource_deps(&id));
+            }
+        }
+        let mut sub = full.clone();
+        sub.resources.retain(|id, _| wanted.contains(id));
+        sub.resource_order.retain(|id| wanted.contains(id));
+
+        let stage = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..11]);
+        let mut params = BTreeMap::from([("Stage".to_string(), stage.clone())]);
+        // Parameters without a default (JWT issuer, ...) play no part in the resources.
+        for (name, def) in &full.parameters {
+            if def.default.is_none() && name != "Stage" {
+                params.insert(name.clone(), "test".into());
+            }
+        }
+        let mut resolver = Resolver::new(&sub, &format!("inndrive-{stage}"), &params)
+            .expect("template parameters");
+        let token = consumer_token.map(|t| SecretString::from(t.to_string()));
+        provision(&sub, &mut resolver, sdk, token.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("provisioning {logical_ids:?} in moto: {e:#}"));
+        Stack { stage, resolver }
+    }
+
+    /// `!Ref` of a provisioned resource: a table's name, a queue's URL, a secret's ARN.
+    pub fn ref_value(&self, logical_id: &str) -> String {
+        self.resolver
+            .resources
+            .ref_value(logical_id)
+            .unwrap_or_else(|| panic!("{logical_id} was not provisioned"))
+            .to_string()
+    }
+
+    /// `!GetAtt logical_id.attr` (e.g. `QueueName`, `Arn`, a secret's `Name`).
+    pub fn attr(&self, logical_id: &str, attr: &str) -> String {
+        self.resolver
+            .resources
+            .attr(logical_id, attr)
+            .unwrap_or_else(|| panic!("{logical_id}.{attr} was not provisioned"))
+            .to_string()
+    }
+
+    /// The table `Table` (TABLE_NAME).
+    pub fn table(&self) -> String {
+        self.ref_value("Table")
+    }
+
+    /// A queue's URL.
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.ref_value(logical_id)
+    }
+
+    /// The value of a function environment variable from the template's `Globals`, evaluated for
+    /// this stack (e.g. SECRET_PREFIX, SYNC_QUEUE_URL when SyncQueue was provisioned).
+    pub fn env(&self, var: &str) -> String {
+        let v = template()
+            .globals_function
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(var))
+            .unwrap_or_else(|| panic!("template.yaml Globals has no variable {var}"));
+        let out = self
+            .resolver
+            .eval(v)
+            .unwrap_or_else(|e| panic!("{var}: {e}"));
+        scalar_to_string(&out)
+    }
+}
+
+/// Verifies a fresh sender address (`{unique(prefix)}@inndrive.test`) in moto's SES.
+pub async fn verified_sender(sdk: &SdkConfig, prefix: &str) -> String {
+    let from = format!("{}@inndrive.test", unique(prefix));
+    aws_sdk_sesv2::Client::new(sdk)
+        .create_email_identity()
+        .email_identity(&from)
+        .send()
+        .await
+        .expect("create SES identity in moto");
+    from
+}
+
+/// Every message moto's SES has "sent" (`{moto}/moto-api/data.json`, `["ses"]["Message"]`).
+pub async fn sent_messages() -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto()))
+        .await
+        .expect("moto's data.json")
+        .json()
+        .await
+        .expect("moto's data.json is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
