@@ -1,24 +1,16 @@
 //! Test harness: moto (local AWS) + the Tripletex sandbox + the real adapters and handler.
 //!
-//! moto: `MOTO_ENDPOINT` if set (./dev test sets it); otherwise a moto_server is started from
-//! `$INNDRIVE_MOTO_VENV`, `<repo>/.venv-tools`, `<repo>/.venv-moto` or `/work/.venv-moto`, and stopped
-//! when the test process ends. Without either the tests fail with a message saying so.
-//! Every test gets its own table, FIFO queue, secret prefix and sandbox.
+//! moto and the resources come from the `test-support` crate: `MOTO_ENDPOINT` if set (./dev test
+//! sets it), otherwise a moto_server from a venv, stopped when the test process ends. Every test
+//! gets template.yaml's table, sync queue and consumer-token secret under a stage of its own (so
+//! its own secret prefix), and its own sandbox.
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::queue::SyncQueue;
@@ -26,12 +18,12 @@ use shared::secrets::Secrets;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
 use shared::store::DynamoStore;
+use test_support::{moto, Stack};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
 #[path = "../../src/handler.rs"]
 pub mod handler;
 
-static MOTO: OnceLock<String> = OnceLock::new();
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
 /// Every log line the code under test wrote (all tests of this binary), as text.
@@ -72,97 +64,6 @@ fn init_logs() {
     });
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn http_ok(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
-}
-
-fn start_moto() -> String {
-    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            repo_root().join(".venv-tools"),
-            repo_root().join(".venv-moto"),
-            PathBuf::from("/work/.venv-moto"),
-        ])
-        .collect();
-    let Some(bin) = candidates
-        .iter()
-        .map(|v| v.join("bin/moto_server"))
-        .find(|p| p.exists())
-    else {
-        panic!(
-            "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
-             moto_server in one of {candidates:?}"
-        );
-    };
-    let port = free_port();
-    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        bin.display()
-    );
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    // Keep stdin open for the life of the process.
-    std::mem::forget(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if http_ok(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("moto_server did not answer on port {port} within 30 s");
-}
-
-/// The moto endpoint; sets the SDK's environment once (before any SDK config is built).
-pub fn moto() -> &'static str {
-    MOTO.get_or_init(|| {
-        let endpoint = std::env::var("MOTO_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(start_moto);
-        std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
-        std::env::set_var("AWS_REGION", "eu-north-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("INNDRIVE_AWS_RETRIES", "off");
-        endpoint
-    })
-}
-
 /// One test's world: its own table, queue, secrets and sandbox, and the service as main.rs builds it.
 pub struct World {
     pub svc: handler::Services,
@@ -179,36 +80,6 @@ pub struct World {
     pub responses: Mutex<Vec<String>>,
 }
 
-fn key(name: &str, t: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(t)
-        .build()
-        .unwrap()
-}
-
-fn attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .unwrap()
-}
-
-fn gsi(name: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(&format!("{name}PK"), KeyType::Hash))
-        .key_schema(key(&format!("{name}SK"), KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
-
 impl World {
     pub async fn new() -> World {
         init_logs();
@@ -217,46 +88,16 @@ impl World {
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);
-        let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
-        let table = format!("inndrive-test-{run}");
-        // Mirrors template.yaml's Table.
-        ddb.create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("PK"))
-            .attribute_definitions(attr("SK"))
-            .attribute_definitions(attr("GSI1PK"))
-            .attribute_definitions(attr("GSI1SK"))
-            .attribute_definitions(attr("GSI2PK"))
-            .attribute_definitions(attr("GSI2SK"))
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .global_secondary_indexes(gsi("GSI1"))
-            .global_secondary_indexes(gsi("GSI2"))
-            .send()
-            .await
-            .expect("create table in moto");
-        // Mirrors template.yaml's SyncQueue.
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("inndrive-test-{run}-sync.fifo"))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-            .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
-            .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
-            .send()
-            .await
-            .expect("create queue in moto")
-            .queue_url
-            .expect("queue url");
-        let secret_prefix = format!("inndrive/test-{run}/tripletex-keys/");
-        let consumer_secret_id = format!("inndrive/test-{run}/tripletex/consumer-token");
-        sm.create_secret()
-            .name(&consumer_secret_id)
-            .secret_string(tripletex_sandbox::DEMO_CONSUMER_TOKEN)
-            .send()
-            .await
-            .expect("create consumer-token secret in moto");
+        let stack = Stack::provision(
+            &sdk,
+            &["Table", "SyncQueue", "TripletexConsumerTokenSecret"],
+            Some(tripletex_sandbox::DEMO_CONSUMER_TOKEN),
+        )
+        .await;
+        let table = stack.table();
+        let queue_url = stack.queue_url("SyncQueue");
+        let secret_prefix = stack.env("SECRET_PREFIX");
+        let consumer_secret_id = stack.attr("TripletexConsumerTokenSecret", "Name");
         let sandbox = tripletex_sandbox::start_in_thread(Fixture::demo(), Faults::default())
             .expect("sandbox starts");
 
