@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use inndrive_local::provision::provision;
 use inndrive_local::template::{scalar_to_string, Resolver, Template};
 use secrecy::SecretString;
@@ -265,4 +266,50 @@ pub async fn sent_messages() -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// Receives and deletes every message of a queue (up to 20 rounds of 10, until a round is empty):
+/// (message group id, deduplication id, body as JSON; missing attributes are ""). Deleting matters:
+/// FIFO holds back a group's next message while one is in flight, so a duplicate would otherwise
+/// stay hidden.
+pub async fn drain_fifo(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("ReceiveMessage in moto");
+        let msgs = got.messages();
+        if msgs.is_empty() {
+            break;
+        }
+        for m in msgs {
+            let attrs = m.attributes();
+            let get = |k: MessageSystemAttributeName| {
+                attrs.and_then(|a| a.get(&k)).cloned().unwrap_or_default()
+            };
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("DeleteMessage in moto");
+            }
+            out.push((
+                get(MessageSystemAttributeName::MessageGroupId),
+                get(MessageSystemAttributeName::MessageDeduplicationId),
+                serde_json::from_str(m.body().unwrap_or("null")).expect("a JSON message body"),
+            ));
+        }
+    }
+    out
 }

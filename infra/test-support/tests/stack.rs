@@ -164,3 +164,32 @@ async fn mail_from_a_verified_sender_is_read_back_from_moto() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["source"].as_str(), Some(from.as_str()));
 }
+
+#[tokio::test]
+async fn drain_fifo_receives_and_deletes_every_message_with_group_and_dedup_ids() {
+    let sdk = inndrive_local::moto::sdk_config_for(moto()).await;
+    let stack = Stack::provision(&sdk, &["SyncQueue"], None).await;
+    let url = stack.queue_url("SyncQueue");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    for (group, dedup, n) in [("g1", "d1", 1), ("g1", "d2", 2), ("g2", "d3", 3)] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_group_id(group)
+            .message_deduplication_id(dedup)
+            .message_body(format!("{{\"n\": {n}}}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut got = test_support::drain_fifo(&sqs, &url).await;
+    got.sort_by_key(|(_, d, _)| d.clone());
+    assert_eq!(
+        got,
+        vec![
+            ("g1".into(), "d1".into(), serde_json::json!({"n": 1})),
+            ("g1".into(), "d2".into(), serde_json::json!({"n": 2})),
+            ("g2".into(), "d3".into(), serde_json::json!({"n": 3})),
+        ]
+    );
+    assert!(test_support::drain_fifo(&sqs, &url).await.is_empty());
+}

@@ -10,7 +10,6 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::queue::SyncQueue;
@@ -18,7 +17,7 @@ use shared::secrets::Secrets;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
 use shared::store::DynamoStore;
-use test_support::{moto, Stack};
+use test_support::{drain_fifo, moto, Stack};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
 #[path = "../../src/handler.rs"]
@@ -219,44 +218,7 @@ impl World {
     /// Deleting matters: FIFO holds back a group's next message while one is in flight, so a
     /// duplicate would otherwise stay hidden.
     pub async fn drain_queue(&self) -> Vec<(String, String, Value)> {
-        let mut out = Vec::new();
-        for _ in 0..20 {
-            let got = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .unwrap();
-            let msgs = got.messages();
-            if msgs.is_empty() {
-                break;
-            }
-            for m in msgs {
-                let attrs = m.attributes();
-                let get = |k: MessageSystemAttributeName| {
-                    attrs.and_then(|a| a.get(&k)).cloned().unwrap_or_default()
-                };
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .unwrap();
-                }
-                out.push((
-                    get(MessageSystemAttributeName::MessageGroupId),
-                    get(MessageSystemAttributeName::MessageDeduplicationId),
-                    serde_json::from_str(m.body().unwrap_or("null")).unwrap(),
-                ));
-            }
-        }
-        out
+        drain_fifo(&self.sqs, &self.queue_url).await
     }
 }
 
