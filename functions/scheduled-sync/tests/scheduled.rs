@@ -2,7 +2,6 @@
 //! is not emulated locally, so the test invokes the function as the schedule would (twice: a
 //! retried schedule run) and reads the FIFO sync queue.
 
-#[allow(dead_code)]
 #[path = "../../../shared/tests/sync_support/mod.rs"]
 mod sync_support;
 

@@ -12,7 +12,6 @@
 //! sandbox and moto run in their own processes. Peak RSS is VmHWM, reset before each phase
 //! (/proc/self/clear_refs).
 
-#[allow(dead_code)]
 #[path = "../../../shared/tests/sync_support/mod.rs"]
 mod sync_support;
 
@@ -199,7 +198,8 @@ async fn plain_download_and_parse(
         .await
         .unwrap();
     let mut credit_vouchers = std::collections::BTreeSet::new();
-    let lists: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    type Query<'a> = Vec<(&'a str, String)>;
+    let lists: Vec<(&str, Query, &str)> = vec![
         ("/ledger/account", vec![], f::ACCOUNT_FIELDS),
         (
             "/customer",

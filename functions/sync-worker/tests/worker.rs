@@ -3,7 +3,6 @@
 //! delivered to the worker, which checkpoints after `SyncPagesPerInvocation` pages, is delivered
 //! again (batch item failure) and completes; the same job delivered once more does nothing.
 
-#[allow(dead_code)]
 #[path = "../../../shared/tests/sync_support/mod.rs"]
 mod sync_support;
 

@@ -943,8 +943,8 @@ fn mirror_writes(
             LedgerWrite::UpsertCustomer { customer, hash } => {
                 customers_written.insert(customer.id);
                 out.push(MirrorWrite::PutCustomer {
-                    customer: stored(&customer),
-                    raw: raw_by_id.remove(&customer.id),
+                    customer: Box::new(stored(&customer)),
+                    raw: raw_by_id.remove(&customer.id).map(Box::new),
                     hash,
                 });
             }
@@ -987,8 +987,8 @@ fn mirror_writes(
         };
         if changed {
             out.push(MirrorWrite::PutCustomer {
-                customer: stored(c),
-                raw: raw_by_id.remove(&c.id),
+                customer: Box::new(stored(c)),
+                raw: raw_by_id.remove(&c.id).map(Box::new),
                 hash: c.content_hash(),
             });
         }

@@ -209,8 +209,8 @@ pub struct StoredMirror {
 #[derive(Debug, Clone)]
 pub enum MirrorWrite {
     PutCustomer {
-        customer: StoredCustomer,
-        raw: Option<RawCustomer>,
+        customer: Box<StoredCustomer>,
+        raw: Option<Box<RawCustomer>>,
         hash: ContentHash,
     },
     DeleteCustomer(i64),
@@ -478,7 +478,7 @@ pub fn write_request(account: &AccountId, w: &MirrorWrite) -> Result<WriteReques
             customer,
             raw,
             hash,
-        } => put(customer_item(account, customer, raw.as_ref(), *hash)?),
+        } => put(customer_item(account, customer, raw.as_deref(), *hash)?),
         MirrorWrite::DeleteCustomer(id) => delete(pk(), customer_sk(*id)),
         MirrorWrite::PutItem { item, hash } => put(ledger_item(account, item, *hash)?),
         MirrorWrite::DeleteItem(id) => delete(pk(), item_sk(id)),
