@@ -195,11 +195,11 @@ async fn synced(w: &World) -> Ledger {
     let mut writes = Vec::new();
     for c in &customers {
         writes.push(MirrorWrite::PutCustomer {
-            customer: StoredCustomer {
+            customer: Box::new(StoredCustomer {
                 customer: c.clone(),
                 tripletex_postal_address: None,
                 registry: None,
-            },
+            }),
             raw: None,
             hash: c.content_hash(),
         });
