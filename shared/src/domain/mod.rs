@@ -4,8 +4,8 @@
 pub mod calendar;
 pub mod case;
 pub mod claim;
-pub mod interest;
 pub mod classify;
+pub mod interest;
 pub mod kid;
 pub mod ledger;
 pub mod letters;
@@ -17,7 +17,9 @@ pub mod setup;
 
 pub use interest::{BalanceChange, Interest, InterestError, InterestSegment, InterestTotal};
 pub use kid::{Kid, KidError, KidModulus};
-pub use letters::{ClaimFacts, DebtorKind, LetterDecision, LetterKind, Objection, Reason, SentLetter};
+pub use letters::{
+    ClaimFacts, DebtorKind, LetterDecision, LetterKind, Objection, Reason, SentLetter,
+};
 pub use limitation::{Interruption, InterruptionKind, Limitation, LimitationState};
 pub use money::{Money, MoneyError};
 pub use orgnr::OrgNumber;

@@ -82,14 +82,23 @@ mod tests {
     #[test]
     fn accepts_real_numbers_with_and_without_spaces() {
         // Brønnøysundregistrene itself, and DNB Bank ASA.
-        assert_eq!(OrgNumber::parse("974 760 673").unwrap().as_str(), "974760673");
+        assert_eq!(
+            OrgNumber::parse("974 760 673").unwrap().as_str(),
+            "974760673"
+        );
         assert!(OrgNumber::parse("984851006").is_ok());
     }
 
     #[test]
     fn rejects_wrong_check_digit_length_and_letters() {
-        assert_eq!(OrgNumber::parse("974760674"), Err(OrgNumberError::CheckDigit));
+        assert_eq!(
+            OrgNumber::parse("974760674"),
+            Err(OrgNumberError::CheckDigit)
+        );
         assert_eq!(OrgNumber::parse("97476067"), Err(OrgNumberError::Length(8)));
-        assert_eq!(OrgNumber::parse("97476067X"), Err(OrgNumberError::NotDigits));
+        assert_eq!(
+            OrgNumber::parse("97476067X"),
+            Err(OrgNumberError::NotDigits)
+        );
     }
 }
