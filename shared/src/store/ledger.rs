@@ -30,7 +30,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::item::*;
-use super::{service_error, DynamoStore, StoreError};
+use super::{service_error, written, DynamoStore, StoreError};
 use crate::domain::ledger::raw::RawCustomer;
 use crate::domain::ledger::registry::StopReason;
 use crate::domain::ledger::{
@@ -878,17 +878,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(service_error(e))
-                }
-            }
-        }
+        written(res)
     }
 
     /// The ready notice of an account, with its mail state.
@@ -943,17 +933,7 @@ impl DynamoStore {
             .expression_attribute_values(":t", ts(&Utc::now()))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(service_error(e))
-                }
-            }
-        }
+        written(res)
     }
 
     /// The organization's contact address: `contactEmail` of the optional org profile item

@@ -48,3 +48,24 @@ where
 {
     StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
 }
+
+/// The outcome of a conditional write: `Ok(true)` when it was written, `Ok(false)` when its
+/// condition failed (`ConditionalCheckFailedException`), an error for anything else.
+pub(crate) fn written<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(service_error(e)),
+    }
+}

@@ -13,7 +13,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::item::*;
-use super::{service_error, DynamoStore, StoreError};
+use super::{service_error, written, DynamoStore, StoreError};
 use crate::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     LastSync, OrgId, SyncProgress, TripletexKey,
@@ -297,17 +297,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(service_error(e))
-                }
-            }
-        }
+        written(result)
     }
 
     // ---------------------------------------------------------------- accounts
@@ -598,17 +588,7 @@ impl DynamoStore {
             .expression_attribute_values(":v", n(initial_sync_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(service_error(e))
-                }
-            }
-        }
+        written(result)
     }
 
     /// For the sync worker: sets an integration's status and progress (`None` removes it) and, when
@@ -645,17 +625,7 @@ impl DynamoStore {
         if progress.is_none() {
             expression.push_str(" REMOVE progress");
         }
-        match request.update_expression(expression).send().await {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(service_error(e))
-                }
-            }
-        }
+        written(request.update_expression(expression).send().await)
     }
 
     /// Every integration that uses a key (GSI1), across organizations.
