@@ -540,3 +540,61 @@ async fn a_voucher_item_whose_principal_grows_under_the_same_posting_version_is_
     let rec = claim(&w, "item_55001").await;
     assert_eq!(rec.state.amounts.principal, kr(2_070));
 }
+
+/// What the sync sends: one message with a customer's changes. Each claim is written once, its
+/// events in order (the credit after the mirror it needs); the same message again changes nothing.
+#[tokio::test]
+async fn a_customers_batch_is_handled_claim_by_claim_with_one_write_each() {
+    let w = World::new("org_batch", 14).await;
+    let svc = service(&w);
+    let now = t(2026, 3, 1);
+    let today = date(2026, 3, 1);
+    let wo = CreditSpec::new(1101, 61101, date(2026, 2, 20), 10_000)
+        .text("Tap på fordring")
+        .counter(vec![debit(7830, 10_000)])
+        .status(ItemStatus::WrittenOffCandidate)
+        .event();
+    let batch = shared::queue::ClassificationBatch {
+        org: w.org.clone(),
+        account_id: w.account.clone(),
+        integration_id: w.integration.clone(),
+        customer_id: CUSTOMER,
+        events: vec![
+            invoice(1101),
+            invoice(1102),
+            wo,
+            overdue(1102, CUSTOMER, date(2026, 1, 19), kr(10_000)),
+        ],
+    };
+    let out = svc.handle_batch(&batch, today, now).await.unwrap();
+    assert_eq!(out.len(), 2, "two claims: {out:?}");
+    assert!(matches!(
+        out[0].handled,
+        Handled::Recorded {
+            status: ClaimStatus::WrittenOff,
+            held: 0,
+            ..
+        }
+    ));
+    assert!(matches!(
+        out[1].handled,
+        Handled::Recorded {
+            case_opened: true,
+            ..
+        }
+    ));
+    // One conditional write per claim (rev 1), however many events it had.
+    assert_eq!(w.claim_rev("inv_1101").await, Some(1));
+    let first = claim(&w, "inv_1101").await;
+    assert_eq!(first.state.status, ClaimStatus::WrittenOff);
+    assert!(first.held.is_empty());
+
+    // Redelivered: every claim knows its events (an overdue event is never stored: nothing new);
+    // nothing is written.
+    let rev_second = w.claim_rev("inv_1102").await;
+    let again = svc.handle_batch(&batch, today, now).await.unwrap();
+    assert_eq!(again[0].handled, Handled::Duplicate, "{again:?}");
+    assert_eq!(again[1].handled, Handled::NoChange, "{again:?}");
+    assert_eq!(w.claim_rev("inv_1101").await, Some(1));
+    assert_eq!(w.claim_rev("inv_1102").await, rev_second);
+}

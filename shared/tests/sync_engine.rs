@@ -17,14 +17,14 @@ fn completed(o: JobOutcome) -> RunStats {
     }
 }
 
-fn event_types(events: &[(String, String, Value)]) -> Vec<String> {
-    let mut v: Vec<String> = events
+fn event_types(messages: &[(String, String, Value)]) -> Vec<String> {
+    let mut v: Vec<String> = events_of(messages)
         .iter()
-        .map(|(_, _, b)| {
+        .map(|(_, e)| {
             format!(
                 "{}:{}",
-                b["event"]["type"].as_str().unwrap_or("?"),
-                b["event"]["itemId"].as_str().unwrap_or("?")
+                e["type"].as_str().unwrap_or("?"),
+                e["itemId"].as_str().unwrap_or("?")
             )
         })
         .collect();
@@ -121,7 +121,7 @@ async fn first_sync_mirrors_the_ledger_sets_ready_and_mails_once() {
     assert_eq!(notice.mail, MailState::Sent);
     assert_eq!(w.mails_to("regnskap@fjordkraft.test").await.len(), 1);
 
-    // Events: every claim mirrored, its credits, the overdue ones; grouped per claim.
+    // Events: every claim mirrored, its credits, the overdue ones; one message per customer.
     let events = w.drain_classification().await;
     assert_eq!(
         event_types(&events),
@@ -133,20 +133,41 @@ async fn first_sync_mirrors_the_ledger_sets_ready_and_mails_once() {
             "item_overdue:inv_80003",
         ]
     );
+    let mut customers = Vec::new();
     for (group, dedup, body) in &events {
-        assert_eq!(
-            group,
-            &format!(
-                "{}#{}",
-                w.account,
-                body["event"]["itemId"].as_str().unwrap()
-            )
-        );
-        assert_eq!(dedup, body["event"]["key"].as_str().unwrap());
+        let customer = body["customerId"].as_i64().unwrap();
+        customers.push(customer);
+        assert_eq!(group, &format!("{}#c{customer}", w.account));
+        for e in body["events"].as_array().unwrap() {
+            let of_customer = e["customerId"]
+                .as_i64()
+                .or(e["facts"]["customerId"].as_i64());
+            assert_eq!(of_customer, Some(customer), "{e}");
+        }
+        // The deduplication id is the SHA-256 of the event keys, in order.
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for e in body["events"].as_array().unwrap() {
+            h.update(e["key"].as_str().unwrap().as_bytes());
+            h.update(b"\n");
+        }
+        let expected: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(dedup, &expected);
         assert_eq!(body["org"], json!(w.org.as_str()));
         assert!(!body.to_string().contains("sandbox-accountant-key"));
     }
+    customers.sort();
+    customers.dedup();
+    assert_eq!(customers.len(), events.len(), "one message per customer");
+    // A claim's events in order: mirrored before its credits, before overdue.
+    let seq: Vec<String> = events_of(&events)
+        .iter()
+        .filter(|(_, e)| e["itemId"] == "inv_80003")
+        .map(|(_, e)| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seq, vec!["item_mirrored", "credit", "item_overdue"]);
     assert_eq!(stats.events_sent, 5);
+    assert_eq!(stats.messages_sent as usize, events.len());
 
     // The same job delivered again: nothing written, nothing sent, no second mail.
     let again = svc
@@ -241,7 +262,7 @@ async fn unchanged_resync_writes_nothing_and_a_changed_posting_writes_one_item_a
     assert_eq!(s.dynamodb_items_written, 1, "{s:?}");
     let events = w.drain_classification().await;
     assert_eq!(event_types(&events), vec!["credit:inv_80001"]);
-    assert_eq!(events[0].1, "credit:60061:0");
+    assert_eq!(events_of(&events)[0].1["key"], "credit:60061:0");
     let after = w.items().await;
     assert_eq!(after["inv_80001"].owed.to_string(), "10000.00");
     assert_eq!(after["inv_80003"], before["inv_80003"]);

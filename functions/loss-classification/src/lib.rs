@@ -1,7 +1,8 @@
 //! loss-classification: one Lambda function, two triggers.
 //!
 //! - **SQS** (the FIFO classification queue, partial batch failures): each record is a
-//!   [`ClassificationMessage`] from the ledger sync; [`ClassificationService::handle`] classifies
+//!   [`shared::queue::ClassificationBatch`] from the ledger sync (one customer's changes; a
+//!   single-event message of the earlier format is accepted too); [`ClassificationService::handle_batch`] classifies
 //!   credits, keeps the claim's state, opens and follows its case and hands settlements to the
 //!   voucher-posting queue. A failed record is reported in `batchItemFailures` (and the later
 //!   records of its message group with it, keeping FIFO order).
@@ -14,9 +15,9 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use shared::queue::{process_sqs_batch, ClassificationMessage};
+use shared::queue::{process_sqs_batch, ClassificationBody};
 use shared::services::cases::{norwegian_date, CasesService};
-use shared::services::classification::ClassificationService;
+use shared::services::classification::{ClassificationService, Handled};
 
 /// What the function was invoked with.
 #[derive(Debug)]
@@ -88,21 +89,46 @@ impl Worker {
         let body = m.body.unwrap_or_default();
         // A body that is not a message cannot get better by retrying; failing it sends it to the
         // dead-letter queue, where an operator sees it.
-        let msg: ClassificationMessage = serde_json::from_str(&body)
+        let body = ClassificationBody::parse(&body)
             .map_err(|e| format!("not a classification message: {e}"))?;
-        let outcome = self
-            .classification
-            .handle(&msg, norwegian_date(now), now)
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            account = %msg.account_id,
-            item = msg.event.item_id(),
-            key = msg.event.key(),
-            outcome = ?outcome.handled,
-            jobs_sent = outcome.jobs_sent,
-            "classification message handled"
-        );
+        let today = norwegian_date(now);
+        match body {
+            ClassificationBody::Batch(batch) => {
+                let outcomes = self
+                    .classification
+                    .handle_batch(&batch, today, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let recorded = outcomes
+                    .iter()
+                    .filter(|o| matches!(o.handled, Handled::Recorded { .. }))
+                    .count();
+                tracing::info!(
+                    account = %batch.account_id,
+                    customer = batch.customer_id,
+                    events = batch.events.len(),
+                    claims = outcomes.len(),
+                    recorded,
+                    jobs_sent = outcomes.iter().map(|o| o.jobs_sent).sum::<usize>(),
+                    "classification message handled"
+                );
+            }
+            ClassificationBody::Single(msg) => {
+                let outcome = self
+                    .classification
+                    .handle(&msg, today, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(
+                    account = %msg.account_id,
+                    item = msg.event.item_id(),
+                    key = msg.event.key(),
+                    outcome = ?outcome.handled,
+                    jobs_sent = outcome.jobs_sent,
+                    "classification message handled"
+                );
+            }
+        }
         Ok(())
     }
 }

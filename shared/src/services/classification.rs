@@ -33,7 +33,7 @@ use crate::domain::claim::{
 use crate::domain::classify::classify;
 use crate::domain::ledger::{ItemSource, LedgerEvent};
 use crate::domain::Money;
-use crate::queue::ClassificationMessage;
+use crate::queue::{ClassificationBatch, ClassificationMessage};
 use crate::services::cases::open_case_if_due;
 use crate::store::claims::{
     claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
@@ -429,16 +429,67 @@ impl ClassificationService {
         Self { store, jobs }
     }
 
-    /// Handles one message of the classification queue. `today` is the Norwegian date.
+    /// Handles one event (a single-event message). `today` is the Norwegian date.
     pub async fn handle(
         &self,
         msg: &ClassificationMessage,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ClassificationError> {
-        let Ok(claim_id) = ClaimId::parse(msg.event.item_id()) else {
+        self.handle_claim(
+            &msg.org,
+            &msg.account_id,
+            &msg.integration_id,
+            msg.event.item_id(),
+            &[&msg.event],
+            today,
+            now,
+        )
+        .await
+    }
+
+    /// Handles one message of the classification queue (a customer's changes): claim by claim,
+    /// each claim's events applied in order and stored with one conditional write. A failing
+    /// claim fails the message; on redelivery the claims already handled are duplicates.
+    pub async fn handle_batch(
+        &self,
+        batch: &ClassificationBatch,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>, ClassificationError> {
+        let mut out = Vec::new();
+        for (item_id, events) in batch.by_claim() {
+            out.push(
+                self.handle_claim(
+                    &batch.org,
+                    &batch.account_id,
+                    &batch.integration_id,
+                    item_id,
+                    &events,
+                    today,
+                    now,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Applies the events of one claim (in order) and stores the claim (and its case) once.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn handle_claim(
+        &self,
+        org: &crate::domain::setup::OrgId,
+        account: &crate::domain::setup::AccountId,
+        integration_id: &crate::domain::setup::IntegrationId,
+        item_id: &str,
+        events: &[&LedgerEvent],
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ClassificationError> {
+        let Ok(claim_id) = ClaimId::parse(item_id) else {
             tracing::info!(
-                item = msg.event.item_id(),
+                item = item_id,
                 "not a claim (unapplied credit): acknowledged"
             );
             return Ok(Outcome {
@@ -446,10 +497,11 @@ impl ClassificationService {
                 jobs_sent: 0,
             });
         };
-        let (org, account) = (&msg.org, &msg.account_id);
         let case_id = CaseId::for_claim(&claim_id);
-        let key = msg.event.key().to_string();
-        let mapped = map_event(&msg.event, now);
+        let mapped: Vec<(String, Mapped)> = events
+            .iter()
+            .map(|e| (e.key().to_string(), map_event(e, now)))
+            .collect();
         let mut days_past_due: Option<Option<u16>> = None;
 
         let mut handled = None;
@@ -463,7 +515,7 @@ impl ClassificationService {
                 )
             });
             if rec.integration_id.is_none() {
-                rec.integration_id = Some(msg.integration_id.clone());
+                rec.integration_id = Some(integration_id.clone());
             }
             let stored_case = if rec.case_opened {
                 self.store.get_case(org, account, &case_id).await?
@@ -472,17 +524,26 @@ impl ClassificationService {
             };
             let mut case = stored_case.as_ref().map(|c| c.case.clone());
 
-            let change = apply_to_record(&mut rec, &key, mapped.clone(), now);
-            if change.duplicate {
+            let (mut changed, mut all_duplicates, mut creates) = (false, true, false);
+            let mut effects = Vec::new();
+            for (key, m) in &mapped {
+                let change = apply_to_record(&mut rec, key, m.clone(), now);
+                all_duplicates &= change.duplicate;
+                changed |= change.changed;
+                // Nothing is said about a claim we never stored by a removal, or by a closed or
+                // overdue event before its mirror: only what can create the claim creates it.
+                creates |= change.changed && !matches!(m, Mapped::Removed(_));
+                effects.extend(change.effects);
+            }
+            if all_duplicates {
                 handled = Some(Handled::Duplicate);
                 break;
             }
-            if !exists && (!change.changed || matches!(mapped, Mapped::Removed(_))) {
-                // Nothing to say about a claim we never stored (closed/overdue before mirror).
+            if !exists && !creates {
                 handled = Some(Handled::NoChange);
                 break;
             }
-            act_on_effects(&mut rec, case.as_mut(), &change.effects, today, now);
+            act_on_effects(&mut rec, case.as_mut(), &effects, today, now);
 
             // Open the case when the claim is due for one.
             let mut new_case = None;
@@ -519,7 +580,7 @@ impl ClassificationService {
                 }
                 _ => None,
             };
-            if !change.changed && case_write.is_none() {
+            if !changed && case_write.is_none() {
                 handled = Some(Handled::NoChange);
                 break;
             }

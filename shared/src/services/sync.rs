@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! job ─▶ integration, summary, checkpoint ─▶ mirror (1 query sweep) ─▶ read Tripletex (resumable)
-//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, 10 a batch)
+//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, one message per customer)
 //!     ─▶ writes (BatchWriteItem, 25 a batch) ─▶ summary, status ready, ready notice + mail
 //! ```
 //!
@@ -42,7 +42,7 @@ use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
 };
 use crate::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
-use crate::queue::{ClassificationMessage, QueueError, SyncJob, SyncQueue, SyncReason};
+use crate::queue::{ClassificationBatch, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
 use crate::secrets::{Secrets, SecretsError};
 use crate::store::ledger::{
     BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
@@ -134,6 +134,8 @@ pub struct RunStats {
     pub dynamodb_wait_ms: u64,
     pub sqs_requests: u32,
     pub events_sent: u32,
+    /// Classification messages (one per customer with changes, split when large).
+    pub messages_sent: u32,
     pub sqs_wait_ms: u64,
     pub brreg_lookups: u32,
     pub brreg_wait_ms: u64,
@@ -164,12 +166,16 @@ pub fn process_cpu_ms() -> u64 {
     (ticks(11) + ticks(12)) * 10
 }
 
-/// The classification queue (FIFO): one message per ledger event.
+/// The classification queue (FIFO): one message per customer with changes
+/// ([`ClassificationBatch`]).
 #[derive(Debug, Clone)]
 pub struct ClassificationQueue {
     client: aws_sdk_sqs::Client,
     url: String,
 }
+
+/// Bytes of one SendMessageBatch call at most (the sum of its bodies; SQS: 256 KiB).
+const MAX_CALL_BYTES: usize = 256 * 1024 - 4 * 1024;
 
 impl ClassificationQueue {
     pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
@@ -179,29 +185,37 @@ impl ClassificationQueue {
         }
     }
 
-    /// Sends the messages with SendMessageBatch (10 a call); failed entries are retried (bounded).
-    /// Returns (calls, time waited).
-    pub async fn send_all(
-        &self,
-        messages: &[ClassificationMessage],
-    ) -> Result<(u32, Duration), SyncError> {
+    /// Sends the messages with SendMessageBatch (up to 10 and [`MAX_CALL_BYTES`] a call), in
+    /// order; entries SQS could not take (its fault) are sent again (bounded), entries it refused
+    /// (ours) fail the sync. Returns (calls, time waited).
+    pub async fn send_all(&self, messages: &[PackedBatch]) -> Result<(u32, Duration), SyncError> {
         let mut calls = 0u32;
         let mut waited = Duration::ZERO;
-        let mut pending: Vec<&ClassificationMessage> = messages.iter().collect();
+        let mut pending: Vec<&PackedBatch> = messages.iter().collect();
         let mut attempts = 0u32;
         while !pending.is_empty() {
-            let mut failed: Vec<&ClassificationMessage> = Vec::new();
-            for chunk in pending.chunks(10) {
+            let mut failed: Vec<&PackedBatch> = Vec::new();
+            let mut start = 0;
+            while start < pending.len() {
+                let mut end = start;
+                let mut bytes = 0;
+                while end < pending.len()
+                    && end - start < 10
+                    && (end == start || bytes + pending[end].body.len() <= MAX_CALL_BYTES)
+                {
+                    bytes += pending[end].body.len();
+                    end += 1;
+                }
+                let chunk = &pending[start..end];
+                start = end;
                 let mut entries = Vec::with_capacity(chunk.len());
                 for (i, m) in chunk.iter().enumerate() {
-                    let body =
-                        serde_json::to_string(m).map_err(|e| SyncError::Queue(e.to_string()))?;
                     entries.push(
                         SendMessageBatchRequestEntry::builder()
                             .id(i.to_string())
-                            .message_body(body)
-                            .message_group_id(m.message_group_id())
-                            .message_deduplication_id(m.deduplication_id())
+                            .message_body(m.body.clone())
+                            .message_group_id(&m.group_id)
+                            .message_deduplication_id(&m.deduplication_id)
                             .build()
                             .map_err(|e| SyncError::Queue(e.to_string()))?,
                     );
@@ -223,8 +237,9 @@ impl ClassificationQueue {
                             {
                                 if f.sender_fault() {
                                     return Err(SyncError::Queue(format!(
-                                        "message {} refused: {}",
-                                        m.deduplication_id(),
+                                        "message {} (group {}) refused: {}",
+                                        m.deduplication_id,
+                                        m.group_id,
                                         f.message().unwrap_or_default()
                                     )));
                                 }
@@ -625,16 +640,14 @@ impl<C: BrregCache> SyncService<C> {
             integration.settings.update_addresses_from_brreg,
             &mut raw_by_id,
         );
-        let messages: Vec<ClassificationMessage> = d
-            .events
-            .into_iter()
-            .map(|event| ClassificationMessage {
-                org: integration.org.clone(),
-                account_id: integration.account_id.clone(),
-                integration_id: integration.id.clone(),
-                event,
-            })
-            .collect();
+        let event_count = d.events.len();
+        let messages = ClassificationBatch::pack(
+            &integration.org,
+            &integration.account_id,
+            &integration.id,
+            d.events,
+        )
+        .map_err(|e| SyncError::Queue(format!("could not serialise the events: {e}")))?;
         build_time += build_started.elapsed();
         stats.build_ms = ms(build_time);
         stats.counts = build.counts.clone();
@@ -646,7 +659,8 @@ impl<C: BrregCache> SyncService<C> {
         if !messages.is_empty() {
             let (calls, waited) = self.classification.send_all(&messages).await?;
             stats.sqs_requests += calls;
-            stats.events_sent = messages.len() as u32;
+            stats.events_sent = event_count as u32;
+            stats.messages_sent = messages.len() as u32;
             stats.sqs_wait_ms = ms(waited);
         }
         drop(messages);

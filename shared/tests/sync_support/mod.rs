@@ -393,6 +393,7 @@ pub fn default_settings(key: KeyId, client: i64) -> IntegrationSettings {
         fetch_from: d("2026-01-01"),
         days_past_due: 14,
         update_addresses_from_brreg: false,
+        write_addresses_to_tripletex: false,
         include_saft_imported: false,
         include_null_voucher_type: false,
     }
@@ -660,6 +661,7 @@ impl World {
     }
 
     /// Receives and deletes every message of the classification queue: (group, dedup id, body).
+    /// A body is a `ClassificationBatch`: one customer's events (see [`events_of`]).
     pub async fn drain_classification(&self) -> Vec<(String, String, Value)> {
         let mut out = Vec::new();
         let mut empty_rounds = 0;
@@ -758,4 +760,19 @@ impl World {
             .filter(|m| m.to_string().contains(to))
             .collect()
     }
+}
+
+/// The events of drained classification messages, in order: (message group, event).
+pub fn events_of(messages: &[(String, String, Value)]) -> Vec<(String, Value)> {
+    messages
+        .iter()
+        .flat_map(|(group, _, body)| {
+            body["events"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |e| (group.clone(), e))
+        })
+        .collect()
 }
