@@ -118,6 +118,12 @@ impl SandboxHandle {
         self.state.update_customer(company_id, customer_id, &patch)
     }
 
+    /// A customer as the sandbox stores it (wire format with `version`, `postalAddress` and
+    /// `changes`), e.g. to assert what a `PUT /customer/{id}` wrote. None for an unknown one.
+    pub fn customer(&self, company_id: i64, customer_id: i64) -> Option<serde_json::Value> {
+        self.state.customer(company_id, customer_id)
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -189,6 +189,14 @@ impl AppState {
             .is_some_and(|s| s.update_customer(customer_id, patch, now))
     }
 
+    /// A customer as stored (wire format, `changes` included), for assertions.
+    pub(crate) fn customer(&self, company_id: i64, customer_id: i64) -> Option<Value> {
+        let stores = self.stores();
+        let store = stores.get(&company_id)?;
+        let row = store.table("customers")?.get(customer_id)?;
+        Some(store.render("customers", row))
+    }
+
     fn stores(&self) -> std::sync::RwLockReadGuard<'_, HashMap<i64, CompanyStore>> {
         self.stores.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -689,7 +697,8 @@ fn handle(state: &AppState, req: &Req) -> HResult {
             _ => Err((TxError::new(405, 4000, "Method not allowed"), None)),
         };
     }
-    if req.method != Method::GET {
+    let customer_put = *req.method == Method::PUT && rest.starts_with("/customer/");
+    if req.method != Method::GET && !customer_put {
         return Err((TxError::new(405, 4000, "Method not allowed"), None));
     }
     let ctx = authenticate(state, req).map_err(|e| (e, None))?;
@@ -719,6 +728,10 @@ fn handle(state: &AppState, req: &Req) -> HResult {
                 return with_budget(Err(TxError::forbidden(
                     "Regnskapsførers brukernøkkel med brukernavn 0 gir bare tilgang til >whoAmI og >withLoginAccess.",
                 )));
+            }
+            if customer_put {
+                let id = rest.strip_prefix("/customer/").unwrap_or_default();
+                return with_budget(put_customer(state, req, &ctx, id).map(Out::Json));
             }
             if let Some(id) = rest.strip_prefix("/company/") {
                 return with_budget(company(state, req, &ctx, id).map(Out::Json));
@@ -1320,6 +1333,135 @@ fn list_collection(
         };
     }
     Ok(Out::Json(body))
+}
+
+/// Customer fields a PUT may carry but that are not written (read-only in the spec, or ours).
+const CUSTOMER_READ_ONLY: [&str; 5] = ["id", "changes", "url", "displayName", "isCustomer"];
+/// Address fields that are not written from a PUT body.
+const ADDRESS_READ_ONLY: [&str; 7] = [
+    "changes",
+    "url",
+    "version",
+    "displayName",
+    "addressAsString",
+    "displayNameInklMatrikkel",
+    "id",
+];
+
+/// `PUT /customer/{id}`: a partial update (reference §3.5/§4.3) answering
+/// `ResponseWrapperCustomer`. Optimistic locking: a `version` in the body that is not the stored
+/// one → 409 code 8000 (RevisionException) and nothing changes; without `version` the update is
+/// applied as it is. `postalAddress`/`physicalAddress` update the customer's address in place
+/// (its `id` kept; an `id` of another address → 422); other fields replace the stored value;
+/// unknown fields → 422 code 16000. The customer's `version` is incremented and an UPDATE change
+/// recorded at the sandbox clock, so a later `changedSince` read returns it. Entitlement: customers.
+fn put_customer(state: &AppState, req: &Req, ctx: &Ctx, id: &str) -> Result<Value, TxError> {
+    entitled(ctx, Entitlement::Customers)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| TxError::new(400, 12000, "Ugyldig id i stien."))?;
+    let sel = selection(req, "Customer")?;
+    let invalid_json = || TxError::new(422, 22000, "Ugyldig JSON i forespørselen.");
+    let body: Value = serde_json::from_slice(req.body).map_err(|_| invalid_json())?;
+    let Value::Object(body) = body else {
+        return Err(invalid_json());
+    };
+    let props = crate::fields::schema_table().get("Customer");
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| props.is_none_or(|p| !p.contains_key(k.as_str())))
+    {
+        let mut e = TxError::new(422, 16000, "Feil i mapping av JSON.");
+        e.validation = vec![(unknown.clone(), "Ukjent felt.".into())];
+        return Err(e);
+    }
+    match body.get("id") {
+        None | Some(Value::Null) => {}
+        Some(v) if v.as_i64() == Some(id) => {}
+        Some(_) => {
+            return Err(TxError::validation(
+                "id",
+                "Id i objektet samsvarer ikke med id i stien.",
+            ))
+        }
+    }
+    let sent_version = match body.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .ok_or_else(|| TxError::validation("version", "Verdien må være et heltall."))?,
+        ),
+    };
+    let now = state.now();
+    let mut stores = state.stores.write().unwrap_or_else(|p| p.into_inner());
+    let not_found = || TxError::new(404, 6000, "Objektet finnes ikke.");
+    let store = stores.get_mut(&ctx.acting_company).ok_or_else(not_found)?;
+    let row = store
+        .table("customers")
+        .and_then(|t| t.get(id))
+        .ok_or_else(not_found)?;
+    let current = store.render("customers", row);
+    let have = current.get("version").and_then(Value::as_i64).unwrap_or(0);
+    if let Some(v) = sent_version {
+        if v != have {
+            return Err(TxError::new(
+                409,
+                8000,
+                format!(
+                    "RevisionException: Objektet er endret av en annen bruker (versjon {v}, gjeldende versjon {have})."
+                ),
+            ));
+        }
+    }
+    let mut patch = serde_json::Map::new();
+    for (k, v) in &body {
+        if CUSTOMER_READ_ONLY.contains(&k.as_str()) || k == "version" {
+            continue;
+        }
+        if k == "postalAddress" || k == "physicalAddress" {
+            let sent = match v {
+                Value::Null => continue,
+                Value::Object(o) => o,
+                _ => return Err(TxError::validation(k, "Forventet et adresseobjekt.")),
+            };
+            let mut addr = match current.get(k.as_str()) {
+                Some(Value::Object(o)) => o.clone(),
+                _ => serde_json::Map::new(),
+            };
+            let stored_id = addr.get("id").and_then(Value::as_i64);
+            match (sent.get("id").and_then(Value::as_i64), stored_id) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(TxError::validation(
+                        &format!("{k}.id"),
+                        "Adressen tilhører ikke denne kunden.",
+                    ))
+                }
+                _ => {}
+            }
+            for (ak, av) in sent {
+                if !ADDRESS_READ_ONLY.contains(&ak.as_str()) {
+                    addr.insert(ak.clone(), av.clone());
+                }
+            }
+            if stored_id.is_none() {
+                let new_id = 900_000_000 + state.next_id.fetch_add(1, Ordering::Relaxed) as i64;
+                addr.insert("id".into(), json!(new_id));
+            }
+            patch.insert(k.clone(), Value::Object(addr));
+        } else {
+            patch.insert(k.clone(), v.clone());
+        }
+    }
+    if !store.update_customer(id, &Value::Object(patch), now) {
+        return Err(not_found());
+    }
+    let row = store
+        .table("customers")
+        .and_then(|t| t.get(id))
+        .ok_or_else(not_found)?;
+    let mut v = store.render("customers", row);
+    add_url(&mut v, &req.base, "/customer");
+    Ok(json!({"value": sel.apply(&v, "Customer", &req.base)}))
 }
 
 fn add_url(v: &mut Value, base: &str, path: &str) {

@@ -714,3 +714,60 @@ async fn brreg_bodies_have_the_documented_shape() {
     }
     assert!(checked > 100);
 }
+
+#[tokio::test]
+async fn customer_put_responses_match_the_spec() {
+    let api = Api::new(Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    let ok = response_schema("/customer/{id}", "put", "200");
+    assert_eq!(ok, "ResponseWrapperCustomer");
+    let put = |body: Value, fields: &'static str| {
+        let api = &api;
+        let (full, acc) = (full.clone(), acc.clone());
+        async move {
+            api.raw(
+                reqwest::Method::PUT,
+                &format!("/customer/40001{fields}"),
+                Some((&full, &acc)),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let address = json!({"addressLine1": "Kaigata 7", "addressLine2": "", "postalCode": "5003", "city": "Bergen"});
+    let (s, b) = put(
+        json!({"id": 40001, "version": 1, "postalAddress": address}),
+        "",
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_valid(&ok, &b, "PUT /customer/{id}");
+    let (s, b) = put(
+        json!({"id": 40001, "version": 2, "postalAddress": address}),
+        "?fields=*,changes,postalAddress(*,country(*))",
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["value"]["postalAddress"]["city"], "Bergen");
+    assert_valid(&ok, &b, "PUT /customer/{id} with fields");
+    for (body, status) in [
+        (json!({"version": 1, "postalAddress": address}), 409),
+        (json!({"id": 40002, "version": 3}), 422),
+        (json!({"version": 3, "nope": true}), 422),
+    ] {
+        let (s, b) = put(body, "").await;
+        assert_eq!(s, status, "{b}");
+        assert_valid("ApiError", &b, "refused PUT /customer/{id}");
+    }
+    let (s, b) = api
+        .raw(
+            reqwest::Method::PUT,
+            "/customer/49999",
+            Some((&full, &acc)),
+            Some(json!({"version": 1})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert_valid("ApiError", &b, "PUT of an unknown customer");
+}
