@@ -25,6 +25,9 @@ pub enum SyncReason {
     Manual,
     /// The nightly schedule.
     Scheduled,
+    /// The rest of a sync that stopped before its invocation's deadline (it resumes from its
+    /// checkpoint); keeps the job's `requestedAt`.
+    Continue,
 }
 
 impl SyncReason {
@@ -33,6 +36,7 @@ impl SyncReason {
             Self::Initial => "initial",
             Self::Manual => "manual",
             Self::Scheduled => "scheduled",
+            Self::Continue => "continue",
         }
     }
 }
@@ -101,6 +105,30 @@ impl SyncQueue {
     /// Sends the job with message group = key id and its deterministic deduplication id.
     /// Returns the SQS message id.
     pub async fn enqueue(&self, job: &SyncJob) -> Result<String, QueueError> {
+        self.send(job, job.deduplication_id()).await
+    }
+
+    /// Sends the continuation of `job`, checkpointed after `pages` pages: reason `continue`, the
+    /// same group (key) and `requestedAt`, deduplication id
+    /// `continue:{integrationId}:{settingsVersion}:{pages}` (a redelivered suspension that got no
+    /// further sends nothing twice; each further checkpoint is a new message).
+    pub async fn enqueue_continuation(
+        &self,
+        job: &SyncJob,
+        pages: u32,
+    ) -> Result<String, QueueError> {
+        let next = SyncJob {
+            reason: SyncReason::Continue,
+            ..job.clone()
+        };
+        let dedup = format!(
+            "continue:{}:{}:{pages}",
+            job.integration_id, job.settings_version
+        );
+        self.send(&next, dedup).await
+    }
+
+    async fn send(&self, job: &SyncJob, deduplication_id: String) -> Result<String, QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError::Serialise(e.to_string()))?;
         let out = self
             .client
@@ -108,7 +136,7 @@ impl SyncQueue {
             .queue_url(&self.url)
             .message_body(body)
             .message_group_id(job.message_group_id())
-            .message_deduplication_id(job.deduplication_id())
+            .message_deduplication_id(deduplication_id)
             .send()
             .await
             .map_err(|e| QueueError::Service(DisplayErrorContext(&e).to_string()))?;

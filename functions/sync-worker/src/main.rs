@@ -1,6 +1,7 @@
 //! sync-worker: one sync job per invocation from the FIFO sync queue (BatchSize 1). A job that is
-//! checkpointed before the deadline, or fails for a passing reason, is reported as a batch item
-//! failure: SQS delivers it again after the visibility timeout and it resumes from its checkpoint.
+//! checkpointed before the deadline goes on in a continuation job (same key group) and is
+//! acknowledged; a job that fails for a passing reason is reported as a batch item failure, and
+//! SQS delivers it again (it resumes from its checkpoint).
 
 #![recursion_limit = "256"]
 
@@ -13,10 +14,11 @@ use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
 use shared::config::{optional, AppConfig};
 use shared::mail::{DynamoSentMailLog, Mailer};
-use shared::queue::process_sqs_batch;
+use shared::queue::{process_sqs_batch, SyncJob, SyncQueue};
 use shared::secrets::Secrets;
 use shared::services::sync::{
-    ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService, TripletexSource,
+    continue_later, ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService,
+    TripletexSource,
 };
 use shared::store::DynamoStore;
 
@@ -104,7 +106,8 @@ async fn main() -> ExitCode {
     };
     let service = &service;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let (sqs, sync_queue_url) = (&sqs, &config.sync_queue_url);
+    let sync_queue = SyncQueue::new(sqs.clone(), config.sync_queue_url.clone());
+    let (sqs, sync_queue_url, sync_queue) = (&sqs, &config.sync_queue_url, &sync_queue);
     let handler = move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_of(event.context.deadline);
         let response: SqsBatchResponse = process_sqs_batch(event, |msg| async move {
@@ -123,9 +126,21 @@ async fn main() -> ExitCode {
                     tracing::warn!(reason = %why, "sync failed; status failed, the next sync retries");
                     Ok(())
                 }
-                Ok(JobOutcome::Suspended(_)) => {
-                    // Come back soon rather than after the queue's visibility timeout (90 min):
-                    // the checkpoint makes the next delivery go on where this one stopped.
+                Ok(JobOutcome::Suspended(stats)) => {
+                    // The rest goes on in a continuation job (same key group); this message is
+                    // done. Without it, come back soon through a redelivery (the checkpoint makes
+                    // it go on where this one stopped) rather than after the visibility timeout.
+                    let job = serde_json::from_str::<SyncJob>(&body)
+                        .map_err(|e| SyncError::BadMessage(e.to_string()))?;
+                    match continue_later(sync_queue, &job, &stats).await {
+                        Ok(id) => {
+                            tracing::info!(message_id = %id, pages = stats.checkpoint_pages, "sync continues in a new job");
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not queue the continuation; the job is delivered again");
+                        }
+                    }
                     if let Some(r) = receipt {
                         if let Err(e) = sqs
                             .change_message_visibility()

@@ -24,7 +24,7 @@ fn bin_dir() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queued_job_is_synced_by_the_worker_across_invocations_and_a_redelivery_does_nothing() {
+async fn a_queued_job_is_synced_by_the_worker_across_continuations_and_a_redelivery_does_nothing() {
     moto();
     let sandbox = tripletex_sandbox::start_in_thread(
         fixture_with(&base_company()),
@@ -107,6 +107,15 @@ async fn a_queued_job_is_synced_by_the_worker_across_invocations_and_a_redeliver
             >= 1,
         "the worker did not checkpoint:\n{logs}"
     );
+    // Each checkpoint went on in a continuation job, and no message was failed for it (a long
+    // first sync does not use up the queue's maxReceiveCount).
+    assert_eq!(
+        logs.matches("sync continues in a new job").count(),
+        logs.matches("sync checkpointed before the deadline")
+            .count(),
+        "{logs}"
+    );
+    assert!(!logs.contains("record failed"), "{logs}");
     let items = w.items().await;
     assert_eq!(
         items.keys().cloned().collect::<Vec<_>>(),

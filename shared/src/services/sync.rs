@@ -11,8 +11,11 @@
 //!   deterministic keys (FIFO deduplication id and the consumer's idempotency key). A job requested
 //!   before the last completed sync started is a no-op.
 //! - **Resumable.** Before the Lambda deadline (or after `max_pages_per_invocation` pages, a test
-//!   knob) the read state is stored as a checkpoint and the job reports failure, so SQS delivers
-//!   it again after the visibility timeout and the next invocation goes on from the checkpoint.
+//!   knob) the read state is stored as a checkpoint and the run returns `Suspended`; the worker
+//!   then enqueues a continuation job ([`continue_later`]) and acknowledges the message, so a long
+//!   first sync takes as many invocations as it needs without using up the queue's
+//!   `maxReceiveCount`. If the continuation cannot be sent, the message is failed instead and SQS
+//!   delivers it again (a crash is the same: the redelivery goes on from the checkpoint).
 //! - **Failures a person can act on.** 401/403 set the integration `failed` with the fix in
 //!   Tripletex; the job is acknowledged (the next scheduled or manual sync retries). Tripletex or
 //!   AWS being unavailable sets `failed` with a "retried automatically" text and fails the job, so
@@ -148,6 +151,8 @@ pub struct RunStats {
     pub cpu_writes_ms: u64,
     pub counts: SyncCounts,
     pub resumed: bool,
+    /// Pages read when the sync was checkpointed (a suspended run; 0 otherwise).
+    pub checkpoint_pages: u32,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -555,11 +560,12 @@ impl<C: BrregCache> SyncService<C> {
                 stats.dynamodb_write_requests += w.requests;
                 stats.dynamodb_wait_ms = ms(ddb_wait);
                 stats.total_ms = ms(t0.elapsed());
+                stats.checkpoint_pages = st.pages;
                 tracing::info!(
                     step = step.name(),
                     position = st.position,
                     pages = st.pages,
-                    "sync checkpointed before the deadline; the job will be delivered again"
+                    "sync checkpointed before the deadline; it goes on in a continuation job"
                 );
                 return Ok(JobOutcome::Suspended(stats));
             }
@@ -1011,6 +1017,19 @@ fn mirror_writes(
 }
 
 // ---------------------------------------------------------------------------- enqueueing jobs
+
+/// After a suspended run: queues the rest of the sync (reason `continue`, same key group). The
+/// caller acknowledges the current message when this succeeds, and fails it otherwise.
+pub async fn continue_later(
+    queue: &SyncQueue,
+    job: &SyncJob,
+    stats: &RunStats,
+) -> Result<String, SyncError> {
+    queue
+        .enqueue_continuation(job, stats.checkpoint_pages)
+        .await
+        .map_err(|e| SyncError::Queue(e.to_string()))
+}
 
 /// Outcome of [`request_sync`].
 #[derive(Debug, Clone, PartialEq, Eq)]
