@@ -63,6 +63,7 @@ fn integration(account: &AccountId, key: &KeyId) -> Integration {
             fetch_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
             days_past_due: 14,
             update_addresses_from_brreg: true,
+            write_addresses_to_tripletex: false,
             include_saft_imported: false,
             include_null_voucher_type: false,
         },

@@ -305,7 +305,12 @@ pub struct IntegrationSettings {
     pub fetch_from: NaiveDate,
     /// An invoice is followed up once it is this many days past due.
     pub days_past_due: u16,
+    /// Read each business customer from Enhetsregisteret and mirror its postal address.
     pub update_addresses_from_brreg: bool,
+    /// Also write the register's postal address back to the customer in Tripletex
+    /// (`PUT /customer/{id}`). Only together with `update_addresses_from_brreg`; off by default.
+    #[serde(default)]
+    pub write_addresses_to_tripletex: bool,
     pub include_saft_imported: bool,
     pub include_null_voucher_type: bool,
 }
@@ -327,6 +332,14 @@ impl IntegrationSettings {
                 "daysPastDue",
                 "out_of_range",
                 format!("daysPastDue must be between 0 and {MAX_DAYS_PAST_DUE}"),
+            ));
+        }
+        if self.write_addresses_to_tripletex && !self.update_addresses_from_brreg {
+            errors.push(FieldError::new(
+                "writeAddressesToTripletex",
+                "requires_update_addresses_from_brreg",
+                "writeAddressesToTripletex can only be on together with updateAddressesFromBrreg \
+                 (the address written is the one read from Enhetsregisteret)",
             ));
         }
         if self.fetch_from > today {
@@ -376,6 +389,7 @@ pub struct IntegrationSettingsPatch {
     pub fetch_from: Option<NaiveDate>,
     pub days_past_due: Option<u16>,
     pub update_addresses_from_brreg: Option<bool>,
+    pub write_addresses_to_tripletex: Option<bool>,
     pub include_saft_imported: Option<bool>,
     pub include_null_voucher_type: Option<bool>,
 }
@@ -390,6 +404,9 @@ impl IntegrationSettingsPatch {
             update_addresses_from_brreg: self
                 .update_addresses_from_brreg
                 .unwrap_or(base.update_addresses_from_brreg),
+            write_addresses_to_tripletex: self
+                .write_addresses_to_tripletex
+                .unwrap_or(base.write_addresses_to_tripletex),
             include_saft_imported: self
                 .include_saft_imported
                 .unwrap_or(base.include_saft_imported),
@@ -597,6 +614,7 @@ mod tests {
             fetch_from: d("2024-01-01"),
             days_past_due: 14,
             update_addresses_from_brreg: true,
+            write_addresses_to_tripletex: false,
             include_saft_imported: false,
             include_null_voucher_type: false,
         }
@@ -648,6 +666,46 @@ mod tests {
         s.client_company_id = 0;
         s.days_past_due = 400;
         assert_eq!(codes(s.validate(today)).len(), 2);
+    }
+
+    #[test]
+    fn writing_addresses_back_needs_the_register_look_up() {
+        let today = d("2026-03-10");
+        let mut s = settings();
+        s.write_addresses_to_tripletex = true;
+        assert_eq!(s.validate(today), Ok(()));
+        s.update_addresses_from_brreg = false;
+        assert_eq!(
+            codes(s.validate(today)),
+            vec![(
+                "writeAddressesToTripletex".into(),
+                "requires_update_addresses_from_brreg".into()
+            )]
+        );
+        s.write_addresses_to_tripletex = false;
+        assert_eq!(s.validate(today), Ok(()));
+        // A patch turning the look-up off while write-back stays on is caught on the result.
+        let mut on = settings();
+        on.write_addresses_to_tripletex = true;
+        let p = IntegrationSettingsPatch {
+            update_addresses_from_brreg: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(
+            codes(p.apply(&on).validate(today))[0].0,
+            "writeAddressesToTripletex"
+        );
+    }
+
+    #[test]
+    fn write_back_defaults_to_off_when_absent() {
+        let mut v = serde_json::to_value(settings()).unwrap();
+        assert_eq!(v["writeAddressesToTripletex"], false);
+        v.as_object_mut()
+            .unwrap()
+            .remove("writeAddressesToTripletex");
+        let s: IntegrationSettings = serde_json::from_value(v).unwrap();
+        assert!(!s.write_addresses_to_tripletex);
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct PutIntegrationRequest {
     pub fetch_from: NaiveDate,
     pub days_past_due: i64,
     pub update_addresses_from_brreg: bool,
+    /// Off when absent (added after the other settings; older clients do not send it).
+    #[serde(default)]
+    pub write_addresses_to_tripletex: bool,
     pub include_saft_imported: bool,
     pub include_null_voucher_type: bool,
 }
@@ -77,6 +80,7 @@ pub struct PatchIntegrationRequest {
     pub fetch_from: Option<NaiveDate>,
     pub days_past_due: Option<i64>,
     pub update_addresses_from_brreg: Option<bool>,
+    pub write_addresses_to_tripletex: Option<bool>,
     pub include_saft_imported: Option<bool>,
     pub include_null_voucher_type: Option<bool>,
 }
@@ -647,6 +651,7 @@ impl SetupService {
             fetch_from: req.fetch_from,
             days_past_due: u16::try_from(req.days_past_due).unwrap_or(u16::MAX),
             update_addresses_from_brreg: req.update_addresses_from_brreg,
+            write_addresses_to_tripletex: req.write_addresses_to_tripletex,
             include_saft_imported: req.include_saft_imported,
             include_null_voucher_type: req.include_null_voucher_type,
         };
@@ -672,6 +677,7 @@ impl SetupService {
                 .days_past_due
                 .map(|d| u16::try_from(d).unwrap_or(u16::MAX)),
             update_addresses_from_brreg: req.update_addresses_from_brreg,
+            write_addresses_to_tripletex: req.write_addresses_to_tripletex,
             include_saft_imported: req.include_saft_imported,
             include_null_voucher_type: req.include_null_voucher_type,
         })

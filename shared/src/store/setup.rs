@@ -160,6 +160,10 @@ fn integration_item(i: &Integration) -> Item {
         "updateAddressesFromBrreg".into(),
         b(st.update_addresses_from_brreg),
     );
+    item.insert(
+        "writeAddressesToTripletex".into(),
+        b(st.write_addresses_to_tripletex),
+    );
     item.insert("includeSaftImported".into(), b(st.include_saft_imported));
     item.insert(
         "includeNullVoucherType".into(),
@@ -209,6 +213,11 @@ fn integration_from(item: &Item) -> Result<Integration, StoreError> {
             fetch_from: get_date(item, "fetchFrom")?,
             days_past_due: get_n(item, "daysPastDue")?,
             update_addresses_from_brreg: get_b(item, "updateAddressesFromBrreg")?,
+            // Items written before the setting existed do not have it: off.
+            write_addresses_to_tripletex: match item.get("writeAddressesToTripletex") {
+                None => false,
+                Some(_) => get_b(item, "writeAddressesToTripletex")?,
+            },
             include_saft_imported: get_b(item, "includeSaftImported")?,
             include_null_voucher_type: get_b(item, "includeNullVoucherType")?,
         },
@@ -481,6 +490,7 @@ impl DynamoStore {
             "fetchFrom = :ff",
             "daysPastDue = :dpd",
             "updateAddressesFromBrreg = :brreg",
+            "writeAddressesToTripletex = :wback",
             "includeSaftImported = :saft",
             "includeNullVoucherType = :nullvt",
             "accountantKey = :acct",
@@ -502,6 +512,7 @@ impl DynamoStore {
             .expression_attribute_values(":ff", s(st.fetch_from.format("%Y-%m-%d").to_string()))
             .expression_attribute_values(":dpd", n(st.days_past_due))
             .expression_attribute_values(":brreg", b(st.update_addresses_from_brreg))
+            .expression_attribute_values(":wback", b(st.write_addresses_to_tripletex))
             .expression_attribute_values(":saft", b(st.include_saft_imported))
             .expression_attribute_values(":nullvt", b(st.include_null_voucher_type))
             .expression_attribute_values(":acct", b(integration.accountant_key))
@@ -691,6 +702,7 @@ mod tests {
                 fetch_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
                 days_past_due: 14,
                 update_addresses_from_brreg: true,
+                write_addresses_to_tripletex: true,
                 include_saft_imported: false,
                 include_null_voucher_type: true,
             },
@@ -711,5 +723,11 @@ mod tests {
             get_s(&item, "GSI2SK").unwrap(),
             "key_0192f0c4a1b27f3e8c1d2e3f4a5b6c7f#acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"
         );
+        // An item written before `writeAddressesToTripletex` existed reads as off.
+        let mut old = item.clone();
+        old.remove("writeAddressesToTripletex");
+        let read = integration_from(&old).unwrap();
+        assert!(!read.settings.write_addresses_to_tripletex);
+        assert!(read.settings.update_addresses_from_brreg);
     }
 }

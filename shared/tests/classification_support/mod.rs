@@ -177,6 +177,7 @@ pub async fn add_account(
                 fetch_from: date(2025, 1, 1),
                 days_past_due,
                 update_addresses_from_brreg: false,
+                write_addresses_to_tripletex: false,
                 include_saft_imported: false,
                 include_null_voucher_type: false,
             },

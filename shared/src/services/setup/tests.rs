@@ -373,6 +373,7 @@ fn put_req(key: &KeyId, company: i64) -> PutIntegrationRequest {
         fetch_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
         days_past_due: 14,
         update_addresses_from_brreg: true,
+        write_addresses_to_tripletex: false,
         include_saft_imported: false,
         include_null_voucher_type: false,
     }
@@ -668,6 +669,99 @@ async fn insane_values_are_422_before_tripletex_is_asked() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(w.tx.calls.lock().unwrap().len(), calls);
+}
+
+#[tokio::test]
+async fn address_write_back_only_together_with_the_register_look_up() {
+    let w = world();
+    let o = org("org_a");
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
+    let acc = account(&w, &o, "X").await;
+
+    // PUT with write-back but without the look-up: 422 naming the field, nothing stored.
+    let mut req = put_req(&key.id, 1);
+    req.update_addresses_from_brreg = false;
+    req.write_addresses_to_tripletex = true;
+    match w
+        .svc
+        .put_integration(&o, acc.id.as_str(), req)
+        .await
+        .unwrap_err()
+    {
+        SetupError::Invalid(errors) => {
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].field, "writeAddressesToTripletex");
+            assert_eq!(errors[0].code, "requires_update_addresses_from_brreg");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(w.store.integrations.lock().unwrap().is_empty());
+
+    // PUT without the field (older clients): off.
+    let (i, _) = w
+        .svc
+        .put_integration(&o, acc.id.as_str(), put_req(&key.id, 1))
+        .await
+        .unwrap();
+    assert!(!i.settings.write_addresses_to_tripletex);
+
+    // PATCH it on (the look-up is on): stored, no new initial sync.
+    let (i, change) = w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            PatchIntegrationRequest {
+                write_addresses_to_tripletex: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(change, Change::Updated);
+    assert!(i.settings.write_addresses_to_tripletex);
+    assert_eq!(w.queue.jobs.lock().unwrap().len(), 1, "no new initial sync");
+    let view = serde_json::to_value(IntegrationView::from(&i)).unwrap();
+    assert_eq!(view["settings"]["writeAddressesToTripletex"], true);
+
+    // PATCH the look-up off while write-back stays on: 422, the stored settings unchanged.
+    match w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            PatchIntegrationRequest {
+                update_addresses_from_brreg: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err()
+    {
+        SetupError::Invalid(errors) => {
+            assert_eq!(errors[0].field, "writeAddressesToTripletex");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let stored = w.svc.get_integration(&o, acc.id.as_str()).await.unwrap();
+    assert!(stored.settings.update_addresses_from_brreg);
+    assert!(stored.settings.write_addresses_to_tripletex);
+
+    // Both off in one PATCH is fine.
+    let (i, _) = w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            PatchIntegrationRequest {
+                update_addresses_from_brreg: Some(false),
+                write_addresses_to_tripletex: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!i.settings.update_addresses_from_brreg && !i.settings.write_addresses_to_tripletex);
 }
 
 #[tokio::test]
