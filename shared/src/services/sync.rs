@@ -22,6 +22,7 @@
 //!   SQS retries it (then the DLQ).
 
 pub mod read;
+pub mod writeback;
 
 pub use read::{CustomerRead, ReadState, ReadStats, Step, StepStats};
 

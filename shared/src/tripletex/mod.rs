@@ -11,11 +11,13 @@
 //! - Lists are paged with `from`/`count`, stopping at a short page; `fullResultSize` is never trusted.
 //! - Tokens are `SecretString`s: no `Debug` output, log line or error text contains them.
 
+pub mod customer;
 pub mod error;
 pub mod model;
 pub mod retry;
 pub mod session;
 
+pub use customer::{is_version_conflict, AddressBody, UpdatedCustomer};
 pub use error::{ApiError, TripletexError, ValidationMessage};
 pub use model::{AccessReport, ClientCompany, Company, ProbeEndpoint, Ref, WhoAmI};
 pub use retry::RetryPolicy;
