@@ -930,3 +930,96 @@ async fn an_accountant_key_registered_as_ordinary_is_refused_with_the_fix() {
     assert!(w.all_items().await.is_empty());
     assert!(w.key_secrets().await.is_empty());
 }
+
+#[tokio::test]
+async fn writing_addresses_to_tripletex_is_a_setting_that_needs_the_register_look_up() {
+    let w = World::new().await;
+    let acct = create_key(&w, "org_a", DEMO_ACCOUNTANT_KEY, true).await;
+    let account = create_account(&w, "org_a", "Fjordkraft Rørlegger AS").await;
+    let path = format!("/v1/accounts/{account}/integration");
+    let body = |brreg: bool, write: bool| {
+        let mut b: Value =
+            serde_json::from_str(&integration_body(&acct, DEMO_FULL_CLIENT_ID)).unwrap();
+        b["updateAddressesFromBrreg"] = json!(brreg);
+        b["writeAddressesToTripletex"] = json!(write);
+        b.to_string()
+    };
+
+    // Without the look-up: 422 naming the field; nothing stored, nothing queued.
+    let (status, err, _) = w
+        .call("PUT", &path, Some("org_a"), Some(&body(false, true)))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["code"], "validation_failed");
+    assert_eq!(err["error"]["field"], "writeAddressesToTripletex");
+    assert_eq!(
+        err["error"]["details"][0]["code"],
+        "requires_update_addresses_from_brreg"
+    );
+    let (status, _, _) = w.call("GET", &path, Some("org_a"), None).await;
+    assert_eq!(status, 404);
+
+    // Absent from a PUT: off (GET reads it back from DynamoDB).
+    let (status, created, _) = w
+        .call(
+            "PUT",
+            &path,
+            Some("org_a"),
+            Some(&integration_body(&acct, DEMO_FULL_CLIENT_ID)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["settings"]["writeAddressesToTripletex"], false);
+
+    // PATCH on: stored, no new initial sync.
+    let (status, patched, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"writeAddressesToTripletex": true}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["settings"]["writeAddressesToTripletex"], true);
+    let (status, got, _) = w.call("GET", &path, Some("org_a"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["settings"]["writeAddressesToTripletex"], true);
+    assert_eq!(got["version"], 2);
+    assert_eq!(w.drain_queue().await.len(), 1, "only the initial sync");
+
+    // Turning the look-up off alone is refused; both off in one PATCH is fine.
+    let (status, err, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"updateAddressesFromBrreg": false}"#),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "writeAddressesToTripletex");
+    let (status, got, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"updateAddressesFromBrreg": false, "writeAddressesToTripletex": false}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["settings"]["updateAddressesFromBrreg"], false);
+    assert_eq!(got["settings"]["writeAddressesToTripletex"], false);
+    // A wrong type is a 400 naming the field.
+    let (status, err, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"writeAddressesToTripletex": "yes"}"#),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["field"], "writeAddressesToTripletex");
+    assert_no_token_leaks(&w).await;
+}
