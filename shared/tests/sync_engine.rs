@@ -504,6 +504,14 @@ async fn brreg_flags_stop_dunning_updates_addresses_and_is_cached_for_a_day() {
         .count();
     assert_eq!(with_number, checked + 2);
     assert_eq!(s.brreg_lookups as usize, with_number);
+    // Writing back to Tripletex is its own setting, off here: nothing was sent.
+    assert_eq!(s.addresses_written, 0);
+    assert!(w
+        .sandbox
+        .stats()
+        .requests_by_path
+        .iter()
+        .all(|(p, _)| !p.starts_with("PUT")));
     let brreg_requests = |st: &tripletex_sandbox::Stats| -> u64 {
         st.requests_by_path
             .iter()
@@ -538,4 +546,64 @@ async fn brreg_flags_stop_dunning_updates_addresses_and_is_cached_for_a_day() {
     assert!(after
         .values()
         .all(|c| c.registry.is_none() && c.tripletex_postal_address.is_none()));
+}
+
+/// `writeAddressesToTripletex`: the register's address is written to the customer in Tripletex
+/// (at the version read); the next sync reads the new version and has nothing to write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registers_address_is_written_back_to_tripletex_when_asked() {
+    use tripletex_sandbox::generator::GenSpec;
+    let fixture = tripletex_sandbox::Fixture::demo()
+        .with_generated_company(2001, GenSpec::with_postings(11, 4000))
+        .unwrap();
+    let w = World::with_fixture(fixture, 2001, |s| {
+        s.update_addresses_from_brreg = true;
+        s.write_addresses_to_tripletex = true;
+    })
+    .await;
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    assert!(s.addresses_written > 0, "{s:?}");
+    assert_eq!(s.address_conflicts, 0);
+    let customers = w.customers().await;
+    let mut checked = 0;
+    for c in customers.values() {
+        // The mirror kept Tripletex's old address where the register's differed.
+        if c.tripletex_postal_address.is_none() {
+            continue;
+        }
+        let reg = c
+            .registry
+            .as_ref()
+            .unwrap()
+            .registered_address
+            .as_ref()
+            .unwrap();
+        let now = w.sandbox.customer(2001, c.customer.id).expect("customer");
+        let addr = &now["postalAddress"];
+        assert_eq!(
+            addr["postalCode"].as_str(),
+            reg.postal_code.as_deref(),
+            "{now}"
+        );
+        assert_eq!(addr["city"].as_str(), reg.city.as_deref(), "{now}");
+        assert_eq!(
+            addr["addressLine1"].as_str(),
+            reg.lines.first().map(String::as_str)
+        );
+        checked += 1;
+    }
+    assert!(checked > 0);
+    // The next sync: the changed customers come back with their new version; nothing to write.
+    let s2 = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Manual), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s2.addresses_written, 0, "{s2:?}");
 }

@@ -142,6 +142,10 @@ pub struct RunStats {
     pub messages_sent: u32,
     pub sqs_wait_ms: u64,
     pub brreg_lookups: u32,
+    /// Postal addresses written back to Tripletex (`writeAddressesToTripletex`), and those
+    /// skipped because Tripletex had a newer version of the customer.
+    pub addresses_written: u32,
+    pub address_conflicts: u32,
     pub brreg_wait_ms: u64,
     pub build_ms: u64,
     pub total_ms: u64,
@@ -636,6 +640,31 @@ impl<C: BrregCache> SyncService<C> {
         } else {
             HashMap::new()
         };
+
+        // The register's postal address back to Tripletex (`writeAddressesToTripletex`, off by
+        // default); never fails the sync (a stale version is retried by the next one).
+        if writeback::write_back_enabled(&integration.settings) && !registry.is_empty() {
+            let planned = writeback::planned_address_writes(&build.customers, &registry);
+            let started = Instant::now();
+            let report = writeback::write_back_addresses(
+                client,
+                &key,
+                acting,
+                &integration.settings,
+                &planned,
+            )
+            .await;
+            stats.tripletex_wait_ms += ms(started.elapsed());
+            stats.addresses_written = report.written;
+            stats.address_conflicts = report.conflicts;
+            tracing::info!(
+                written = report.written,
+                conflicts = report.conflicts,
+                skipped = report.skipped.len(),
+                failures = report.failures.len(),
+                "address write-back"
+            );
+        }
 
         let build_started = Instant::now();
         let d = diff(&mirror.state, &build, Completeness::Full);
