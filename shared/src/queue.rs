@@ -290,6 +290,12 @@ mod tests {
             "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d#c7"
         );
         assert_eq!(packed[0].events, 3);
+        for p in &packed {
+            let b = batch(p);
+            assert_eq!(b.message_group_id(), p.group_id);
+            assert_eq!(b.deduplication_id(), p.deduplication_id);
+            assert_eq!(serde_json::to_string(&b).unwrap(), p.body);
+        }
         // Claims of a message: each claim's events together, in order.
         let claims: Vec<(&str, usize)> = a.by_claim().iter().map(|(c, e)| (*c, e.len())).collect();
         assert_eq!(claims, vec![("inv_1", 2), ("inv_3", 1)]);
@@ -492,47 +498,52 @@ impl ClassificationBatch {
                 })
                 .push(e);
         }
-        let envelope = |customer_id: i64| ClassificationBatch {
-            org: org.clone(),
-            account_id: account_id.clone(),
-            integration_id: integration_id.clone(),
-            customer_id,
-            events: Vec::new(),
-        };
-        // The envelope's JSON without events; each event adds its JSON and a comma.
-        let overhead = serde_json::to_string(&envelope(i64::MIN))?.len();
+        // Each event is serialised once: its JSON both sizes the message and goes into its body.
+        let ids = format!(
+            "{{\"org\":{},\"accountId\":{},\"integrationId\":{},\"customerId\":",
+            serde_json::to_string(org)?,
+            serde_json::to_string(account_id)?,
+            serde_json::to_string(integration_id)?,
+        );
         let mut out = Vec::new();
         for customer_id in order {
             let events = by_customer.remove(&customer_id).unwrap_or_default();
-            let mut current = envelope(customer_id);
-            let mut current_bytes = overhead;
+            let head = format!("{ids}{customer_id},\"events\":[");
+            let group_id = format!("{account_id}#c{customer_id}");
+            let mut body = head.clone();
+            let mut keys: Vec<String> = Vec::new();
             for e in events {
-                let size = serde_json::to_string(&e)?.len() + 1;
-                if !current.events.is_empty()
-                    && (current.events.len() >= MAX_EVENTS_PER_BATCH
-                        || current_bytes + size > MAX_BATCH_BYTES)
+                let json = serde_json::to_string(&e)?;
+                if !keys.is_empty()
+                    && (keys.len() >= MAX_EVENTS_PER_BATCH
+                        || body.len() + json.len() + 3 > MAX_BATCH_BYTES)
                 {
-                    out.push(current.packed()?);
-                    current = envelope(customer_id);
-                    current_bytes = overhead;
+                    out.push(Self::finish(body, &group_id, &keys));
+                    body = head.clone();
+                    keys.clear();
                 }
-                current_bytes += size;
-                current.events.push(e);
+                if !keys.is_empty() {
+                    body.push(',');
+                }
+                body.push_str(&json);
+                keys.push(e.key().to_string());
             }
-            if !current.events.is_empty() {
-                out.push(current.packed()?);
+            if !keys.is_empty() {
+                out.push(Self::finish(body, &group_id, &keys));
             }
         }
         Ok(out)
     }
 
-    fn packed(&self) -> Result<PackedBatch, serde_json::Error> {
-        Ok(PackedBatch {
-            body: serde_json::to_string(self)?,
-            group_id: self.message_group_id(),
-            deduplication_id: self.deduplication_id(),
-            events: self.events.len(),
-        })
+    fn finish(mut body: String, group_id: &str, keys: &[String]) -> PackedBatch {
+        body.push_str("]}");
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        PackedBatch {
+            body,
+            group_id: group_id.to_string(),
+            deduplication_id: sha256_hex(&keys),
+            events: keys.len(),
+        }
     }
 }
 
