@@ -14,17 +14,33 @@ use loss_classification::{trigger, Trigger, Worker};
 use shared::domain::case::CaseId;
 use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::ledger::LedgerEvent;
+use shared::queue::ClassificationBatch;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, VoucherPostingQueue};
 use support::*;
 
+/// A record as the sync sends it: a `ClassificationBatch` (here with one event).
 fn record(id: &str, w: &World, event: &LedgerEvent) -> Value {
+    let packed = ClassificationBatch::pack(&w.org, &w.account, &w.integration, vec![event.clone()])
+        .unwrap()
+        .remove(0);
+    json!({
+        "messageId": id,
+        "body": packed.body,
+        "attributes": {"MessageGroupId": packed.group_id,
+                        "MessageDeduplicationId": packed.deduplication_id},
+        "eventSource": "aws:sqs"
+    })
+}
+
+/// A record in the earlier single-event format (still accepted during a deploy).
+fn single_event_record(id: &str, w: &World, event: &LedgerEvent) -> Value {
     let msg = w.msg(event.clone());
     json!({
         "messageId": id,
         "body": serde_json::to_string(&msg).unwrap(),
-        "attributes": {"MessageGroupId": msg.message_group_id(),
-                        "MessageDeduplicationId": msg.deduplication_id()},
+        "attributes": {"MessageGroupId": format!("{}#{}", w.account, event.item_id()),
+                        "MessageDeduplicationId": event.key()},
         "eventSource": "aws:sqs"
     })
 }
@@ -134,7 +150,7 @@ async fn a_batch_settles_a_recovered_claim_once_and_reports_only_the_bad_record(
             sqs_event(vec![
                 record("m1", &w, &wo), // the write-off before its invoice: held, not lost
                 broken,
-                record("m2", &w, &inv),
+                single_event_record("m2", &w, &inv),
                 record("m3", &w, &pay),
             ]),
             now,
