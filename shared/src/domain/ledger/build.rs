@@ -170,51 +170,60 @@ struct Builder<'a> {
     reversed_by: HashMap<i64, i64>,
 }
 
-/// The voucher type as far as it was read.
-#[derive(Debug, Clone, PartialEq)]
-enum VType {
+/// The voucher type as far as it was read (borrowed from the read).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum VType<'a> {
     Unknown,
     Null,
-    Named(VoucherTypeRef),
+    Named(&'a RawVoucherType),
 }
 
-fn vtype(v: &Option<Option<RawVoucherType>>) -> VType {
-    match v {
-        None => VType::Unknown,
-        Some(None) => VType::Null,
-        Some(Some(t)) => VType::Named(VoucherTypeRef {
-            id: t.id,
-            name: t.name.clone(),
-        }),
+impl VType<'_> {
+    fn to_ref(self) -> Option<VoucherTypeRef> {
+        match self {
+            VType::Named(t) => Some(VoucherTypeRef {
+                id: t.id,
+                name: t.name.as_deref().map(str::to_string),
+            }),
+            VType::Null | VType::Unknown => None,
+        }
     }
 }
 
-/// A customer-ledger posting that passed the checks.
+fn vtype(v: &Option<Option<RawVoucherType>>) -> VType<'_> {
+    match v {
+        None => VType::Unknown,
+        Some(None) => VType::Null,
+        Some(Some(t)) => VType::Named(t),
+    }
+}
+
+/// A customer-ledger posting that passed the checks (its texts borrowed from the read).
 #[derive(Debug, Clone)]
-struct Post {
+struct Post<'a> {
     id: i64,
     version: Option<i64>,
     date: NaiveDate,
     amount: Money,
     customer_id: i64,
-    invoice_number: Option<String>,
+    invoice_number: Option<&'a str>,
     term_of_payment: Option<NaiveDate>,
-    description: Option<String>,
+    description: Option<&'a str>,
     voucher_id: Option<i64>,
-    voucher_type: VType,
-    posting_type: Option<String>,
+    voucher_type: VType<'a>,
+    posting_type: Option<&'a str>,
     close_group: Option<i64>,
 }
 
-/// An invoice that passed the checks.
+/// An invoice that passed the checks (its texts borrowed from the read).
 #[derive(Debug, Clone)]
-struct Inv {
+struct Inv<'a> {
     id: i64,
     version: Option<i64>,
     number: String,
     date: NaiveDate,
     due: Option<NaiveDate>,
-    kid: Option<String>,
+    kid: Option<&'a str>,
     amount: Money,
     outstanding: Option<Money>,
     is_credit_note: bool,
@@ -222,14 +231,17 @@ struct Inv {
     customer_id: i64,
     voucher_id: Option<i64>,
     document_id: Option<i64>,
-    currency: Option<String>,
+    /// Trimmed, not yet upper-cased.
+    currency: Option<&'a str>,
 }
 
 fn non_blank(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
+    trimmed(s.as_deref()).map(str::to_string)
+}
+
+/// The text trimmed, `None` when blank.
+fn trimmed(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|t| !t.is_empty())
 }
 
 fn money(field: &str, v: AmountValue) -> Result<Option<Money>, (SkipReason, String)> {
@@ -374,8 +386,8 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn invoices(&mut self, raw: &[RawInvoice]) -> Vec<Inv> {
-        let mut out: BTreeMap<i64, Inv> = BTreeMap::new();
+    fn invoices(&mut self, raw: &'a [RawInvoice]) -> Vec<Inv<'a>> {
+        let mut out: Vec<Inv<'a>> = Vec::with_capacity(raw.len());
         for r in raw {
             let Some(id) = r.id else {
                 self.skip(
@@ -386,40 +398,40 @@ impl<'a> Builder<'a> {
                 continue;
             };
             let customer_id = r.customer.as_ref().and_then(|c| c.id);
-            let number = r.invoice_number.filter(|n| *n > 0).map(|n| n.to_string());
-            let dt = date("invoiceDate", date_value(&r.invoice_date));
-            let record = RecordRef::new(RecordKind::Invoice, id)
-                .with_customer(customer_id)
-                .with_invoice_number(number.clone())
-                .with_date(dt.clone().ok().flatten());
+            let number = r.invoice_number.filter(|n| *n > 0);
             match self.invoice(id, r, customer_id, number) {
-                Ok(inv) => match out.get(&id) {
-                    Some(old) if !newer(old.version, inv.version) => {}
-                    _ => {
-                        out.insert(id, inv);
-                    }
-                },
-                Err((reason, detail)) => self.skip(record, reason, detail),
+                Ok(inv) => out.push(inv),
+                Err((reason, detail)) => {
+                    let dt = date("invoiceDate", date_value(&r.invoice_date));
+                    let record = RecordRef::new(RecordKind::Invoice, id)
+                        .with_customer(customer_id)
+                        .with_invoice_number(number.map(|n| n.to_string()))
+                        .with_date(dt.ok().flatten());
+                    self.skip(record, reason, detail);
+                }
             }
         }
-        out.into_values().collect()
+        keep_newest(&mut out, |i| (i.id, i.version));
+        out
     }
 
     fn invoice(
         &self,
         id: i64,
-        r: &RawInvoice,
+        r: &'a RawInvoice,
         customer_id: Option<i64>,
-        number: Option<String>,
-    ) -> Result<Inv, (SkipReason, String)> {
+        number: Option<i64>,
+    ) -> Result<Inv<'a>, (SkipReason, String)> {
         let customer_id = customer_id.ok_or((
             SkipReason::MissingCustomer,
             "the invoice has no customer".to_string(),
         ))?;
-        let number = number.ok_or((
-            SkipReason::MissingInvoiceNumber,
-            "the invoice has no invoice number".to_string(),
-        ))?;
+        let number = number
+            .ok_or((
+                SkipReason::MissingInvoiceNumber,
+                "the invoice has no invoice number".to_string(),
+            ))?
+            .to_string();
         let dt = date("invoiceDate", date_value(&r.invoice_date))?.ok_or((
             SkipReason::MalformedDate,
             "the invoice has no invoiceDate".to_string(),
@@ -436,7 +448,7 @@ impl<'a> Builder<'a> {
             number,
             date: dt,
             due,
-            kid: non_blank(&r.kid),
+            kid: trimmed(r.kid.as_deref()),
             amount,
             outstanding,
             is_credit_note: r.is_credit_note.unwrap_or(false),
@@ -444,16 +456,12 @@ impl<'a> Builder<'a> {
             customer_id,
             voucher_id: r.voucher.as_ref().and_then(|v| v.id),
             document_id: r.document_id.filter(|d| *d != 0),
-            currency: r
-                .currency
-                .as_ref()
-                .and_then(|c| non_blank(&c.code))
-                .map(|c| c.to_ascii_uppercase()),
+            currency: trimmed(r.currency.as_ref().and_then(|c| c.code.as_deref())),
         })
     }
 
-    fn postings(&mut self, raw: &[RawPosting]) -> Vec<Post> {
-        let mut out: BTreeMap<i64, Post> = BTreeMap::new();
+    fn postings(&mut self, raw: &'a [RawPosting]) -> Vec<Post<'a>> {
+        let mut out: Vec<Post<'a>> = Vec::with_capacity(raw.len());
         for r in raw {
             let Some(id) = r.id else {
                 self.skip(
@@ -464,33 +472,41 @@ impl<'a> Builder<'a> {
                 continue;
             };
             let customer_id = r.customer.as_ref().and_then(|c| c.id);
-            let number = non_blank(&r.invoice_number);
-            let record = RecordRef::new(RecordKind::Posting, id)
-                .with_customer(customer_id)
-                .with_invoice_number(number.clone())
-                .with_date(date("date", date_value(&r.date)).ok().flatten());
+            let number = trimmed(r.invoice_number.as_deref());
             match posting(id, r, customer_id, number) {
-                Ok(p) => match out.get(&id) {
-                    Some(old) if !newer(old.version, p.version) => {}
-                    _ => {
-                        out.insert(id, p);
-                    }
-                },
-                Err((reason, detail)) => self.skip(record, reason, detail),
+                Ok(p) => out.push(p),
+                Err((reason, detail)) => {
+                    let record = RecordRef::new(RecordKind::Posting, id)
+                        .with_customer(customer_id)
+                        .with_invoice_number(number.map(str::to_string))
+                        .with_date(date("date", date_value(&r.date)).ok().flatten());
+                    self.skip(record, reason, detail);
+                }
             }
         }
-        let mut v: Vec<Post> = out.into_values().collect();
-        v.sort_by_key(|p| (p.date, p.id));
-        v
+        keep_newest(&mut out, |p| (p.id, p.version));
+        out.sort_by_key(|p| (p.date, p.id));
+        out
     }
 }
 
-fn posting(
+/// Keeps one record per id: the highest version, the first read on a tie (as [`newer`] decides).
+/// Sorted by id.
+fn keep_newest<T>(v: &mut Vec<T>, key: impl Fn(&T) -> (i64, Option<i64>)) {
+    v.sort_by_key(|t| {
+        let (id, version) = key(t);
+        (id, std::cmp::Reverse(version))
+    });
+    v.dedup_by(|later, first| key(later).0 == key(first).0);
+    v.shrink_to_fit();
+}
+
+fn posting<'a>(
     id: i64,
-    r: &RawPosting,
+    r: &'a RawPosting,
     customer_id: Option<i64>,
-    invoice_number: Option<String>,
-) -> Result<Post, (SkipReason, String)> {
+    invoice_number: Option<&'a str>,
+) -> Result<Post<'a>, (SkipReason, String)> {
     let customer_id = customer_id.ok_or((
         SkipReason::MissingCustomer,
         "a posting on the customer ledger without customer".to_string(),
@@ -519,10 +535,10 @@ fn posting(
         customer_id,
         invoice_number,
         term_of_payment,
-        description: non_blank(&r.description),
+        description: trimmed(r.description.as_deref()),
         voucher_id,
         voucher_type,
-        posting_type: non_blank(&r.posting_type),
+        posting_type: trimmed(r.posting_type.as_deref()),
         close_group: r.close_group.as_ref().and_then(|c| c.id),
     })
 }
@@ -531,14 +547,14 @@ fn posting(
 #[derive(Debug)]
 struct Draft<'p> {
     source: ItemSource,
-    invoice: Option<&'p Inv>,
-    debits: Vec<&'p Post>,
+    invoice: Option<&'p Inv<'p>>,
+    debits: Vec<&'p Post<'p>>,
     /// With the credit note it comes from, if any.
-    credits: Vec<(&'p Post, Option<&'p Inv>)>,
+    credits: Vec<(&'p Post<'p>, Option<&'p Inv<'p>>)>,
 }
 
-impl Draft<'_> {
-    fn anchor(&self) -> Option<&Post> {
+impl<'p> Draft<'p> {
+    fn anchor(&self) -> Option<&'p Post<'p>> {
         self.debits
             .first()
             .copied()
@@ -551,7 +567,7 @@ impl Draft<'_> {
 /// posting belongs to the invoice it credits; a credit without a number belongs to the debit it is
 /// closed with (same close group); debits with a number but no invoice object form one voucher item
 /// per (customer, number); everything else stands alone.
-fn group<'p>(invoices: &'p [Inv], postings: &'p [Post]) -> Vec<Draft<'p>> {
+fn group<'p>(invoices: &'p [Inv<'p>], postings: &'p [Post<'p>]) -> Vec<Draft<'p>> {
     let mut drafts: Vec<Draft<'p>> = Vec::new();
     let mut by_number: HashMap<(i64, &str), usize> = HashMap::new();
     let mut by_invoice_id: HashMap<i64, usize> = HashMap::new();
@@ -565,7 +581,7 @@ fn group<'p>(invoices: &'p [Inv], postings: &'p [Post]) -> Vec<Draft<'p>> {
             credits: Vec::new(),
         });
     }
-    let credit_notes: HashMap<(i64, &str), &Inv> = invoices
+    let credit_notes: HashMap<(i64, &str), &Inv<'p>> = invoices
         .iter()
         .filter(|i| i.is_credit_note)
         .map(|i| ((i.customer_id, i.number.as_str()), i))
@@ -576,7 +592,7 @@ fn group<'p>(invoices: &'p [Inv], postings: &'p [Post]) -> Vec<Draft<'p>> {
         .iter()
         .filter(|p| !p.amount.is_negative() && !p.amount.is_zero())
     {
-        let idx = match p.invoice_number.as_deref() {
+        let idx = match p.invoice_number {
             Some(n) => match by_number.get(&(p.customer_id, n)) {
                 Some(&i) => i,
                 None => {
@@ -607,7 +623,7 @@ fn group<'p>(invoices: &'p [Inv], postings: &'p [Post]) -> Vec<Draft<'p>> {
     }
 
     for p in postings.iter().filter(|p| p.amount.is_negative()) {
-        let key = p.invoice_number.as_deref().map(|n| (p.customer_id, n));
+        let key = p.invoice_number.map(|n| (p.customer_id, n));
         let credit_note = key.and_then(|k| credit_notes.get(&k).copied());
         let target = key
             .and_then(|k| by_number.get(&k).copied())
@@ -630,7 +646,7 @@ fn group<'p>(invoices: &'p [Inv], postings: &'p [Post]) -> Vec<Draft<'p>> {
     drafts
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     /// Applies the settings to one draft: an item, or a skip record.
     fn item(&mut self, d: &Draft<'_>) -> Option<LedgerItem> {
         let anchor = d.anchor();
@@ -655,7 +671,7 @@ impl Builder<'_> {
         let invoice_number = d
             .invoice
             .map(|i| i.number.clone())
-            .or_else(|| anchor.and_then(|a| a.invoice_number.clone()));
+            .or_else(|| anchor.and_then(|a| a.invoice_number.map(str::to_string)));
         let record = record
             .with_key(item_id.clone())
             .with_customer(Some(customer_id))
@@ -674,7 +690,7 @@ impl Builder<'_> {
             );
             return None;
         }
-        let Some(customer) = self.customers.get(&customer_id).cloned() else {
+        let Some(payment_terms) = self.customers.get(&customer_id).map(|c| c.payment_terms) else {
             self.skip(
                 record,
                 SkipReason::UnknownCustomer,
@@ -728,11 +744,8 @@ impl Builder<'_> {
             match known {
                 Some((due, src)) => (Some(due), Some(src)),
                 None if policy.include_saft_imported => {
-                    match estimate_due_date(
-                        date,
-                        customer.payment_terms,
-                        policy.default_payment_terms_days,
-                    ) {
+                    match estimate_due_date(date, payment_terms, policy.default_payment_terms_days)
+                    {
                         Some((due, src)) => {
                             flags.push(ItemFlag::DueDateEstimated);
                             (Some(due), Some(src))
@@ -855,7 +868,7 @@ impl Builder<'_> {
             customer_id,
             invoice_id: inv.map(|i| i.id),
             invoice_number,
-            kid: inv.and_then(|i| i.kid.clone()),
+            kid: inv.and_then(|i| i.kid.map(str::to_string)),
             date,
             due_date,
             due_date_source,
@@ -874,29 +887,29 @@ impl Builder<'_> {
                 .or_else(|| anchor.and_then(|a| a.voucher_id)),
             pdf_available: inv.is_some(),
             document_id: inv.and_then(|i| i.document_id),
-            currency: inv.and_then(|i| i.currency.clone()),
+            currency: inv.and_then(|i| i.currency.map(str::to_ascii_uppercase)),
             source_version: inv.map_or(anchor.and_then(|a| a.version), |i| i.version),
             flags,
         })
     }
 
     /// The posting's voucher type, else its voucher's as read.
-    fn voucher_type_of(&self, p: &Post) -> VType {
-        match &p.voucher_type {
+    fn voucher_type_of<'p>(&self, p: &Post<'p>) -> VType<'p>
+    where
+        'a: 'p,
+    {
+        match p.voucher_type {
             VType::Unknown => p
                 .voucher_id
                 .and_then(|id| self.vouchers.get(&id))
                 .map_or(VType::Unknown, |v| vtype(&v.voucher_type)),
-            known => known.clone(),
+            known => known,
         }
     }
 
-    fn credit_line(&self, p: &Post, credit_note: Option<&Inv>) -> CreditLine {
+    fn credit_line(&self, p: &Post<'_>, credit_note: Option<&Inv<'_>>) -> CreditLine {
         let voucher = p.voucher_id.and_then(|id| self.vouchers.get(&id).copied());
-        let voucher_type = match self.voucher_type_of(p) {
-            VType::Named(t) => Some(t),
-            VType::Null | VType::Unknown => None,
-        };
+        let voucher_type = self.voucher_type_of(p).to_ref();
         let counter_postings = voucher
             .map(|v| {
                 v.postings
@@ -914,7 +927,7 @@ impl Builder<'_> {
                         };
                         Some(CounterPosting {
                             account_number: number,
-                            account_name: non_blank(&account.name),
+                            account_name: trimmed(account.name.as_deref()).map(str::to_string),
                             amount,
                         })
                     })
@@ -925,10 +938,12 @@ impl Builder<'_> {
             .voucher_id
             .and_then(|id| self.reversed_by.get(&id).copied());
         let evidence = CreditEvidence {
-            voucher_description: voucher.and_then(|v| non_blank(&v.description)),
-            posting_description: p.description.clone(),
+            voucher_description: voucher
+                .and_then(|v| trimmed(v.description.as_deref()))
+                .map(str::to_string),
+            posting_description: p.description.map(str::to_string),
             voucher_type,
-            posting_type: p.posting_type.clone(),
+            posting_type: p.posting_type.map(str::to_string),
             counter_postings,
             invoice_is_credit_note: credit_note.is_some(),
             credited_invoice_id: credit_note.and_then(|c| c.credited_invoice),

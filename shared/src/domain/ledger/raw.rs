@@ -12,17 +12,47 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::hash::ContentHash;
 use super::{RecordKind, RecordRef, SkipReason, SkipRecord};
 
 /// A value that is either of the expected type or kept as it came (for the reason text).
+///
+/// A valid value costs no more than `T` and a pointer: the malformed one is boxed. Reading one
+/// builds no `serde_json::Value` unless it is an array or an object (never a valid date or amount).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lenient<T> {
     Valid(T),
-    Invalid(serde_json::Value),
+    Invalid(Box<RawJson>),
+}
+
+/// A JSON value as compact text (`serde_json::Value`'s `Display`), e.g. `"tolv kroner"` with its
+/// quotes, or `{"a":1}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(Box<str>);
+
+impl RawJson {
+    pub fn new(v: &serde_json::Value) -> Self {
+        RawJson(v.to_string().into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A string of white space only (`""`).
+    fn is_blank_string(&self) -> bool {
+        self.0.starts_with('"')
+            && serde_json::from_str::<String>(&self.0).is_ok_and(|s| s.trim().is_empty())
+    }
 }
 
 impl<T> Lenient<T> {
@@ -32,15 +62,93 @@ impl<T> Lenient<T> {
             Lenient::Invalid(_) => None,
         }
     }
+
+    /// A malformed value, kept as it came.
+    pub fn invalid(v: &serde_json::Value) -> Self {
+        Lenient::Invalid(Box::new(RawJson::new(v)))
+    }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = serde_json::Value::deserialize(d)?;
-        Ok(match serde_json::from_value::<T>(v.clone()) {
-            Ok(t) => Lenient::Valid(t),
-            Err(_) => Lenient::Invalid(v),
-        })
+        d.deserialize_any(LenientVisitor(PhantomData))
+    }
+}
+
+struct LenientVisitor<T>(PhantomData<T>);
+
+type ValueError = serde::de::value::Error;
+
+/// `T` from one scalar, else the scalar kept as JSON (built only then).
+fn scalar<'de, T, D>(d: D, json: impl FnOnce() -> serde_json::Value) -> Lenient<T>
+where
+    T: DeserializeOwned,
+    D: Deserializer<'de, Error = ValueError>,
+{
+    match T::deserialize(d) {
+        Ok(t) => Lenient::Valid(t),
+        Err(_) => Lenient::invalid(&json()),
+    }
+}
+
+/// `T` from an array or object, through a `serde_json::Value` (rare: never a valid date/amount).
+fn structured<T: DeserializeOwned>(v: serde_json::Value) -> Lenient<T> {
+    match T::deserialize(&v) {
+        Ok(t) => Lenient::Valid(t),
+        Err(_) => Lenient::invalid(&v),
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for LenientVisitor<T> {
+    type Value = Lenient<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(scalar(v.into_deserializer(), || serde_json::Value::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(scalar(v.into_deserializer(), || v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(scalar(v.into_deserializer(), || v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(scalar(v.into_deserializer(), || v.into()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(scalar(
+            de::value::StrDeserializer::<ValueError>::new(v),
+            || v.into(),
+        ))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(scalar(().into_deserializer(), || serde_json::Value::Null))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Lenient::deserialize(d)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(structured(v))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(structured(v))
     }
 }
 
@@ -48,7 +156,7 @@ impl<T: Serialize> Serialize for Lenient<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Lenient::Valid(t) => t.serialize(s),
-            Lenient::Invalid(v) => v.serialize(s),
+            Lenient::Invalid(raw) => raw.to_value().serialize(s),
         }
     }
 }
@@ -70,10 +178,8 @@ pub fn date_value(f: &DateField) -> DateValue {
     match f {
         None => DateValue::Absent,
         Some(Lenient::Valid(d)) => DateValue::Date(*d),
-        Some(Lenient::Invalid(serde_json::Value::String(s))) if s.trim().is_empty() => {
-            DateValue::Absent
-        }
-        Some(Lenient::Invalid(v)) => DateValue::Malformed(v.to_string()),
+        Some(Lenient::Invalid(raw)) if raw.is_blank_string() => DateValue::Absent,
+        Some(Lenient::Invalid(raw)) => DateValue::Malformed(raw.as_str().to_string()),
     }
 }
 
@@ -89,7 +195,7 @@ pub fn amount_value(f: &AmountField) -> AmountValue {
     match f {
         None => AmountValue::Absent,
         Some(Lenient::Valid(d)) => AmountValue::Amount(*d),
-        Some(Lenient::Invalid(v)) => AmountValue::Malformed(v.to_string()),
+        Some(Lenient::Invalid(raw)) => AmountValue::Malformed(raw.as_str().to_string()),
     }
 }
 
@@ -145,7 +251,7 @@ pub struct RawCustomer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawCurrency {
-    pub code: Option<String>,
+    pub code: Option<Box<str>>,
 }
 
 /// `Invoice` with the fields the sync reads (all invoices dated from `fetchFrom`, open or not):
@@ -159,7 +265,7 @@ pub struct RawInvoice {
     pub invoice_number: Option<i64>,
     pub invoice_date: DateField,
     pub invoice_due_date: DateField,
-    pub kid: Option<String>,
+    pub kid: Option<Box<str>>,
     /// Total incl. VAT in company currency (NOK).
     pub amount: AmountField,
     /// Outstanding in company currency, without reminder fees (Tripletex computes it).
@@ -178,7 +284,7 @@ pub struct RawInvoice {
 #[serde(rename_all = "camelCase", default)]
 pub struct RawVoucherType {
     pub id: Option<i64>,
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
 }
 
 /// A posting's `voucher`, expanded as `voucher(id,voucherType(id,name))`.
@@ -194,27 +300,27 @@ pub struct RawVoucherRef {
     pub voucher_type: Option<Option<RawVoucherType>>,
 }
 
-/// `Account` of a posting (`account(id,number,name)`).
+/// `Account` of a voucher's posting (`account(number,name)`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawAccount {
     pub id: Option<i64>,
     pub number: Option<i64>,
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
 }
 
 /// `Posting` on a customer-ledger (AR) account, from `openPost` and from `GET /ledger/posting`
-/// over the window; and the postings of a voucher (counter-postings, any account):
-/// `fields=id,version,date,description,account(id,number,name),customer(id),amount,amountGross,
-/// invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)`.
+/// over the window:
+/// `fields=id,version,date,description,customer(id),amount,amountGross,invoiceNumber,
+/// termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)` (no `account`: the reads
+/// are filtered by the AR account already).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawPosting {
     pub id: Option<i64>,
     pub version: Option<i64>,
     pub date: DateField,
-    pub description: Option<String>,
-    pub account: Option<RawAccount>,
+    pub description: Option<Box<str>>,
     pub customer: Option<RawRef>,
     /// Net amount (computed by Tripletex); used only when `amountGross` is absent.
     pub amount: AmountField,
@@ -222,34 +328,46 @@ pub struct RawPosting {
     pub amount_gross: AmountField,
     /// A string in Tripletex ("" when none); a number is accepted too.
     #[serde(deserialize_with = "string_or_number")]
-    pub invoice_number: Option<String>,
+    pub invoice_number: Option<Box<str>>,
     /// The due date of the open item (`null` on SAF-T imports and opening balances).
     pub term_of_payment: DateField,
     pub voucher: Option<RawVoucherRef>,
     /// `INCOMING_PAYMENT`, `OUTGOING_INVOICE_CUSTOMER_POSTING`, …; `null` for manual postings.
     #[serde(rename = "type")]
-    pub posting_type: Option<String>,
+    pub posting_type: Option<Box<str>>,
     /// `null` while open; set when matched (paid, credited, written off).
     pub close_group: Option<RawRef>,
 }
 
+/// One posting of a voucher (the counter-postings of a credit, any account): only what the
+/// classification evidence uses, `postings(id,account(number,name),amountGross)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RawVoucherPosting {
+    pub id: Option<i64>,
+    pub account: Option<RawAccount>,
+    /// Used only when `amountGross` is absent.
+    pub amount: AmountField,
+    pub amount_gross: AmountField,
+}
+
 /// `Voucher` of a credit posting, with all its postings (for the counter-postings):
 /// `fields=id,version,date,description,voucherType(id,name),reverseVoucher(id),
-/// postings(id,account(number,name),amountGross,customer(id))`.
+/// postings(id,account(number,name),amountGross)`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawVoucher {
     pub id: Option<i64>,
     pub version: Option<i64>,
     pub date: DateField,
-    pub description: Option<String>,
+    pub description: Option<Box<str>>,
     /// `None`: not read; `Some(None)`: `voucherType: null`.
     #[serde(
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
     pub voucher_type: Option<Option<RawVoucherType>>,
-    pub postings: Vec<RawPosting>,
+    pub postings: Vec<RawVoucherPosting>,
     /// The voucher this voucher reverses.
     pub reverse_voucher: Option<RawRef>,
 }
@@ -263,15 +381,65 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    match Option::<serde_json::Value>::deserialize(d)? {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
-        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "invoiceNumber is a string, got {other}"
-        ))),
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<str>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Box<str>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("invoiceNumber as a string or a number")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.into()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string().into_boxed_str()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string().into_boxed_str()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(serde_json::Number::from_f64(v).map_or_else(
+                || v.to_string().into_boxed_str(),
+                |n| n.to_string().into_boxed_str(),
+            )))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Err(E::custom(format!("invoiceNumber is a string, got {v}")))
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Err(de::Error::custom(format!(
+                "invoiceNumber is a string, got {v}"
+            )))
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Err(de::Error::custom(format!(
+                "invoiceNumber is a string, got {v}"
+            )))
+        }
     }
+    d.deserialize_option(V)
 }
 
 /// Deserialises the elements of a Tripletex `values` array one by one: an element that cannot be
@@ -283,7 +451,7 @@ pub fn parse_items<T: DeserializeOwned>(
     let mut ok = Vec::with_capacity(values.len());
     let mut bad = Vec::new();
     for v in values {
-        match serde_json::from_value::<T>(v.clone()) {
+        match T::deserialize(&v) {
             Ok(t) => ok.push(t),
             Err(e) => {
                 let id = v.get("id").and_then(serde_json::Value::as_i64);

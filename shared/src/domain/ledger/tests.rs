@@ -1339,3 +1339,101 @@ fn a_settled_item_left_out_by_a_setting_is_not_reported_as_skipped() {
     assert_eq!(i.owed, kr(900));
     assert!(i.due_date_estimated && i.overdue);
 }
+
+#[test]
+fn malformed_dates_and_amounts_are_kept_as_they_came_and_round_trip() {
+    use super::raw::{amount_value, date_value, AmountValue, DateValue};
+    let text = r#"{"id": 1, "date": "2026-02-30", "description": " x ", "amount": "tolv kroner",
+        "amountGross": {"a": [1, 2.50]}, "invoiceNumber": 10001, "termOfPayment": " ",
+        "voucher": {"id": 3, "voucherType": null}, "type": "INCOMING_PAYMENT", "closeGroup": null}"#;
+    // From the page's text (the typed path) and from a JSON value (the quarantine path).
+    let from_text: RawPosting = serde_json::from_str(text).unwrap();
+    let v: Value = serde_json::from_str(text).unwrap();
+    let from_value: RawPosting = serde_json::from_value(v).unwrap();
+    assert_eq!(from_text, from_value);
+    assert_eq!(
+        date_value(&from_text.date),
+        DateValue::Malformed(r#""2026-02-30""#.into())
+    );
+    assert_eq!(date_value(&from_text.term_of_payment), DateValue::Absent);
+    assert_eq!(
+        amount_value(&from_text.amount),
+        AmountValue::Malformed(r#""tolv kroner""#.into())
+    );
+    assert_eq!(
+        amount_value(&from_text.amount_gross),
+        AmountValue::Malformed(r#"{"a":[1,2.5]}"#.into())
+    );
+    assert_eq!(from_text.invoice_number.as_deref(), Some("10001"));
+    assert_eq!(from_text.voucher.as_ref().unwrap().voucher_type, Some(None));
+    // Written back as they came (the checkpoint, the hash of an unidentified record).
+    let out = serde_json::to_value(&from_text).unwrap();
+    assert_eq!(out["date"], json!("2026-02-30"));
+    assert_eq!(out["termOfPayment"], json!(" "));
+    assert_eq!(out["amountGross"], json!({ "a": [1, 2.5] }));
+    let back: RawPosting = serde_json::from_value(out).unwrap();
+    assert_eq!(back, from_text);
+}
+
+#[test]
+fn valid_dates_and_amounts_are_read_exactly_from_numbers_and_strings() {
+    use super::raw::{amount_value, date_value, AmountValue, DateValue, Lenient};
+    for (json_amount, expected) in [
+        (json!(1250.5), dec!(1250.5)),
+        (json!(12500), dec!(12500)),
+        (json!(-0.1), dec!(-0.1)),
+        (json!("99.90"), dec!(99.90)),
+    ] {
+        let text =
+            json!({ "id": 5, "amount": json_amount, "invoiceDate": "2026-01-31" }).to_string();
+        let inv: RawInvoice = serde_json::from_str(&text).unwrap();
+        assert_eq!(amount_value(&inv.amount), AmountValue::Amount(expected));
+        assert_eq!(
+            date_value(&inv.invoice_date),
+            DateValue::Date(d("2026-01-31"))
+        );
+        let back: RawInvoice = serde_json::from_str(&serde_json::to_string(&inv).unwrap()).unwrap();
+        assert_eq!(back, inv);
+    }
+    let inv: RawInvoice = serde_json::from_str(
+        r#"{"amount": true, "invoiceDate": 20260131, "invoiceDueDate": null}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        amount_value(&inv.amount),
+        AmountValue::Malformed("true".into())
+    );
+    assert_eq!(
+        date_value(&inv.invoice_date),
+        DateValue::Malformed("20260131".into())
+    );
+    assert_eq!(inv.invoice_due_date, None);
+    assert!(matches!(inv.amount, Some(Lenient::Invalid(_))));
+}
+
+#[test]
+fn vouchers_keep_what_the_evidence_needs_and_round_trip() {
+    let (v, bad) = parse_items::<RawVoucher>(
+        RecordKind::Voucher,
+        vec![voucher(
+            70,
+            "Tap på fordring",
+            named("Memorial"),
+            json!([leg(1, 1500, dec!(-100)), leg(2, 7830, dec!(100))]),
+        )],
+    );
+    assert!(bad.is_empty());
+    let text = serde_json::to_string(&v[0]).unwrap();
+    let back: RawVoucher = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, v[0]);
+    assert_eq!(back.postings.len(), 2);
+    let leg = &back.postings[1];
+    assert_eq!(leg.id, Some(2));
+    let account = leg.account.as_ref().unwrap();
+    assert_eq!(account.number, Some(7830));
+    assert_eq!(account.name.as_deref(), Some("konto 7830"));
+    assert_eq!(
+        super::raw::amount_value(&leg.amount_gross),
+        super::raw::AmountValue::Amount(dec!(100))
+    );
+}

@@ -565,3 +565,145 @@ impl Reader<'_> {
         }
     }
 }
+
+/// A memory probe of the read and the build against a running sandbox (not part of the suite):
+/// `INNDRIVE_PROBE_SANDBOX=http://127.0.0.1:PORT/v2 cargo test -p shared --lib read_memory_probe
+/// -- --ignored --nocapture`, the sandbox started with `--generate seed=7,postings=100000,company=2001`.
+#[cfg(test)]
+mod probe {
+    use super::*;
+    use crate::domain::ledger::{build_ledger, diff, Completeness, LedgerPolicy, MirrorState};
+    use secrecy::SecretString;
+
+    fn status(field: &str) -> f64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    fn cpu_ms() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let rest = s.rsplit(')').next().unwrap_or_default();
+        // After the command: state, ppid, …; utime and stime are the 12th and 13th (clock ticks).
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        (tick(11) + tick(12)) * 10
+    }
+
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+
+    fn report(stage: &str) {
+        eprintln!(
+            "PROBE {stage:<28} hwm {:7.1} MB  rss {:7.1} MB  cpu {:6} ms",
+            status("VmHWM:"),
+            status("VmRSS:"),
+            cpu_ms()
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    #[ignore = "needs a running sandbox (INNDRIVE_PROBE_SANDBOX)"]
+    async fn read_memory_probe() {
+        let Ok(base) = std::env::var("INNDRIVE_PROBE_SANDBOX") else {
+            panic!("set INNDRIVE_PROBE_SANDBOX to the sandbox's /v2 URL");
+        };
+        let client = TripletexClient::new(base, SecretString::from("sandbox-consumer-token"));
+        let key = EmployeeKey::new("probe", SecretString::from("sandbox-accountant-key-0001"));
+        let today = chrono::Utc::now().date_naive();
+        let fetch_from = today - chrono::Duration::days(3 * 366);
+        let mut st = ReadState::new(
+            "probe".into(),
+            1,
+            chrono::Utc::now(),
+            fetch_from,
+            today.succ_opt().unwrap(),
+            CustomerRead::Full,
+        );
+        let mut reader = Reader {
+            client: &client,
+            key: &key,
+            acting: Acting::Client(2001),
+            page_size: 1000,
+            voucher_ids_per_request: 1000,
+            stats: ReadStats::default(),
+        };
+        // SAFETY: glibc's malloc_trim only releases free memory.
+        unsafe {
+            malloc_trim(0);
+        }
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        report("start");
+        let cpu0 = cpu_ms();
+        while !st.done() {
+            reader.step(&mut st).await.expect("read");
+        }
+        let cpu_read = cpu_ms() - cpu0;
+        report("read");
+        eprintln!(
+            "PROBE read: {} requests, {} values, wait {:?}, cpu {cpu_read} ms; customers {} invoices {} postings {} vouchers {} (voucher postings {})",
+            reader.stats.requests,
+            reader.stats.values,
+            reader.stats.waited,
+            st.customers.len(),
+            st.invoices.len(),
+            st.postings.len(),
+            st.vouchers.len(),
+            st.vouchers.iter().map(|v| v.postings.len()).sum::<usize>()
+        );
+        let policy = LedgerPolicy {
+            fetch_from,
+            days_past_due: 0,
+            include_saft_imported: true,
+            include_null_voucher_type: true,
+            default_payment_terms_days: 14,
+            loss_accounts: st.loss_accounts.clone(),
+        };
+        eprintln!(
+            "PROBE sizes: RawPosting {} RawInvoice {} RawVoucher {} RawCustomer {} LedgerItem {} CreditLine {}",
+            std::mem::size_of::<RawPosting>(),
+            std::mem::size_of::<RawInvoice>(),
+            std::mem::size_of::<RawVoucher>(),
+            std::mem::size_of::<RawCustomer>(),
+            std::mem::size_of::<crate::domain::ledger::LedgerItem>(),
+            std::mem::size_of::<crate::domain::ledger::CreditLine>(),
+        );
+        let read = st.into_read(Vec::new());
+        report("into_read");
+        let cpu1 = cpu_ms();
+        let mut build = build_ledger(&read, &policy, today);
+        let cpu_build = cpu_ms() - cpu1;
+        report("build");
+        eprintln!(
+            "PROBE build: items {} credits {} counter postings {}",
+            build.items.len(),
+            build.items.iter().map(|i| i.credits.len()).sum::<usize>(),
+            build
+                .items
+                .iter()
+                .flat_map(|i| &i.credits)
+                .map(|c| c.evidence.counter_postings.len())
+                .sum::<usize>()
+        );
+        drop(read);
+        report("drop read");
+        build
+            .items
+            .retain(|i| i.status != crate::domain::ledger::ItemStatus::Closed);
+        build.items.shrink_to_fit();
+        let d = diff(&MirrorState::default(), &build, Completeness::Full);
+        report("diff");
+        eprintln!(
+            "PROBE build cpu {cpu_build} ms; items {} skipped {} writes {} events {}",
+            build.items.len(),
+            build.skipped.len(),
+            d.writes.len(),
+            d.events.len()
+        );
+    }
+}
