@@ -124,8 +124,9 @@ pub fn build_ledger(read: &LedgerRead, policy: &LedgerPolicy, today: NaiveDate) 
     let postings = b.postings(&read.postings);
     let drafts = group(&invoices, &postings);
     let mut items = Vec::new();
-    for d in &drafts {
-        if let Some(item) = b.item(d) {
+    // Each draft is dropped once its item is built.
+    for d in drafts {
+        if let Some(item) = b.item(&d) {
             items.push(item);
         }
     }
@@ -198,21 +199,46 @@ fn vtype(v: &Option<Option<RawVoucherType>>) -> VType<'_> {
     }
 }
 
-/// A customer-ledger posting that passed the checks (its texts borrowed from the read).
+/// A customer-ledger posting that passed the checks: what was checked, and the raw posting for
+/// the rest (nothing copied).
 #[derive(Debug, Clone)]
 struct Post<'a> {
+    raw: &'a RawPosting,
     id: i64,
-    version: Option<i64>,
     date: NaiveDate,
     amount: Money,
     customer_id: i64,
     invoice_number: Option<&'a str>,
     term_of_payment: Option<NaiveDate>,
-    description: Option<&'a str>,
-    voucher_id: Option<i64>,
-    voucher_type: VType<'a>,
-    posting_type: Option<&'a str>,
-    close_group: Option<i64>,
+}
+
+impl<'a> Post<'a> {
+    fn version(&self) -> Option<i64> {
+        self.raw.version
+    }
+
+    fn description(&self) -> Option<&'a str> {
+        trimmed(self.raw.description.as_deref())
+    }
+
+    fn voucher_id(&self) -> Option<i64> {
+        self.raw.voucher.as_ref().and_then(|v| v.id)
+    }
+
+    fn voucher_type(&self) -> VType<'a> {
+        self.raw
+            .voucher
+            .as_ref()
+            .map_or(VType::Unknown, |v| vtype(&v.voucher_type))
+    }
+
+    fn posting_type(&self) -> Option<&'a str> {
+        trimmed(self.raw.posting_type.as_deref())
+    }
+
+    fn close_group(&self) -> Option<i64> {
+        self.raw.close_group.as_ref().and_then(|c| c.id)
+    }
 }
 
 /// An invoice that passed the checks (its texts borrowed from the read).
@@ -484,7 +510,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        keep_newest(&mut out, |p| (p.id, p.version));
+        keep_newest(&mut out, |p| (p.id, p.version()));
         out.sort_by_key(|p| (p.date, p.id));
         out
     }
@@ -523,23 +549,14 @@ fn posting<'a>(
             "the posting has neither amountGross nor amount".to_string(),
         ))?,
     };
-    let (voucher_id, voucher_type) = match &r.voucher {
-        Some(v) => (v.id, vtype(&v.voucher_type)),
-        None => (None, VType::Unknown),
-    };
     Ok(Post {
         id,
-        version: r.version,
+        raw: r,
         date: dt,
         amount,
         customer_id,
         invoice_number,
         term_of_payment,
-        description: trimmed(r.description.as_deref()),
-        voucher_id,
-        voucher_type,
-        posting_type: trimmed(r.posting_type.as_deref()),
-        close_group: r.close_group.as_ref().and_then(|c| c.id),
     })
 }
 
@@ -617,7 +634,7 @@ fn group<'p>(invoices: &'p [Inv<'p>], postings: &'p [Post<'p>]) -> Vec<Draft<'p>
             }
         };
         drafts[idx].debits.push(p);
-        if let Some(g) = p.close_group {
+        if let Some(g) = p.close_group() {
             by_close_group.entry(g).or_insert(idx);
         }
     }
@@ -632,7 +649,10 @@ fn group<'p>(invoices: &'p [Inv<'p>], postings: &'p [Post<'p>]) -> Vec<Draft<'p>
                     .and_then(|cn| cn.credited_invoice)
                     .and_then(|id| by_invoice_id.get(&id).copied())
             })
-            .or_else(|| p.close_group.and_then(|g| by_close_group.get(&g).copied()));
+            .or_else(|| {
+                p.close_group()
+                    .and_then(|g| by_close_group.get(&g).copied())
+            });
         match target {
             Some(i) => drafts[i].credits.push((p, credit_note)),
             None => drafts.push(Draft {
@@ -710,7 +730,7 @@ impl<'a> Builder<'a> {
                             format!(
                                 "voucher {} has no voucher type (a manual voucher), and \
                                  includeNullVoucherType is off",
-                                a.voucher_id.map_or("?".to_string(), |v| v.to_string())
+                                a.voucher_id().map_or("?".to_string(), |v| v.to_string())
                             ),
                         ));
                     }
@@ -787,7 +807,7 @@ impl<'a> Builder<'a> {
         let debit_sum = sum(&mut d.debits.iter().map(|p| p.amount));
         let credit_sum = sum(&mut credits.iter().map(|c| c.amount));
         let all_debits_closed =
-            !d.debits.is_empty() && d.debits.iter().all(|p| p.close_group.is_some());
+            !d.debits.is_empty() && d.debits.iter().all(|p| p.close_group().is_some());
 
         let (principal, ledger_outstanding) = match (d.source, d.invoice) {
             (ItemSource::Credit, _) => {
@@ -884,11 +904,11 @@ impl<'a> Builder<'a> {
             credits,
             voucher_id: inv
                 .and_then(|i| i.voucher_id)
-                .or_else(|| anchor.and_then(|a| a.voucher_id)),
+                .or_else(|| anchor.and_then(|a| a.voucher_id())),
             pdf_available: inv.is_some(),
             document_id: inv.and_then(|i| i.document_id),
             currency: inv.and_then(|i| i.currency.map(str::to_ascii_uppercase)),
-            source_version: inv.map_or(anchor.and_then(|a| a.version), |i| i.version),
+            source_version: inv.map_or(anchor.and_then(|a| a.version()), |i| i.version),
             flags,
         })
     }
@@ -898,9 +918,9 @@ impl<'a> Builder<'a> {
     where
         'a: 'p,
     {
-        match p.voucher_type {
+        match p.voucher_type() {
             VType::Unknown => p
-                .voucher_id
+                .voucher_id()
                 .and_then(|id| self.vouchers.get(&id))
                 .map_or(VType::Unknown, |v| vtype(&v.voucher_type)),
             known => known,
@@ -908,7 +928,9 @@ impl<'a> Builder<'a> {
     }
 
     fn credit_line(&self, p: &Post<'_>, credit_note: Option<&Inv<'_>>) -> CreditLine {
-        let voucher = p.voucher_id.and_then(|id| self.vouchers.get(&id).copied());
+        let voucher = p
+            .voucher_id()
+            .and_then(|id| self.vouchers.get(&id).copied());
         let voucher_type = self.voucher_type_of(p).to_ref();
         let counter_postings = voucher
             .map(|v| {
@@ -935,15 +957,15 @@ impl<'a> Builder<'a> {
             })
             .unwrap_or_default();
         let reversed_by = p
-            .voucher_id
+            .voucher_id()
             .and_then(|id| self.reversed_by.get(&id).copied());
         let evidence = CreditEvidence {
             voucher_description: voucher
                 .and_then(|v| trimmed(v.description.as_deref()))
                 .map(str::to_string),
-            posting_description: p.description.map(str::to_string),
+            posting_description: p.description().map(str::to_string),
             voucher_type,
-            posting_type: p.posting_type.map(str::to_string),
+            posting_type: p.posting_type().map(str::to_string),
             counter_postings,
             invoice_is_credit_note: credit_note.is_some(),
             credited_invoice_id: credit_note.and_then(|c| c.credited_invoice),
@@ -954,11 +976,11 @@ impl<'a> Builder<'a> {
         let c = classify::classify(&evidence);
         CreditLine {
             posting_id: p.id,
-            posting_version: p.version,
+            posting_version: p.version(),
             date: p.date,
             amount: p.amount,
-            voucher_id: p.voucher_id,
-            close_group_id: p.close_group,
+            voucher_id: p.voucher_id(),
+            close_group_id: p.close_group(),
             reversed_by,
             voucher_read: voucher.is_some(),
             needs_review: c.needs_review(),

@@ -12,7 +12,10 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -199,6 +202,83 @@ pub fn amount_value(f: &AmountField) -> AmountValue {
     }
 }
 
+/// A short text that repeats across thousands of records (a posting type, a voucher type's or an
+/// account's name, a currency code): equal texts read on one thread share one allocation.
+///
+/// The pool is per thread and bounded (texts up to [`Shared::MAX_LEN`] bytes, at most
+/// [`Shared::MAX_POOLED`] of them); beyond that a text is allocated on its own. It only saves
+/// memory: a `Shared` compares, hashes and serialises as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Shared(Arc<str>);
+
+thread_local! {
+    static POOL: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+}
+
+impl Shared {
+    pub const MAX_LEN: usize = 64;
+    pub const MAX_POOLED: usize = 4096;
+
+    pub fn new(s: &str) -> Self {
+        if s.len() > Self::MAX_LEN {
+            return Shared(Arc::from(s));
+        }
+        POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if let Some(a) = pool.get(s) {
+                return Shared(Arc::clone(a));
+            }
+            let a: Arc<str> = Arc::from(s);
+            if pool.len() < Self::MAX_POOLED {
+                pool.insert(Arc::clone(&a));
+            }
+            Shared(a)
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Shared {
+    fn from(s: &str) -> Self {
+        Shared::new(s)
+    }
+}
+
+impl Serialize for Shared {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Shared {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Shared;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Shared, E> {
+                Ok(Shared::new(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// `{ "id": … }`: a reference to another Tripletex object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -251,7 +331,7 @@ pub struct RawCustomer {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawCurrency {
-    pub code: Option<Box<str>>,
+    pub code: Option<Shared>,
 }
 
 /// `Invoice` with the fields the sync reads (all invoices dated from `fetchFrom`, open or not):
@@ -284,7 +364,7 @@ pub struct RawInvoice {
 #[serde(rename_all = "camelCase", default)]
 pub struct RawVoucherType {
     pub id: Option<i64>,
-    pub name: Option<Box<str>>,
+    pub name: Option<Shared>,
 }
 
 /// A posting's `voucher`, expanded as `voucher(id,voucherType(id,name))`.
@@ -306,7 +386,7 @@ pub struct RawVoucherRef {
 pub struct RawAccount {
     pub id: Option<i64>,
     pub number: Option<i64>,
-    pub name: Option<Box<str>>,
+    pub name: Option<Shared>,
 }
 
 /// `Posting` on a customer-ledger (AR) account, from `openPost` and from `GET /ledger/posting`
@@ -334,7 +414,7 @@ pub struct RawPosting {
     pub voucher: Option<RawVoucherRef>,
     /// `INCOMING_PAYMENT`, `OUTGOING_INVOICE_CUSTOMER_POSTING`, …; `null` for manual postings.
     #[serde(rename = "type")]
-    pub posting_type: Option<Box<str>>,
+    pub posting_type: Option<Shared>,
     /// `null` while open; set when matched (paid, credited, written off).
     pub close_group: Option<RawRef>,
 }
