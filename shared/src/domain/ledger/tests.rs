@@ -1437,3 +1437,26 @@ fn vouchers_keep_what_the_evidence_needs_and_round_trip() {
         super::raw::AmountValue::Amount(dec!(100))
     );
 }
+
+#[test]
+fn repeated_texts_share_one_allocation_and_read_and_write_as_text() {
+    use super::raw::{RawVoucherType, Shared};
+    let text = r#"{"id": 1, "name": "Utgående faktura"}"#;
+    let a: RawVoucherType = serde_json::from_str(text).unwrap();
+    let b: RawVoucherType = serde_json::from_value(serde_json::from_str(text).unwrap()).unwrap();
+    assert_eq!(a, b);
+    let (na, nb) = (a.name.as_deref().unwrap(), b.name.as_deref().unwrap());
+    assert_eq!(na, "Utgående faktura");
+    assert!(std::ptr::eq(na.as_ptr(), nb.as_ptr()), "one allocation");
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        json!({ "id": 1, "name": "Utgående faktura" })
+    );
+    // A long text is not pooled, and still equal by its content.
+    let long = "x".repeat(Shared::MAX_LEN + 1);
+    let (l1, l2) = (Shared::new(&long), Shared::new(&long));
+    assert_eq!(l1, l2);
+    assert!(!std::ptr::eq(l1.as_str().as_ptr(), l2.as_str().as_ptr()));
+    // Not a string: the element is malformed, as with a plain String field.
+    assert!(serde_json::from_str::<RawVoucherType>(r#"{"name": 5}"#).is_err());
+}
