@@ -476,14 +476,35 @@ impl ClassificationBatch {
     /// Packs a sync's events into messages: grouped by customer (customers in order of first
     /// appearance, each customer's events in their order), split at [`MAX_EVENTS_PER_BATCH`]
     /// events or [`MAX_BATCH_BYTES`] bytes. Deterministic: the same events give the same bodies
-    /// and deduplication ids.
+    /// and deduplication ids. See [`BatchPacker`] to produce them one customer at a time.
     pub fn pack(
         org: &OrgId,
         account_id: &AccountId,
         integration_id: &IntegrationId,
         events: Vec<crate::domain::ledger::LedgerEvent>,
     ) -> Result<Vec<PackedBatch>, serde_json::Error> {
-        let mut order: Vec<i64> = Vec::new();
+        BatchPacker::new(org, account_id, integration_id, events)?.collect()
+    }
+}
+
+/// [`ClassificationBatch::pack`] as an iterator: a customer's messages are serialised only when
+/// they are asked for, so a sync holds the JSON of a few messages at a time, not of all of them.
+pub struct BatchPacker {
+    ids: String,
+    account_id: String,
+    order: std::collections::VecDeque<i64>,
+    by_customer: std::collections::HashMap<i64, Vec<crate::domain::ledger::LedgerEvent>>,
+    ready: std::collections::VecDeque<PackedBatch>,
+}
+
+impl BatchPacker {
+    pub fn new(
+        org: &OrgId,
+        account_id: &AccountId,
+        integration_id: &IntegrationId,
+        events: Vec<crate::domain::ledger::LedgerEvent>,
+    ) -> Result<Self, serde_json::Error> {
+        let mut order = std::collections::VecDeque::new();
         let mut by_customer: std::collections::HashMap<
             i64,
             Vec<crate::domain::ledger::LedgerEvent>,
@@ -493,57 +514,79 @@ impl ClassificationBatch {
             by_customer
                 .entry(c)
                 .or_insert_with(|| {
-                    order.push(c);
+                    order.push_back(c);
                     Vec::new()
                 })
                 .push(e);
         }
-        // Each event is serialised once: its JSON both sizes the message and goes into its body.
+        // Each event is serialised once: its JSON both sizes the message and goes into its body
+        // (the body is exactly `serde_json::to_string(&ClassificationBatch)`).
         let ids = format!(
             "{{\"org\":{},\"accountId\":{},\"integrationId\":{},\"customerId\":",
             serde_json::to_string(org)?,
             serde_json::to_string(account_id)?,
             serde_json::to_string(integration_id)?,
         );
-        let mut out = Vec::new();
-        for customer_id in order {
-            let events = by_customer.remove(&customer_id).unwrap_or_default();
-            let head = format!("{ids}{customer_id},\"events\":[");
-            let group_id = format!("{account_id}#c{customer_id}");
-            let mut body = head.clone();
-            let mut keys: Vec<String> = Vec::new();
-            for e in events {
-                let json = serde_json::to_string(&e)?;
-                if !keys.is_empty()
-                    && (keys.len() >= MAX_EVENTS_PER_BATCH
-                        || body.len() + json.len() + 3 > MAX_BATCH_BYTES)
-                {
-                    out.push(Self::finish(body, &group_id, &keys));
-                    body = head.clone();
-                    keys.clear();
-                }
-                if !keys.is_empty() {
-                    body.push(',');
-                }
-                body.push_str(&json);
-                keys.push(e.key().to_string());
-            }
-            if !keys.is_empty() {
-                out.push(Self::finish(body, &group_id, &keys));
-            }
-        }
-        Ok(out)
+        Ok(Self {
+            ids,
+            account_id: account_id.to_string(),
+            order,
+            by_customer,
+            ready: std::collections::VecDeque::new(),
+        })
     }
 
-    fn finish(mut body: String, group_id: &str, keys: &[String]) -> PackedBatch {
-        body.push_str("]}");
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        PackedBatch {
-            body,
-            group_id: group_id.to_string(),
-            deduplication_id: sha256_hex(&keys),
-            events: keys.len(),
+    fn pack_customer(&mut self, customer_id: i64) -> Result<(), serde_json::Error> {
+        let events = self.by_customer.remove(&customer_id).unwrap_or_default();
+        let head = format!("{}{customer_id},\"events\":[", self.ids);
+        let group_id = format!("{}#c{customer_id}", self.account_id);
+        let mut body = head.clone();
+        let mut keys: Vec<String> = Vec::new();
+        for e in events {
+            let json = serde_json::to_string(&e)?;
+            if !keys.is_empty()
+                && (keys.len() >= MAX_EVENTS_PER_BATCH
+                    || body.len() + json.len() + 3 > MAX_BATCH_BYTES)
+            {
+                self.ready.push_back(finish(body, &group_id, &keys));
+                body = head.clone();
+                keys.clear();
+            }
+            if !keys.is_empty() {
+                body.push(',');
+            }
+            body.push_str(&json);
+            keys.push(e.key().to_string());
         }
+        if !keys.is_empty() {
+            self.ready.push_back(finish(body, &group_id, &keys));
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for BatchPacker {
+    type Item = Result<PackedBatch, serde_json::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.ready.is_empty() {
+            let customer_id = self.order.pop_front()?;
+            if let Err(e) = self.pack_customer(customer_id) {
+                return Some(Err(e));
+            }
+        }
+        self.ready.pop_front().map(Ok)
+    }
+}
+
+fn finish(mut body: String, group_id: &str, keys: &[String]) -> PackedBatch {
+    body.push_str("]}");
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    PackedBatch {
+        body,
+        group_id: group_id.to_string(),
+        deduplication_id: sha256_hex(&keys),
+        events: keys.len(),
     }
 }
 

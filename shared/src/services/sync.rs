@@ -46,7 +46,7 @@ use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
 };
 use crate::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
-use crate::queue::{ClassificationBatch, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
+use crate::queue::{BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
 use crate::secrets::{Secrets, SecretsError};
 use crate::store::ledger::{
     BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
@@ -196,92 +196,119 @@ impl ClassificationQueue {
     }
 
     /// Sends the messages with SendMessageBatch (up to 10 and [`MAX_CALL_BYTES`] a call), in
-    /// order; entries SQS could not take (its fault) are sent again (bounded), entries it refused
-    /// (ours) fail the sync. Returns (calls, time waited).
-    pub async fn send_all(&self, messages: &[PackedBatch]) -> Result<(u32, Duration), SyncError> {
-        let mut calls = 0u32;
+    /// order, taking them from `messages` as it goes (only one call's worth of JSON is held).
+    /// Entries SQS could not take (its fault) are sent again after a pause (bounded), before the
+    /// next call; entries it refused (ours) fail the sync. Returns (calls, messages, time waited).
+    pub async fn send_all<I>(&self, messages: I) -> Result<(u32, u32, Duration), SyncError>
+    where
+        I: IntoIterator<Item = Result<PackedBatch, serde_json::Error>>,
+    {
+        let (mut calls, mut sent) = (0u32, 0u32);
         let mut waited = Duration::ZERO;
-        let mut pending: Vec<&PackedBatch> = messages.iter().collect();
-        let mut attempts = 0u32;
-        while !pending.is_empty() {
-            let mut failed: Vec<&PackedBatch> = Vec::new();
-            let mut start = 0;
-            while start < pending.len() {
-                let mut end = start;
-                let mut bytes = 0;
-                while end < pending.len()
-                    && end - start < 10
-                    && (end == start || bytes + pending[end].body.len() <= MAX_CALL_BYTES)
-                {
-                    bytes += pending[end].body.len();
-                    end += 1;
+        let mut source = messages.into_iter().peekable();
+        loop {
+            let mut chunk: Vec<PackedBatch> = Vec::with_capacity(10);
+            let mut bytes = 0;
+            while chunk.len() < 10 {
+                let fits = match source.peek() {
+                    None => false,
+                    Some(Err(_)) => true,
+                    Some(Ok(m)) => chunk.is_empty() || bytes + m.body.len() <= MAX_CALL_BYTES,
+                };
+                if !fits {
+                    break;
                 }
-                let chunk = &pending[start..end];
-                start = end;
-                let mut entries = Vec::with_capacity(chunk.len());
-                for (i, m) in chunk.iter().enumerate() {
-                    entries.push(
-                        SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(m.body.clone())
-                            .message_group_id(&m.group_id)
-                            .message_deduplication_id(&m.deduplication_id)
-                            .build()
-                            .map_err(|e| SyncError::Queue(e.to_string()))?,
-                    );
-                }
-                let started = Instant::now();
-                let out = self
-                    .client
-                    .send_message_batch()
-                    .queue_url(&self.url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await;
-                calls += 1;
-                waited += started.elapsed();
-                match out {
-                    Ok(o) => {
-                        for f in o.failed() {
-                            if let Some(m) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i))
-                            {
-                                if f.sender_fault() {
-                                    return Err(SyncError::Queue(format!(
-                                        "message {} (group {}) refused: {}",
-                                        m.deduplication_id,
-                                        m.group_id,
-                                        f.message().unwrap_or_default()
-                                    )));
-                                }
-                                failed.push(m);
-                            }
-                        }
+                match source.next() {
+                    Some(Ok(m)) => {
+                        bytes += m.body.len();
+                        chunk.push(m);
                     }
-                    Err(e) => {
-                        let text = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
-                        if attempts >= 4 {
-                            return Err(SyncError::Queue(text));
-                        }
-                        failed.extend(chunk.iter().copied());
+                    Some(Err(e)) => {
+                        return Err(SyncError::Queue(format!(
+                            "could not serialise the events: {e}"
+                        )))
                     }
+                    None => break,
                 }
             }
-            if failed.is_empty() {
+            if chunk.is_empty() {
                 break;
             }
-            attempts += 1;
-            if attempts > 4 {
-                return Err(SyncError::Queue(format!(
-                    "{} messages still failing after {attempts} attempts",
-                    failed.len()
-                )));
+            sent += chunk.len() as u32;
+            let mut attempts = 0u32;
+            loop {
+                let (c, w, failed) = self.send_batch(&chunk).await?;
+                calls += c;
+                waited += w;
+                if failed.is_empty() {
+                    break;
+                }
+                attempts += 1;
+                if attempts > 4 {
+                    return Err(SyncError::Queue(format!(
+                        "{} messages still failing after {attempts} attempts",
+                        failed.len()
+                    )));
+                }
+                let delay = Duration::from_millis(100 << attempts);
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                chunk = failed;
             }
-            let delay = Duration::from_millis(100 << attempts);
-            tokio::time::sleep(delay).await;
-            waited += delay;
-            pending = failed;
         }
-        Ok((calls, waited))
+        Ok((calls, sent, waited))
+    }
+
+    /// One SendMessageBatch call: (calls, time waited, the entries to send again).
+    async fn send_batch(
+        &self,
+        chunk: &[PackedBatch],
+    ) -> Result<(u32, Duration, Vec<PackedBatch>), SyncError> {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, m) in chunk.iter().enumerate() {
+            entries.push(
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(m.body.clone())
+                    .message_group_id(&m.group_id)
+                    .message_deduplication_id(&m.deduplication_id)
+                    .build()
+                    .map_err(|e| SyncError::Queue(e.to_string()))?,
+            );
+        }
+        let started = Instant::now();
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        let waited = started.elapsed();
+        let mut again = Vec::new();
+        match out {
+            Ok(o) => {
+                for f in o.failed() {
+                    if let Some(m) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                        if f.sender_fault() {
+                            return Err(SyncError::Queue(format!(
+                                "message {} (group {}) refused: {}",
+                                m.deduplication_id,
+                                m.group_id,
+                                f.message().unwrap_or_default()
+                            )));
+                        }
+                        again.push(m.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                let text = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
+                tracing::warn!(error = %text, "SendMessageBatch failed; sent again");
+                again.extend(chunk.iter().cloned());
+            }
+        }
+        Ok((1, waited, again))
     }
 }
 
@@ -473,7 +500,7 @@ impl<C: BrregCache> SyncService<C> {
         let first_sync = integration.status != IntegrationStatus::Ready;
 
         let ddb_started = Instant::now();
-        let mirror = store.load_mirror(&job.account_id).await?;
+        let mut mirror = store.load_mirror(&job.account_id).await?;
         stats.dynamodb_read_requests += mirror.query_pages;
         let mut ddb_wait = ddb_started.elapsed();
 
@@ -618,7 +645,7 @@ impl<C: BrregCache> SyncService<C> {
         };
         let started_at = st.started_at;
         let customer_read_full = st.customer_read == CustomerRead::Full;
-        let raw_customers = mirror.raw_customers.clone();
+        let raw_customers = std::mem::take(&mut mirror.raw_customers);
         let build_started = Instant::now();
         let read = st.into_read(raw_customers);
         let mut raw_by_id: HashMap<i64, crate::domain::ledger::raw::RawCustomer> = read
@@ -677,7 +704,7 @@ impl<C: BrregCache> SyncService<C> {
             &mut raw_by_id,
         );
         let event_count = d.events.len();
-        let messages = ClassificationBatch::pack(
+        let messages = BatchPacker::new(
             &integration.org,
             &integration.account_id,
             &integration.id,
@@ -692,14 +719,13 @@ impl<C: BrregCache> SyncService<C> {
         stats.cpu_build_ms = cpu_events0.saturating_sub(cpu_build0);
 
         // ------------------------------------------------------------------ events, then writes
-        if !messages.is_empty() {
-            let (calls, waited) = self.classification.send_all(&messages).await?;
+        if event_count > 0 {
+            let (calls, sent, waited) = self.classification.send_all(messages).await?;
             stats.sqs_requests += calls;
             stats.events_sent = event_count as u32;
-            stats.messages_sent = messages.len() as u32;
+            stats.messages_sent = sent;
             stats.sqs_wait_ms = ms(waited);
         }
-        drop(messages);
         let cpu_writes0 = process_cpu_ms();
         stats.cpu_events_ms = cpu_writes0.saturating_sub(cpu_events0);
         if !writes.is_empty() {
