@@ -24,7 +24,7 @@ pub mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use build::{build_ledger, estimate_due_date, LedgerBuild, LedgerRead};
+pub use build::{build_ledger, build_ledger_keeping, estimate_due_date, LedgerBuild, LedgerRead};
 pub use diff::{
     diff, ClaimFacts, Completeness, CreditEvent, ItemClosedEvent, ItemMirroredEvent,
     ItemOverdueEvent, ItemRemovedEvent, ItemState, LedgerDiff, LedgerEvent, LedgerWrite,

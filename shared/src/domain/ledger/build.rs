@@ -110,6 +110,19 @@ pub fn estimate_due_date(
 
 /// Builds the ledger. `today` decides the overdue flags only.
 pub fn build_ledger(read: &LedgerRead, policy: &LedgerPolicy, today: NaiveDate) -> LedgerBuild {
+    build_ledger_keeping(read, policy, today, |_| true)
+}
+
+/// [`build_ledger`], keeping a closed item only when `keep_closed(item_id)` says so (the sync
+/// keeps those the mirror has: a closed item the mirror never had is history, the diff would skip
+/// it). A closed item left out is still counted in [`SyncCounts::closed_items`]; it is dropped as
+/// soon as it is built, so the build never holds all of them at once.
+pub fn build_ledger_keeping(
+    read: &LedgerRead,
+    policy: &LedgerPolicy,
+    today: NaiveDate,
+    keep_closed: impl Fn(&str) -> bool,
+) -> LedgerBuild {
     let mut b = Builder {
         policy,
         today,
@@ -123,33 +136,33 @@ pub fn build_ledger(read: &LedgerRead, policy: &LedgerPolicy, today: NaiveDate) 
     let invoices = b.invoices(&read.invoices);
     let postings = b.postings(&read.postings);
     let drafts = group(&invoices, &postings);
+    let mut counts = SyncCounts::default();
     let mut items = Vec::new();
     // Each draft is dropped once its item is built.
     for d in drafts {
-        if let Some(item) = b.item(&d) {
+        let Some(item) = b.item(&d) else {
+            continue;
+        };
+        match item.status {
+            ItemStatus::Open => counts.open_items += 1,
+            ItemStatus::Closed => counts.closed_items += 1,
+            ItemStatus::WrittenOffCandidate => counts.written_off_candidates += 1,
+        }
+        if item.overdue {
+            counts.overdue_items += 1;
+        }
+        if item.status != ItemStatus::Closed || keep_closed(&item.id) {
             items.push(item);
         }
     }
     items.sort_by(|a, b| a.id.cmp(&b.id));
+    items.shrink_to_fit();
 
     let mut skipped = std::mem::take(&mut b.skipped);
     skipped.sort_by(|a, b| a.record.key.cmp(&b.record.key));
     skipped.dedup_by(|a, b| a.record.key == b.record.key);
 
-    let mut counts = SyncCounts {
-        customers: u32::try_from(b.customers.len()).unwrap_or(u32::MAX),
-        ..Default::default()
-    };
-    for i in &items {
-        match i.status {
-            ItemStatus::Open => counts.open_items += 1,
-            ItemStatus::Closed => counts.closed_items += 1,
-            ItemStatus::WrittenOffCandidate => counts.written_off_candidates += 1,
-        }
-        if i.overdue {
-            counts.overdue_items += 1;
-        }
-    }
+    counts.customers = u32::try_from(b.customers.len()).unwrap_or(u32::MAX);
     for s in &skipped {
         counts.count_skip(s.reason);
     }

@@ -1460,3 +1460,80 @@ fn repeated_texts_share_one_allocation_and_read_and_write_as_text() {
     // Not a string: the element is malformed, as with a plain String field.
     assert!(serde_json::from_str::<RawVoucherType>(r#"{"name": 5}"#).is_err());
 }
+
+#[test]
+fn closed_items_the_caller_does_not_keep_are_counted_but_not_held() {
+    let mut pay = posting(
+        2012,
+        1,
+        "2026-03-10",
+        dec!(-5000.0),
+        "10024",
+        9012,
+        named("Betaling"),
+        Some(78),
+    );
+    pay["type"] = json!("INCOMING_PAYMENT");
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(
+                1002,
+                10024,
+                1,
+                "2026-03-01",
+                "2026-03-15",
+                dec!(5000.0),
+                dec!(0.0),
+            ),
+            invoice(
+                1003,
+                10025,
+                1,
+                "2026-03-02",
+                "2026-03-16",
+                dec!(700.0),
+                dec!(700.0),
+            ),
+        ],
+        vec![
+            posting(
+                2011,
+                1,
+                "2026-03-01",
+                dec!(5000.0),
+                "10024",
+                9011,
+                named("Utgående faktura"),
+                Some(78),
+            ),
+            pay,
+            posting(
+                2021,
+                1,
+                "2026-03-02",
+                dec!(700.0),
+                "10025",
+                9021,
+                named("Utgående faktura"),
+                None,
+            ),
+        ],
+        vec![],
+    );
+    let today = d("2026-06-10");
+    let all = build_ledger(&r, &policy(), today);
+    assert_eq!(all.items.len(), 2);
+    assert_eq!(item(&all, "inv_1002").status, ItemStatus::Closed);
+    assert_eq!(item(&all, "inv_1003").status, ItemStatus::Open);
+
+    let none = build_ledger_keeping(&r, &policy(), today, |_| false);
+    assert_eq!(none.items, vec![item(&all, "inv_1003").clone()]);
+    assert_eq!(none.counts, all.counts);
+    assert_eq!(none.counts.closed_items, 1);
+    assert_eq!(none.customers, all.customers);
+    assert_eq!(none.skipped, all.skipped);
+
+    let mirrored = build_ledger_keeping(&r, &policy(), today, |id| id == "inv_1002");
+    assert_eq!(mirrored, all);
+}

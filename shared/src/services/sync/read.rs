@@ -572,7 +572,9 @@ impl Reader<'_> {
 #[cfg(test)]
 mod probe {
     use super::*;
-    use crate::domain::ledger::{build_ledger, diff, Completeness, LedgerPolicy, MirrorState};
+    use crate::domain::ledger::{
+        build_ledger, build_ledger_keeping, diff, Completeness, LedgerPolicy, MirrorState,
+    };
     use secrecy::SecretString;
 
     fn status(field: &str) -> f64 {
@@ -607,12 +609,16 @@ mod probe {
         );
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    #[ignore = "needs a running sandbox (INNDRIVE_PROBE_SANDBOX)"]
-    async fn read_memory_probe() {
-        let Ok(base) = std::env::var("INNDRIVE_PROBE_SANDBOX") else {
-            panic!("set INNDRIVE_PROBE_SANDBOX to the sandbox's /v2 URL");
-        };
+    fn reset_peak() {
+        // SAFETY: glibc's malloc_trim only releases free memory.
+        unsafe {
+            malloc_trim(0);
+        }
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+
+    /// Reads everything as the sync does; the read and the ledger policy.
+    async fn read_all(base: &str) -> (LedgerRead, LedgerPolicy, NaiveDate) {
         let client = TripletexClient::new(base, SecretString::from("sandbox-consumer-token"));
         let key = EmployeeKey::new("probe", SecretString::from("sandbox-accountant-key-0001"));
         let today = chrono::Utc::now().date_naive();
@@ -633,12 +639,6 @@ mod probe {
             voucher_ids_per_request: 1000,
             stats: ReadStats::default(),
         };
-        // SAFETY: glibc's malloc_trim only releases free memory.
-        unsafe {
-            malloc_trim(0);
-        }
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        report("start");
         let cpu0 = cpu_ms();
         while !st.done() {
             reader.step(&mut st).await.expect("read");
@@ -646,7 +646,8 @@ mod probe {
         let cpu_read = cpu_ms() - cpu0;
         report("read");
         eprintln!(
-            "PROBE read: {} requests, {} values, wait {:?}, cpu {cpu_read} ms; customers {} invoices {} postings {} vouchers {} (voucher postings {})",
+            "PROBE read: {} requests, {} values, wait {:?}, cpu {cpu_read} ms; customers {} \
+             invoices {} postings {} vouchers {} (voucher postings {})",
             reader.stats.requests,
             reader.stats.values,
             reader.stats.waited,
@@ -664,8 +665,20 @@ mod probe {
             default_payment_terms_days: 14,
             loss_accounts: st.loss_accounts.clone(),
         };
+        let read = st.into_read(Vec::new());
+        report("into_read");
+        (read, policy, today)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    #[ignore = "needs a running sandbox (INNDRIVE_PROBE_SANDBOX)"]
+    async fn read_memory_probe() {
+        let Ok(base) = std::env::var("INNDRIVE_PROBE_SANDBOX") else {
+            panic!("set INNDRIVE_PROBE_SANDBOX to the sandbox's /v2 URL");
+        };
         eprintln!(
-            "PROBE sizes: RawPosting {} RawInvoice {} RawVoucher {} RawCustomer {} LedgerItem {} CreditLine {}",
+            "PROBE sizes: RawPosting {} RawInvoice {} RawVoucher {} RawCustomer {} LedgerItem {} \
+             CreditLine {}",
             std::mem::size_of::<RawPosting>(),
             std::mem::size_of::<RawInvoice>(),
             std::mem::size_of::<RawVoucher>(),
@@ -673,37 +686,38 @@ mod probe {
             std::mem::size_of::<crate::domain::ledger::LedgerItem>(),
             std::mem::size_of::<crate::domain::ledger::CreditLine>(),
         );
-        let read = st.into_read(Vec::new());
-        report("into_read");
+
+        // As the sync builds today: everything, then the closed items the mirror never had
+        // (here: all, the mirror is empty) are dropped.
+        reset_peak();
+        report("start");
+        let (read, policy, today) = read_all(&base).await;
         let cpu1 = cpu_ms();
         let mut build = build_ledger(&read, &policy, today);
-        let cpu_build = cpu_ms() - cpu1;
+        eprintln!("PROBE build cpu {} ms", cpu_ms() - cpu1);
         report("build");
-        eprintln!(
-            "PROBE build: items {} credits {} counter postings {}",
-            build.items.len(),
-            build.items.iter().map(|i| i.credits.len()).sum::<usize>(),
-            build
-                .items
-                .iter()
-                .flat_map(|i| &i.credits)
-                .map(|c| c.evidence.counter_postings.len())
-                .sum::<usize>()
-        );
         drop(read);
-        report("drop read");
         build
             .items
             .retain(|i| i.status != crate::domain::ledger::ItemStatus::Closed);
         build.items.shrink_to_fit();
         let d = diff(&MirrorState::default(), &build, Completeness::Full);
         report("diff");
-        eprintln!(
-            "PROBE build cpu {cpu_build} ms; items {} skipped {} writes {} events {}",
-            build.items.len(),
-            build.skipped.len(),
-            d.writes.len(),
-            d.events.len()
-        );
+        let kept = (build.items.len(), d.writes.len(), d.events.len());
+        eprintln!("PROBE items kept, writes, events: {kept:?}");
+        drop((build, d));
+
+        // The closed items the mirror never had left out during the build.
+        reset_peak();
+        report("start again");
+        let (read, policy, today) = read_all(&base).await;
+        let cpu1 = cpu_ms();
+        let build = build_ledger_keeping(&read, &policy, today, |_| false);
+        eprintln!("PROBE build cpu {} ms", cpu_ms() - cpu1);
+        report("build keeping no closed");
+        drop(read);
+        let d = diff(&MirrorState::default(), &build, Completeness::Full);
+        report("diff");
+        assert_eq!((build.items.len(), d.writes.len(), d.events.len()), kept);
     }
 }
