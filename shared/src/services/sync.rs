@@ -39,8 +39,7 @@ use serde::Serialize;
 use crate::brreg::{BrregCache, CachedBrreg};
 use crate::domain::ledger::registry::address_update;
 use crate::domain::ledger::{
-    build_ledger, diff, Completeness, ItemStatus, LedgerBuild, LedgerPolicy, LedgerWrite,
-    SyncCounts,
+    build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
 };
 use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
@@ -653,13 +652,12 @@ impl<C: BrregCache> SyncService<C> {
             .iter()
             .filter_map(|c| c.id.map(|id| (id, c.clone())))
             .collect();
-        let mut build = build_ledger(&read, &policy, oslo_today(Utc::now()));
+        // Closed items the mirror never had are history (the diff would skip them): the build
+        // counts them and drops each as soon as it is built.
+        let build = build_ledger_keeping(&read, &policy, oslo_today(Utc::now()), |id| {
+            mirror.state.items.contains_key(id)
+        });
         drop(read);
-        // Closed items the mirror never had are history: the diff skips them; drop them now.
-        build
-            .items
-            .retain(|i| i.status != ItemStatus::Closed || mirror.state.items.contains_key(&i.id));
-        build.items.shrink_to_fit();
         let mut build_time = build_started.elapsed();
 
         let registry = if integration.settings.update_addresses_from_brreg {
