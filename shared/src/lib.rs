@@ -5,6 +5,8 @@
 //! HTTP, no clock (callers pass `today`), no floating point (money is `rust_decimal`).
 
 #[cfg(feature = "adapters")]
+pub mod allocator;
+#[cfg(feature = "adapters")]
 pub mod aws;
 pub mod config;
 pub mod domain;

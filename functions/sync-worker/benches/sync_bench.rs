@@ -288,6 +288,8 @@ async fn plain_download_and_parse(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // As the worker's main does (the engine runs in this process).
+    assert!(shared::allocator::tune_for_batch_work());
     let postings: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())

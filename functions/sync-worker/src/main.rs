@@ -39,7 +39,10 @@ fn deadline_of(deadline_ms: u64) -> Option<Instant> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before anything allocates much: large buffers stay in the heap (shared::allocator).
+    let tuned = shared::allocator::tune_for_batch_work();
     shared::telemetry::init();
+    tracing::debug!(tuned, "heap thresholds");
     let config = match AppConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
