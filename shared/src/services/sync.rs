@@ -669,7 +669,13 @@ impl<C: BrregCache> SyncService<C> {
         // The register's postal address back to Tripletex (`writeAddressesToTripletex`, off by
         // default); never fails the sync (a stale version is retried by the next one).
         if writeback::write_back_enabled(&integration.settings) && !registry.is_empty() {
-            let planned = writeback::planned_address_writes(&build.customers, &registry);
+            let mut planned = writeback::planned_address_writes(&build.customers, &registry);
+            for p in &mut planned {
+                p.tripletex_address_id = raw_by_id
+                    .get(&p.customer_id)
+                    .and_then(|r| r.postal_address.as_ref())
+                    .and_then(|a| a.id);
+            }
             let started = Instant::now();
             let report = writeback::write_back_addresses(
                 client,

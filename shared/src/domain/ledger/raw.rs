@@ -290,6 +290,9 @@ pub struct RawRef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawAddress {
+    /// Tripletex's id of the address (an address written back is updated in place).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub address_line1: Option<String>,
     pub address_line2: Option<String>,
     pub postal_code: Option<String>,

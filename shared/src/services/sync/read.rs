@@ -21,7 +21,7 @@ use crate::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
 
 pub const CUSTOMER_FIELDS: &str = "id,version,name,customerNumber,organizationNumber,isInactive,\
 isPrivateIndividual,email,invoiceEmail,overdueNoticeEmail,invoicesDueIn,invoicesDueInType,\
-postalAddress(addressLine1,addressLine2,postalCode,city,country(isoAlpha2Code))";
+postalAddress(id,addressLine1,addressLine2,postalCode,city,country(isoAlpha2Code))";
 pub const INVOICE_FIELDS: &str = "id,version,invoiceNumber,invoiceDate,invoiceDueDate,kid,amount,\
 amountOutstanding,isCreditNote,creditedInvoice,customer(id),voucher(id),documentId,currency(code)";
 /// No `account`: the reads are filtered by the AR account already, and the ledger does not use it.
