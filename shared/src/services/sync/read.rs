@@ -268,6 +268,20 @@ struct AccountWire {
     ledger_type: Option<String>,
 }
 
+/// At most this many records are reserved ahead from a `fullResultSize`.
+const MAX_RESERVE: usize = 1_000_000;
+
+/// On a list's first page, room for all of it (`fullResultSize`): the records are read into one
+/// vector that does not grow page by page (each growth copies it and leaves the old block free
+/// in the heap). A hint only: capped, and a wrong one costs nothing but memory.
+fn reserve_list<T>(v: &mut Vec<T>, position: u64, full: Option<i64>) {
+    if position == 0 {
+        if let Some(full) = full.and_then(|f| usize::try_from(f).ok()) {
+            v.reserve(full.min(MAX_RESERVE));
+        }
+    }
+}
+
 fn date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -297,7 +311,7 @@ impl Reader<'_> {
         fields: &str,
         from: u64,
         count: u32,
-    ) -> Result<(Vec<T>, Vec<SkipRecord>, usize), TripletexError> {
+    ) -> Result<(Vec<T>, Vec<SkipRecord>, usize, Option<i64>), TripletexError> {
         let mut q: Vec<(&str, String)> = query.to_vec();
         q.push(("from", from.to_string()));
         q.push(("count", count.to_string()));
@@ -306,7 +320,8 @@ impl Reader<'_> {
             Ok(p) => {
                 let n = p.values.len();
                 self.stats.values += n as u64;
-                Ok((p.values, Vec::new(), n))
+                let full = p.full_result_size;
+                Ok((p.values, Vec::new(), n, full))
             }
             Err(TripletexError::Decode(_)) => {
                 self.stats.reread_pages += 1;
@@ -314,7 +329,7 @@ impl Reader<'_> {
                 let n = p.values.len();
                 self.stats.values += n as u64;
                 let (ok, bad) = parse_items::<T>(kind, p.values);
-                Ok((ok, bad, n))
+                Ok((ok, bad, n, p.full_result_size))
             }
             Err(e) => Err(e),
         }
@@ -370,7 +385,7 @@ impl Reader<'_> {
                 st.advance();
             }
             Step::Chart => {
-                let (accounts, _bad, n) = self
+                let (accounts, _bad, n, _) = self
                     .page::<AccountWire>(
                         RecordKind::Posting,
                         "/ledger/account",
@@ -425,7 +440,7 @@ impl Reader<'_> {
                 if let CustomerRead::ChangedSince { since } = &st.customer_read {
                     q.push(("changedSince", since.clone()));
                 }
-                let (v, bad, n) = self
+                let (v, bad, n, full) = self
                     .page::<RawCustomer>(
                         RecordKind::Customer,
                         "/customer",
@@ -436,6 +451,7 @@ impl Reader<'_> {
                     )
                     .await
                     .map_err(fail)?;
+                reserve_list(&mut st.customers, st.position, full);
                 st.customers.extend(v);
                 st.quarantined.extend(bad);
                 self.next_or_done(st, n);
@@ -445,7 +461,7 @@ impl Reader<'_> {
                     ("invoiceDateFrom", date(st.fetch_from)),
                     ("invoiceDateTo", date(st.tomorrow)),
                 ];
-                let (v, bad, n) = self
+                let (v, bad, n, full) = self
                     .page::<RawInvoice>(
                         RecordKind::Invoice,
                         "/invoice",
@@ -456,6 +472,7 @@ impl Reader<'_> {
                     )
                     .await
                     .map_err(fail)?;
+                reserve_list(&mut st.invoices, st.position, full);
                 st.invoices.extend(v);
                 st.quarantined.extend(bad);
                 self.next_or_done(st, n);
@@ -465,7 +482,7 @@ impl Reader<'_> {
                     ("date", date(st.tomorrow)),
                     ("accountId", account.to_string()),
                 ];
-                let (v, bad, n) = self
+                let (v, bad, n, full) = self
                     .page::<RawPosting>(
                         RecordKind::Posting,
                         "/ledger/posting/openPost",
@@ -476,6 +493,7 @@ impl Reader<'_> {
                     )
                     .await
                     .map_err(fail)?;
+                reserve_list(&mut st.postings, st.position, full);
                 st.postings.extend(v);
                 st.quarantined.extend(bad);
                 self.next_or_done(st, n);
@@ -483,7 +501,7 @@ impl Reader<'_> {
             Step::Postings { account } => {
                 let mut q = window();
                 q.push(("accountId", account.to_string()));
-                let (v, bad, n) = self
+                let (v, bad, n, full) = self
                     .page::<RawPosting>(
                         RecordKind::Posting,
                         "/ledger/posting",
@@ -494,6 +512,7 @@ impl Reader<'_> {
                     )
                     .await
                     .map_err(fail)?;
+                reserve_list(&mut st.postings, st.position, full);
                 st.postings.extend(v);
                 st.quarantined.extend(bad);
                 self.next_or_done(st, n);
@@ -536,7 +555,7 @@ impl Reader<'_> {
                     ("dateFrom", date(min_date)),
                     ("dateTo", date(st.tomorrow)),
                 ];
-                let (v, bad, _n) = self
+                let (v, bad, _n, _) = self
                     .page::<RawVoucher>(
                         RecordKind::Voucher,
                         "/ledger/voucher",
@@ -547,6 +566,9 @@ impl Reader<'_> {
                     )
                     .await
                     .map_err(fail)?;
+                if st.position == 0 {
+                    st.vouchers.reserve(st.voucher_ids.len().min(MAX_RESERVE));
+                }
                 st.vouchers.extend(v);
                 st.quarantined.extend(bad);
                 st.position += chunk.len() as u64;
@@ -687,6 +709,10 @@ mod probe {
             std::mem::size_of::<crate::domain::ledger::CreditLine>(),
         );
 
+        if std::env::var_os("INNDRIVE_PROBE_TUNE").is_some() {
+            assert!(crate::allocator::tune_for_batch_work());
+            eprintln!("PROBE heap tuned as the sync worker's main does");
+        }
         // As the sync builds today: everything, then the closed items the mirror never had
         // (here: all, the mirror is empty) are dropped.
         reset_peak();
