@@ -37,7 +37,6 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::brreg::{BrregCache, CachedBrreg};
-use crate::domain::ledger::registry::address_update;
 use crate::domain::ledger::{
     build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
 };
@@ -993,21 +992,7 @@ fn mirror_writes(
         let mut customer = c.clone();
         let mut tripletex_postal_address = None;
         if let Some(r) = &reg {
-            let status = crate::domain::ledger::registry::RegistryStatus {
-                organization_number: c.organization_number.clone(),
-                name: r.registered_name.clone(),
-                bankrupt: false,
-                bankrupt_since: None,
-                under_liquidation: false,
-                under_liquidation_since: None,
-                forced_dissolution: false,
-                deleted: false,
-                deleted_on: None,
-                stop_reasons: r.stop_reasons.clone(),
-                postal_address: r.registered_address.clone(),
-                address_source: None,
-            };
-            if let Some(addr) = address_update(c, &status, true) {
+            if let Some(addr) = r.address_update_for(c) {
                 tripletex_postal_address = c.postal_address.clone();
                 customer.postal_address = Some(addr);
             }

@@ -98,6 +98,30 @@ impl CustomerRegistry {
     pub fn content_hash(&self) -> ContentHash {
         ContentHash::of(self)
     }
+
+    /// The register's postal address for `customer`, when it differs from the customer's own
+    /// ([`crate::domain::ledger::registry::address_update`]): what the mirror shows and what is
+    /// written back to Tripletex.
+    pub fn address_update_for(
+        &self,
+        customer: &crate::domain::ledger::MirroredCustomer,
+    ) -> Option<PostalAddress> {
+        let status = crate::domain::ledger::registry::RegistryStatus {
+            organization_number: customer.organization_number.clone(),
+            name: self.registered_name.clone(),
+            bankrupt: false,
+            bankrupt_since: None,
+            under_liquidation: false,
+            under_liquidation_since: None,
+            forced_dissolution: false,
+            deleted: false,
+            deleted_on: None,
+            stop_reasons: self.stop_reasons.clone(),
+            postal_address: self.registered_address.clone(),
+            address_source: None,
+        };
+        crate::domain::ledger::registry::address_update(customer, &status, true)
+    }
 }
 
 /// A mirrored customer as stored and served (`GET /v1/accounts/{id}/customers`).

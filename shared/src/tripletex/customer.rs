@@ -9,13 +9,11 @@
 //! That is safe here: should a first attempt have landed, the retry meets the new version and
 //! answers a conflict ([`is_version_conflict`]), and the next sync reads the written address.
 
-use secrecy::ExposeSecret;
+use reqwest::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
 
-use super::{Acting, ApiError, EmployeeKey, TripletexClient, TripletexError};
+use super::{Acting, EmployeeKey, TripletexClient, TripletexError};
 use crate::domain::ledger::PostalAddress;
-use base64::Engine as _;
-use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 /// Tripletex's `Address` as written: two street lines, postal code and city (`""` for none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,8 +155,8 @@ impl TripletexClient {
         result.map_err(|e| self.scrub(e, key))
     }
 
-    /// PUT with a JSON body and the key's session acting as `acting`; on 401 the session is
-    /// re-created once and the request repeated. Returns the body of a 2xx response.
+    /// PUT with a JSON body and the key's session acting as `acting` (see
+    /// [`TripletexClient::authed`]). Returns the body of a 2xx response.
     async fn authed_put_json<B: Serialize>(
         &self,
         key: &EmployeeKey,
@@ -169,54 +167,24 @@ impl TripletexClient {
         let url = self.url(path);
         let json = serde_json::to_vec(body)
             .map_err(|e| TripletexError::Decode(format!("PUT {path}: body: {e}")))?;
-        let user = acting.username();
-        let mut stale: Option<u64> = None;
-        loop {
-            let (session, generation) = self.session(key, stale).await?;
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{user}:{}", session.expose_secret()));
-            let mut auth = HeaderValue::from_str(&format!("Basic {encoded}")).map_err(|_| {
-                TripletexError::Transport("session token is not header-safe".into())
-            })?;
-            auth.set_sensitive(true);
-            let raw = self
-                .send_with_retries(&key.cache_id, || {
-                    self.http
-                        .put(&url)
-                        .header(AUTHORIZATION, auth.clone())
-                        .header(
-                            reqwest::header::CONTENT_TYPE,
-                            "application/json; charset=utf-8",
-                        )
-                        .body(json.clone())
-                })
-                .await
-                .map_err(|mut e| {
-                    e.redact(&[session.expose_secret()]);
-                    e
-                })?;
-            if raw.status == 401 && stale.is_none() {
-                tracing::info!(key = %key.cache_id, path, "Tripletex 401 on PUT; re-creating the session once");
-                stale = Some(generation);
-                continue;
-            }
-            if (200..300).contains(&raw.status) {
-                return Ok(raw.body);
-            }
-            let mut err = TripletexError::from_status(ApiError::parse(
-                raw.status,
-                &raw.body,
-                raw.request_id.as_deref(),
-            ));
-            err.redact(&[session.expose_secret()]);
-            return Err(err);
-        }
+        self.authed(key, acting, path, |auth| {
+            self.http
+                .put(&url)
+                .header(AUTHORIZATION, auth)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/json; charset=utf-8",
+                )
+                .body(json.clone())
+        })
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tripletex::ApiError;
 
     fn addr(lines: &[&str], code: Option<&str>, city: Option<&str>) -> PostalAddress {
         PostalAddress {

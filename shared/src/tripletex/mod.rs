@@ -489,6 +489,26 @@ impl TripletexClient {
         query: &[(&str, String)],
     ) -> Result<Vec<u8>, TripletexError> {
         let url = self.url(path);
+        self.authed(key, acting, path, |auth| {
+            self.http.get(&url).query(query).header(AUTHORIZATION, auth)
+        })
+        .await
+    }
+
+    /// One request with the key's session acting as `acting` (Basic user = the company, password =
+    /// the session token, marked sensitive): `request` builds it with that header. Retried as
+    /// [`Self::send_with_retries`] says; on 401 the session is re-created once and the request
+    /// repeated. The session token is redacted from every error. Returns the body of a 2xx response.
+    pub(crate) async fn authed<F>(
+        &self,
+        key: &EmployeeKey,
+        acting: Acting,
+        path: &str,
+        request: F,
+    ) -> Result<Vec<u8>, TripletexError>
+    where
+        F: Fn(HeaderValue) -> reqwest::RequestBuilder,
+    {
         let user = acting.username();
         let mut stale: Option<u64> = None;
         loop {
@@ -500,12 +520,7 @@ impl TripletexClient {
             })?;
             auth.set_sensitive(true);
             let raw = self
-                .send_with_retries(&key.cache_id, || {
-                    self.http
-                        .get(&url)
-                        .query(query)
-                        .header(AUTHORIZATION, auth.clone())
-                })
+                .send_with_retries(&key.cache_id, || request(auth.clone()))
                 .await
                 .map_err(|mut e| {
                     e.redact(&[session.expose_secret()]);

@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 
-use crate::domain::ledger::registry::{address_update, RegistryStatus};
 use crate::domain::ledger::{MirroredCustomer, PostalAddress};
 use crate::domain::setup::IntegrationSettings;
 use crate::store::ledger::CustomerRegistry;
@@ -98,21 +97,7 @@ pub fn planned_address_writes(
         .iter()
         .filter_map(|c| {
             let reg = registry.get(&c.id)?;
-            let status = RegistryStatus {
-                organization_number: c.organization_number.clone(),
-                name: reg.registered_name.clone(),
-                bankrupt: false,
-                bankrupt_since: None,
-                under_liquidation: false,
-                under_liquidation_since: None,
-                forced_dissolution: false,
-                deleted: false,
-                deleted_on: None,
-                stop_reasons: reg.stop_reasons.clone(),
-                postal_address: reg.registered_address.clone(),
-                address_source: None,
-            };
-            let register_address = address_update(c, &status, true)?;
+            let register_address = reg.address_update_for(c)?;
             Some(AddressWriteBack {
                 customer_id: c.id,
                 version: c.version,
