@@ -707,14 +707,8 @@ impl SentMailLog for DynamoSentMailLog {
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
                 .await;
-            match put {
-                Ok(_) => return Ok(Claim::Claimed),
-                Err(e) => {
-                    let service = e.into_service_error();
-                    if !service.is_conditional_check_failed_exception() {
-                        return Err(log_error(service));
-                    }
-                }
+            if crate::store::written(put).map_err(|e| MailError::Log(e.to_string()))? {
+                return Ok(Claim::Claimed);
             }
             if let Some(r) = self.get(key).await? {
                 return Ok(Claim::Existing(r));
@@ -771,17 +765,7 @@ impl SentMailLog for DynamoSentMailLog {
             .expression_attribute_values(":a", s(attempt))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_conditional_check_failed_exception() {
-                    Ok(false)
-                } else {
-                    Err(log_error(service))
-                }
-            }
-        }
+        crate::store::written(result).map_err(|e| MailError::Log(e.to_string()))
     }
 
     async fn release(&self, key: &str, attempt: &str) -> Result<(), MailError> {
@@ -797,17 +781,9 @@ impl SentMailLog for DynamoSentMailLog {
             .expression_attribute_values(":a", s(attempt))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let service = e.into_service_error();
-                if service.is_conditional_check_failed_exception() {
-                    Ok(())
-                } else {
-                    Err(log_error(service))
-                }
-            }
-        }
+        // Someone else's attempt now (or already gone): nothing of ours to release.
+        crate::store::written(result).map_err(|e| MailError::Log(e.to_string()))?;
+        Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<MailRecord>, MailError> {

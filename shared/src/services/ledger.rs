@@ -1042,19 +1042,12 @@ mod marks {
                 .expression_attribute_values(":stale", n(stale_before.timestamp_millis()))
                 .send()
                 .await;
-            match res {
-                Ok(_) => Ok(None),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if e.is_conditional_check_failed_exception() {
-                        Ok(Some(self.sync_request(account).await?.ok_or_else(
-                            || StoreError::Corrupt("sync request vanished".into()),
-                        )?))
-                    } else {
-                        Err(err(e))
-                    }
-                }
+            if crate::store::written(res)? {
+                return Ok(None);
             }
+            Ok(Some(self.sync_request(account).await?.ok_or_else(
+                || StoreError::Corrupt("sync request vanished".into()),
+            )?))
         }
 
         /// Withdraws our request (only if it is still the one made at `requested_at`).
@@ -1072,17 +1065,9 @@ mod marks {
                 .expression_attribute_values(":t", n(requested_at.timestamp_millis()))
                 .send()
                 .await;
-            match res {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if e.is_conditional_check_failed_exception() {
-                        Ok(())
-                    } else {
-                        Err(err(e))
-                    }
-                }
-            }
+            // Not ours any more (a newer request replaced it): nothing to withdraw.
+            crate::store::written(res)?;
+            Ok(())
         }
 
         /// When the ready notice was first seen.
@@ -1122,20 +1107,10 @@ mod marks {
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
                 .send()
                 .await;
-            match res {
-                Ok(out) => Ok(out
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| parse_time(a.get("seenAt")))),
-                Err(e) => {
-                    let e = e.into_service_error();
-                    if e.is_conditional_check_failed_exception() {
-                        Ok(None)
-                    } else {
-                        Err(err(e))
-                    }
-                }
-            }
+            // The condition fails when there is no notice.
+            Ok(crate::store::conditional(res)?
+                .and_then(|out| out.attributes)
+                .and_then(|a| parse_time(a.get("seenAt"))))
         }
     }
 }

@@ -58,13 +58,24 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    conditional(result).map(|o| o.is_some())
+}
+
+/// [`written`] keeping the output: `Some(output)` when written, `None` when the condition failed.
+pub(crate) fn conditional<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<Option<O>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     match result {
-        Ok(_) => Ok(true),
+        Ok(o) => Ok(Some(o)),
         Err(e)
             if e.as_service_error().and_then(|s| s.code())
                 == Some("ConditionalCheckFailedException") =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(service_error(e)),
     }
