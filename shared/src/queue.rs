@@ -269,46 +269,61 @@ mod tests {
     }
 
     #[test]
-    fn events_are_packed_one_message_per_customer_in_order() {
+    fn events_are_packed_by_customer_group_each_customer_together_in_order() {
+        // Customers 7 and 71 share group 7 (71 mod 64); customer 8 is in group 8.
         let events = vec![
             overdue("inv_1", 7, 1),
             overdue("inv_2", 8, 1),
+            overdue("inv_4", 71, 1),
             overdue("inv_1", 7, 2),
             overdue("inv_3", 7, 1),
         ];
         let packed = pack(events.clone());
         assert_eq!(packed.len(), 2);
         let (a, b) = (batch(&packed[0]), batch(&packed[1]));
-        assert_eq!(a.customer_id, 7);
+        assert_eq!((a.group, b.group), (7, 8));
+        // Customer 7's events together and in order, then customer 71's.
         assert_eq!(
             a.events.iter().map(|e| e.key()).collect::<Vec<_>>(),
-            vec!["overdue:inv_1:1", "overdue:inv_1:2", "overdue:inv_3:1"]
+            vec![
+                "overdue:inv_1:1",
+                "overdue:inv_1:2",
+                "overdue:inv_3:1",
+                "overdue:inv_4:1"
+            ]
         );
         assert_eq!(b.events, vec![events[1].clone()]);
         assert_eq!(
             packed[0].group_id,
-            "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d#c7"
+            "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d#g7"
         );
-        assert_eq!(packed[0].events, 3);
+        assert_eq!(packed[0].events, 4);
         for p in &packed {
             let b = batch(p);
             assert_eq!(b.message_group_id(), p.group_id);
             assert_eq!(b.deduplication_id(), p.deduplication_id);
             assert_eq!(serde_json::to_string(&b).unwrap(), p.body);
+            assert!(b
+                .events
+                .iter()
+                .all(|e| customer_group(e.customer_id()) == b.group));
         }
         // Claims of a message: each claim's events together, in order.
         let claims: Vec<(&str, usize)> = a.by_claim().iter().map(|(c, e)| (*c, e.len())).collect();
-        assert_eq!(claims, vec![("inv_1", 2), ("inv_3", 1)]);
+        assert_eq!(claims, vec![("inv_1", 2), ("inv_3", 1), ("inv_4", 1)]);
         // Deterministic: the same events give the same messages; other events another id.
         assert_eq!(pack(events.clone()), packed);
         assert_eq!(packed[0].deduplication_id.len(), 64);
         let mut changed = events;
-        changed[3] = overdue("inv_3", 7, 9);
+        changed[4] = overdue("inv_3", 7, 9);
         assert_ne!(
             pack(changed)[0].deduplication_id,
             packed[0].deduplication_id
         );
         assert!(pack(Vec::new()).is_empty());
+        // Groups are stable and never negative.
+        assert_eq!(customer_group(-1), 63);
+        assert_eq!(customer_group(64), 0);
     }
 
     #[test]
@@ -395,33 +410,45 @@ pub struct ClassificationMessage {
     pub event: crate::domain::ledger::LedgerEvent,
 }
 
-/// Events of one customer (debtor) in a message at most (bounds one message's work downstream).
+/// Events in a message at most (bounds one message's work downstream).
 pub const MAX_EVENTS_PER_BATCH: usize = 100;
 /// Body bytes of one message at most (SQS allows 256 KiB; room is left for attributes).
 pub const MAX_BATCH_BYTES: usize = 128 * 1024;
+/// FIFO message groups per account: a customer's events always go to group
+/// `customerId mod GROUPS_PER_ACCOUNT`.
+pub const GROUPS_PER_ACCOUNT: i64 = 64;
 
-/// One message on the FIFO classification queue: what one sync found changed for one customer
-/// (debtor) of one account, in the order the sync found it (per claim: mirrored, credits, closed,
-/// overdue). Ids only, never tokens.
+/// The message group (0 … [`GROUPS_PER_ACCOUNT`] − 1) of a customer's events.
+pub fn customer_group(customer_id: i64) -> u32 {
+    customer_id.rem_euclid(GROUPS_PER_ACCOUNT) as u32
+}
+
+/// One message on the FIFO classification queue: changes one sync found, for the customers
+/// (debtors) of one of the account's [`GROUPS_PER_ACCOUNT`] groups, each customer's events
+/// together and in the order the sync found them (per claim: mirrored, credits, closed, overdue).
+/// Ids only, never tokens.
 ///
-/// - Message group `{accountId}#c{customerId}`: a customer's changes are handled in order; the
-///   consumer is idempotent per event key and holds an event that arrives before what it refers to,
-///   so order between groups does not matter.
+/// - Message group `{accountId}#g{group}`, group = `customerId mod 64`: a customer's changes are
+///   always in one group, so they are handled in order, across syncs too; 64 groups per account
+///   are handled in parallel. The consumer is idempotent per event key and holds an event that
+///   arrives before what it refers to, so order between groups does not matter.
 /// - Deduplication id: SHA-256 (hex) of the event keys, so a retried sync that finds the same
 ///   changes sends the same message, and SQS drops the copy within its five minutes (after that
 ///   the consumer's per-event idempotency makes it a no-op).
-/// - A customer with many changes is split over several messages (at most
-///   [`MAX_EVENTS_PER_BATCH`] events, [`MAX_BATCH_BYTES`] bytes) in the same group, in order.
+/// - At most [`MAX_EVENTS_PER_BATCH`] events and [`MAX_BATCH_BYTES`] bytes a message; a group's
+///   changes are split over as many messages as that takes, in order.
 ///
-/// One message per customer instead of one per event: 15 833 events of the 100 000-posting
-/// benchmark become about 2 100 messages (docs/performance.md).
+/// Why packed: the SDK's cost is per call, and SendMessageBatch takes 10 messages. 15 830 events
+/// of the 100 000-posting benchmark are 160 messages in about 30 calls, not 15 830 messages in
+/// 1 584 calls (docs/performance.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClassificationBatch {
     pub org: OrgId,
     pub account_id: AccountId,
     pub integration_id: IntegrationId,
-    pub customer_id: i64,
+    /// The message group within the account ([`customer_group`]).
+    pub group: u32,
     pub events: Vec<crate::domain::ledger::LedgerEvent>,
 }
 
@@ -445,9 +472,9 @@ fn sha256_hex(parts: &[&str]) -> String {
 }
 
 impl ClassificationBatch {
-    /// The FIFO message group: one per customer of one account.
+    /// The FIFO message group: `{accountId}#g{group}`.
     pub fn message_group_id(&self) -> String {
-        format!("{}#c{}", self.account_id, self.customer_id)
+        format!("{}#g{}", self.account_id, self.group)
     }
 
     /// The deduplication id: SHA-256 (hex, 64 characters) of the event keys in order.
@@ -473,9 +500,9 @@ impl ClassificationBatch {
         out
     }
 
-    /// Packs a sync's events into messages: grouped by customer (customers in order of first
-    /// appearance, each customer's events in their order), split at [`MAX_EVENTS_PER_BATCH`]
-    /// events or [`MAX_BATCH_BYTES`] bytes. Deterministic: the same events give the same bodies
+    /// Packs a sync's events into messages: by group ([`customer_group`]; groups and, within a
+    /// group, customers in order of first appearance, each customer's events together and in
+    /// their order), split at [`MAX_EVENTS_PER_BATCH`] events or [`MAX_BATCH_BYTES`] bytes. Deterministic: the same events give the same bodies
     /// and deduplication ids. See [`BatchPacker`] to produce them one customer at a time.
     pub fn pack(
         org: &OrgId,
@@ -487,13 +514,16 @@ impl ClassificationBatch {
     }
 }
 
-/// [`ClassificationBatch::pack`] as an iterator: a customer's messages are serialised only when
+/// [`ClassificationBatch::pack`] as an iterator: a group's messages are serialised only when
 /// they are asked for, so a sync holds the JSON of a few messages at a time, not of all of them.
 pub struct BatchPacker {
     ids: String,
     account_id: String,
-    order: std::collections::VecDeque<i64>,
-    by_customer: std::collections::HashMap<i64, Vec<crate::domain::ledger::LedgerEvent>>,
+    /// Groups in order of first appearance.
+    order: std::collections::VecDeque<u32>,
+    /// Per group: its customers' events, each customer's together, customers in order of first
+    /// appearance.
+    by_group: std::collections::HashMap<u32, Vec<crate::domain::ledger::LedgerEvent>>,
     ready: std::collections::VecDeque<PackedBatch>,
 }
 
@@ -504,25 +534,35 @@ impl BatchPacker {
         integration_id: &IntegrationId,
         events: Vec<crate::domain::ledger::LedgerEvent>,
     ) -> Result<Self, serde_json::Error> {
-        let mut order = std::collections::VecDeque::new();
-        let mut by_customer: std::collections::HashMap<
-            i64,
-            Vec<crate::domain::ledger::LedgerEvent>,
-        > = std::collections::HashMap::new();
+        use std::collections::HashMap;
+        let mut customers: Vec<i64> = Vec::new();
+        let mut by_customer: HashMap<i64, Vec<crate::domain::ledger::LedgerEvent>> = HashMap::new();
         for e in events {
             let c = e.customer_id();
             by_customer
                 .entry(c)
                 .or_insert_with(|| {
-                    order.push_back(c);
+                    customers.push(c);
                     Vec::new()
                 })
                 .push(e);
         }
+        let mut order = std::collections::VecDeque::new();
+        let mut by_group: HashMap<u32, Vec<crate::domain::ledger::LedgerEvent>> = HashMap::new();
+        for c in customers {
+            let g = customer_group(c);
+            by_group
+                .entry(g)
+                .or_insert_with(|| {
+                    order.push_back(g);
+                    Vec::new()
+                })
+                .extend(by_customer.remove(&c).unwrap_or_default());
+        }
         // Each event is serialised once: its JSON both sizes the message and goes into its body
         // (the body is exactly `serde_json::to_string(&ClassificationBatch)`).
         let ids = format!(
-            "{{\"org\":{},\"accountId\":{},\"integrationId\":{},\"customerId\":",
+            "{{\"org\":{},\"accountId\":{},\"integrationId\":{},\"group\":",
             serde_json::to_string(org)?,
             serde_json::to_string(account_id)?,
             serde_json::to_string(integration_id)?,
@@ -531,15 +571,15 @@ impl BatchPacker {
             ids,
             account_id: account_id.to_string(),
             order,
-            by_customer,
+            by_group,
             ready: std::collections::VecDeque::new(),
         })
     }
 
-    fn pack_customer(&mut self, customer_id: i64) -> Result<(), serde_json::Error> {
-        let events = self.by_customer.remove(&customer_id).unwrap_or_default();
-        let head = format!("{}{customer_id},\"events\":[", self.ids);
-        let group_id = format!("{}#c{customer_id}", self.account_id);
+    fn pack_group(&mut self, group: u32) -> Result<(), serde_json::Error> {
+        let events = self.by_group.remove(&group).unwrap_or_default();
+        let head = format!("{}{group},\"events\":[", self.ids);
+        let group_id = format!("{}#g{group}", self.account_id);
         let mut body = head.clone();
         let mut keys: Vec<String> = Vec::new();
         for e in events {
@@ -570,8 +610,8 @@ impl Iterator for BatchPacker {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.ready.is_empty() {
-            let customer_id = self.order.pop_front()?;
-            if let Err(e) = self.pack_customer(customer_id) {
+            let group = self.order.pop_front()?;
+            if let Err(e) = self.pack_group(group) {
                 return Some(Err(e));
             }
         }

@@ -558,7 +558,7 @@ async fn a_customers_batch_is_handled_claim_by_claim_with_one_write_each() {
         org: w.org.clone(),
         account_id: w.account.clone(),
         integration_id: w.integration.clone(),
-        customer_id: CUSTOMER,
+        group: shared::queue::customer_group(CUSTOMER),
         events: vec![
             invoice(1101),
             invoice(1102),

@@ -105,7 +105,7 @@ impl Worker {
                     .count();
                 tracing::info!(
                     account = %batch.account_id,
-                    customer = batch.customer_id,
+                    group = batch.group,
                     events = batch.events.len(),
                     claims = outcomes.len(),
                     recorded,
