@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! job ─▶ integration, summary, checkpoint ─▶ mirror (1 query sweep) ─▶ read Tripletex (resumable)
-//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, one message per customer)
+//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, packed per customer group)
 //!     ─▶ writes (BatchWriteItem, 25 a batch) ─▶ summary, status ready, ready notice + mail
 //! ```
 //!
@@ -136,7 +136,7 @@ pub struct RunStats {
     pub dynamodb_wait_ms: u64,
     pub sqs_requests: u32,
     pub events_sent: u32,
-    /// Classification messages (one per customer with changes, split when large).
+    /// Classification messages (events packed per customer group, up to 100 a message).
     pub messages_sent: u32,
     pub sqs_wait_ms: u64,
     pub brreg_lookups: u32,
@@ -174,8 +174,8 @@ pub fn process_cpu_ms() -> u64 {
     (ticks(11) + ticks(12)) * 10
 }
 
-/// The classification queue (FIFO): one message per customer with changes
-/// ([`ClassificationBatch`]).
+/// The classification queue (FIFO): a sync's events packed per customer group
+/// ([`crate::queue::ClassificationBatch`]).
 #[derive(Debug, Clone)]
 pub struct ClassificationQueue {
     client: aws_sdk_sqs::Client,
