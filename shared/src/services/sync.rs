@@ -193,7 +193,7 @@ impl ClassificationQueue {
         }
     }
 
-    /// Sends the messages with SendMessageBatch (up to 10 and [`MAX_CALL_BYTES`] a call), in
+    /// Sends the messages with SendMessageBatch (up to 10 and `MAX_CALL_BYTES` a call), in
     /// order, taking them from `messages` as it goes (only one call's worth of JSON is held).
     /// Entries SQS could not take (its fault) are sent again after a pause (bounded), before the
     /// next call; entries it refused (ours) fail the sync. Returns (calls, messages, time waited).
