@@ -598,3 +598,38 @@ async fn a_customers_batch_is_handled_claim_by_claim_with_one_write_each() {
     assert_eq!(w.claim_rev("inv_1101").await, Some(1));
     assert_eq!(w.claim_rev("inv_1102").await, rev_second);
 }
+
+/// Claims of one message are handled several at a time; every claim is stored, and the outcomes
+/// come back in the message's order.
+#[tokio::test]
+async fn a_batch_of_many_claims_stores_each_and_answers_in_order() {
+    let w = World::new("org_batch_many", 14).await;
+    let svc = service(&w);
+    let events: Vec<_> = (0..25).map(|n| invoice(1200 + n)).collect();
+    let batch = shared::queue::ClassificationBatch {
+        org: w.org.clone(),
+        account_id: w.account.clone(),
+        integration_id: w.integration.clone(),
+        group: shared::queue::customer_group(CUSTOMER),
+        events,
+    };
+    let out = svc
+        .handle_batch(&batch, early(), t(2026, 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(out.len(), 25);
+    assert!(
+        out.iter()
+            .all(|o| matches!(o.handled, Handled::Recorded { .. })),
+        "{out:?}"
+    );
+    for n in 0..25 {
+        let rec = claim(&w, &format!("inv_{}", 1200 + n)).await;
+        assert_eq!(rec.state.status, ClaimStatus::Open, "inv_{}", 1200 + n);
+    }
+    let again = svc
+        .handle_batch(&batch, early(), t(2026, 1, 10))
+        .await
+        .unwrap();
+    assert!(again.iter().all(|o| o.handled == Handled::Duplicate));
+}

@@ -44,6 +44,9 @@ use crate::store::{DynamoStore, StoreError};
 /// Conditional-write attempts before a message is given back to the queue.
 pub const MAX_ATTEMPTS: usize = 8;
 
+/// Claims of one message handled at once (each is a read and a conditional write or two).
+pub const CLAIMS_IN_PARALLEL: usize = 8;
+
 /// Where settlement jobs go (the `VoucherPostingQueue`).
 #[async_trait]
 pub trait PostingJobs: Send + Sync {
@@ -448,18 +451,20 @@ impl ClassificationService {
         .await
     }
 
-    /// Handles one message of the classification queue (a customer's changes): claim by claim,
-    /// each claim's events applied in order and stored with one conditional write. A failing
-    /// claim fails the message; on redelivery the claims already handled are duplicates.
+    /// Handles one message of the classification queue (changes of the customers of one group):
+    /// claim by claim, each claim's events applied in order and stored with one conditional write.
+    /// Claims are independent, so up to [`CLAIMS_IN_PARALLEL`] are handled at once; the outcomes
+    /// come back in the message's claim order. A failing claim fails the message; on redelivery
+    /// the claims already handled are duplicates.
     pub async fn handle_batch(
         &self,
         batch: &ClassificationBatch,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, ClassificationError> {
-        let mut out = Vec::new();
-        for (item_id, events) in batch.by_claim() {
-            out.push(
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        stream::iter(batch.by_claim())
+            .map(|(item_id, events)| async move {
                 self.handle_claim(
                     &batch.org,
                     &batch.account_id,
@@ -469,10 +474,11 @@ impl ClassificationService {
                     today,
                     now,
                 )
-                .await?,
-            );
-        }
-        Ok(out)
+                .await
+            })
+            .buffered(CLAIMS_IN_PARALLEL)
+            .try_collect()
+            .await
     }
 
     /// Applies the events of one claim (in order) and stores the claim (and its case) once.
