@@ -255,17 +255,36 @@ pub async fn verified_sender(sdk: &SdkConfig, prefix: &str) -> String {
 }
 
 /// Every message moto's SES has "sent" (`{moto}/moto-api/data.json`, `["ses"]["Message"]`).
+///
+/// moto builds that page from every backend's live state; while another test changes state it can
+/// answer 500 (a dict changed during iteration), so a failed read is tried again a few times.
 pub async fn sent_messages() -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto()))
-        .await
-        .expect("moto's data.json")
-        .json()
-        .await
-        .expect("moto's data.json is JSON");
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let url = format!("{}/moto-api/data.json", moto());
+    let mut last = String::new();
+    for attempt in 0..10u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        }
+        let resp = match reqwest::get(&url).await {
+            Ok(r) => r,
+            Err(e) => {
+                last = e.to_string();
+                continue;
+            }
+        };
+        let status = resp.status();
+        match resp.json::<Value>().await {
+            Ok(data) if status.is_success() => {
+                return data["ses"]["Message"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            }
+            Ok(_) => last = format!("HTTP {status}"),
+            Err(e) => last = format!("HTTP {status}: {e}"),
+        }
+    }
+    panic!("moto's data.json could not be read as JSON after 10 attempts: {last}");
 }
 
 /// Receives and deletes every message of a queue (up to 20 rounds of 10, until a round is empty):

@@ -746,12 +746,21 @@ impl World {
 
     /// Every message moto's SES "sent" to `to`.
     pub async fn mails_to(&self, to: &str) -> Vec<Value> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        // moto builds data.json from live state and can answer 500 while another test writes.
+        let url = format!("{}/moto-api/data.json", moto());
+        let mut data = Value::Null;
+        for attempt in 0..10u64 {
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            if let Ok(r) = reqwest::get(&url).await {
+                if r.status().is_success() {
+                    if let Ok(v) = r.json::<Value>().await {
+                        data = v;
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(!data.is_null(), "moto's data.json could not be read");
         data["ses"]["Message"]
             .as_array()
             .cloned()
