@@ -440,82 +440,66 @@ impl Reader<'_> {
                 if let CustomerRead::ChangedSince { since } = &st.customer_read {
                     q.push(("changedSince", since.clone()));
                 }
-                let (v, bad, n, full) = self
-                    .page::<RawCustomer>(
-                        RecordKind::Customer,
-                        "/customer",
-                        &q,
-                        CUSTOMER_FIELDS,
-                        st.position,
-                        size,
-                    )
-                    .await
-                    .map_err(fail)?;
-                reserve_list(&mut st.customers, st.position, full);
-                st.customers.extend(v);
-                st.quarantined.extend(bad);
-                self.next_or_done(st, n);
+                self.list_page::<RawCustomer>(
+                    st,
+                    RecordKind::Customer,
+                    "/customer",
+                    &q,
+                    CUSTOMER_FIELDS,
+                    size,
+                    |st| &mut st.customers,
+                )
+                .await
+                .map_err(fail)?;
             }
             Step::Invoices => {
                 let q = vec![
                     ("invoiceDateFrom", date(st.fetch_from)),
                     ("invoiceDateTo", date(st.tomorrow)),
                 ];
-                let (v, bad, n, full) = self
-                    .page::<RawInvoice>(
-                        RecordKind::Invoice,
-                        "/invoice",
-                        &q,
-                        INVOICE_FIELDS,
-                        st.position,
-                        size,
-                    )
-                    .await
-                    .map_err(fail)?;
-                reserve_list(&mut st.invoices, st.position, full);
-                st.invoices.extend(v);
-                st.quarantined.extend(bad);
-                self.next_or_done(st, n);
+                self.list_page::<RawInvoice>(
+                    st,
+                    RecordKind::Invoice,
+                    "/invoice",
+                    &q,
+                    INVOICE_FIELDS,
+                    size,
+                    |st| &mut st.invoices,
+                )
+                .await
+                .map_err(fail)?;
             }
             Step::OpenPost { account } => {
                 let q = vec![
                     ("date", date(st.tomorrow)),
                     ("accountId", account.to_string()),
                 ];
-                let (v, bad, n, full) = self
-                    .page::<RawPosting>(
-                        RecordKind::Posting,
-                        "/ledger/posting/openPost",
-                        &q,
-                        POSTING_FIELDS,
-                        st.position,
-                        size,
-                    )
-                    .await
-                    .map_err(fail)?;
-                reserve_list(&mut st.postings, st.position, full);
-                st.postings.extend(v);
-                st.quarantined.extend(bad);
-                self.next_or_done(st, n);
+                self.list_page::<RawPosting>(
+                    st,
+                    RecordKind::Posting,
+                    "/ledger/posting/openPost",
+                    &q,
+                    POSTING_FIELDS,
+                    size,
+                    |st| &mut st.postings,
+                )
+                .await
+                .map_err(fail)?;
             }
             Step::Postings { account } => {
                 let mut q = window();
                 q.push(("accountId", account.to_string()));
-                let (v, bad, n, full) = self
-                    .page::<RawPosting>(
-                        RecordKind::Posting,
-                        "/ledger/posting",
-                        &q,
-                        POSTING_FIELDS,
-                        st.position,
-                        size,
-                    )
-                    .await
-                    .map_err(fail)?;
-                reserve_list(&mut st.postings, st.position, full);
-                st.postings.extend(v);
-                st.quarantined.extend(bad);
-                self.next_or_done(st, n);
+                self.list_page::<RawPosting>(
+                    st,
+                    RecordKind::Posting,
+                    "/ledger/posting",
+                    &q,
+                    POSTING_FIELDS,
+                    size,
+                    |st| &mut st.postings,
+                )
+                .await
+                .map_err(fail)?;
             }
             Step::Vouchers => {
                 if st.position == 0 && st.voucher_ids.is_empty() {
@@ -577,6 +561,32 @@ impl Reader<'_> {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// One page of a list step: its values go to `list(st)` (reserved for the list's size on the
+    /// first page), what could not be parsed is quarantined, and the step moves on (or ends on a
+    /// short page).
+    #[allow(clippy::too_many_arguments)]
+    async fn list_page<T: DeserializeOwned>(
+        &mut self,
+        st: &mut ReadState,
+        kind: RecordKind,
+        path: &str,
+        query: &[(&str, String)],
+        fields: &str,
+        size: u32,
+        list: fn(&mut ReadState) -> &mut Vec<T>,
+    ) -> Result<(), TripletexError> {
+        let (v, bad, n, full) = self
+            .page::<T>(kind, path, query, fields, st.position, size)
+            .await?;
+        let position = st.position;
+        let target = list(st);
+        reserve_list(target, position, full);
+        target.extend(v);
+        st.quarantined.extend(bad);
+        self.next_or_done(st, n);
         Ok(())
     }
 
