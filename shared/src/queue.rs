@@ -474,7 +474,7 @@ fn sha256_hex(parts: &[&str]) -> String {
 impl ClassificationBatch {
     /// The FIFO message group: `{accountId}#g{group}`.
     pub fn message_group_id(&self) -> String {
-        format!("{}#g{}", self.account_id, self.group)
+        group_id(self.account_id.as_str(), self.group)
     }
 
     /// The deduplication id: SHA-256 (hex, 64 characters) of the event keys in order.
@@ -579,7 +579,7 @@ impl BatchPacker {
     fn pack_group(&mut self, group: u32) -> Result<(), serde_json::Error> {
         let events = self.by_group.remove(&group).unwrap_or_default();
         let head = format!("{}{group},\"events\":[", self.ids);
-        let group_id = format!("{}#g{group}", self.account_id);
+        let group_id = group_id(&self.account_id, group);
         let mut body = head.clone();
         let mut keys: Vec<String> = Vec::new();
         for e in events {
@@ -617,6 +617,10 @@ impl Iterator for BatchPacker {
         }
         self.ready.pop_front().map(Ok)
     }
+}
+
+fn group_id(account_id: &str, group: u32) -> String {
+    format!("{account_id}#g{group}")
 }
 
 fn finish(mut body: String, group_id: &str, keys: &[String]) -> PackedBatch {

@@ -116,7 +116,15 @@ async fn main() -> ExitCode {
         let response: SqsBatchResponse = process_sqs_batch(event, |msg| async move {
             let body = msg.body.unwrap_or_default();
             let receipt = msg.receipt_handle.clone();
-            match service.handle_message(&body, deadline).await {
+            let job: SyncJob = match serde_json::from_str(&body) {
+                Ok(job) => job,
+                Err(e) => {
+                    // Retrying cannot fix it: acknowledge (logged) rather than poison the group.
+                    tracing::error!(error = %e, "not a sync job; dropped");
+                    return Ok(());
+                }
+            };
+            match service.run_job(&job, deadline).await {
                 Ok(JobOutcome::Completed(stats)) => {
                     tracing::info!(stats = %serde_json::to_string(&stats).unwrap_or_default(), "sync job done");
                     Ok(())
@@ -133,8 +141,6 @@ async fn main() -> ExitCode {
                     // The rest goes on in a continuation job (same key group); this message is
                     // done. Without it, come back soon through a redelivery (the checkpoint makes
                     // it go on where this one stopped) rather than after the visibility timeout.
-                    let job = serde_json::from_str::<SyncJob>(&body)
-                        .map_err(|e| SyncError::BadMessage(e.to_string()))?;
                     match continue_later(sync_queue, &job, &stats).await {
                         Ok(id) => {
                             tracing::info!(message_id = %id, pages = stats.checkpoint_pages, "sync continues in a new job");
@@ -157,11 +163,6 @@ async fn main() -> ExitCode {
                         }
                     }
                     Err(SyncError::Suspended)
-                }
-                Err(SyncError::BadMessage(e)) => {
-                    // Retrying cannot fix it: acknowledge (logged) rather than poison the group.
-                    tracing::error!(error = %e, "not a sync job; dropped");
-                    Ok(())
                 }
                 Err(e) => Err(e),
             }
