@@ -7,7 +7,7 @@
 
 use chrono::{Days, NaiveDate};
 use criterion::{black_box, Criterion, Throughput};
-use shared::domain::letters::{ClaimFacts, DebtorKind, LetterKind, SentLetter};
+use shared::domain::collection::letters::{ClaimFacts, DebtorKind, LetterKind, SentLetter};
 use shared::domain::{Money, Rulebook};
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use shared::domain::ledger::PostalAddress;
 use shared::domain::setup::{IntegrationSettings, KeyId};
 use shared::services::sync::writeback::{write_back_addresses, AddressWriteBack};
-use shared::tripletex::{
+use shared::adapters::tripletex::{
     is_version_conflict, Acting, AddressBody, EmployeeKey, RetryPolicy, TripletexClient,
 };
 use tripletex_sandbox::{

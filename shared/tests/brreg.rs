@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
-use shared::brreg::{
+use shared::adapters::brreg::{
     BrregCache, BrregClient, BrregError, CachedBrreg, CachedLookup, DynamoBrregCache,
     MemoryBrregCache, ACCEPT,
 };
 use shared::domain::ledger::registry::{AddressSource, RegistryLookup, StopReason};
 use shared::domain::OrgNumber;
-use shared::tripletex::RetryPolicy;
+use shared::adapters::tripletex::RetryPolicy;
 use test_support::{moto, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -628,7 +628,7 @@ async fn a_failing_cache_does_not_fail_the_lookup() {
 /// A fresh table shaped like template.yaml's (its own stage), and a client for it.
 async fn table() -> (aws_sdk_dynamodb::Client, String) {
     moto();
-    let cfg = shared::aws::sdk_config().await;
+    let cfg = shared::adapters::aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
     let name = Stack::provision(&cfg, &["Table"], None).await.table();
     (ddb, name)
@@ -661,9 +661,9 @@ fn attr_s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
 async fn dynamodb_cache_round_trips_found_gone_and_not_found_with_ttl() {
     let (ddb, table) = table().await;
     let cache = DynamoBrregCache::new(ddb.clone(), &table);
-    let found = shared::brreg::Entity::from_found(&org("923609016"), bankrupt_body()).unwrap();
+    let found = shared::adapters::brreg::Entity::from_found(&org("923609016"), bankrupt_body()).unwrap();
     let gone =
-        shared::brreg::Entity::from_gone(&org("971526920"), json!({"slettedato": "2024-06-01"}));
+        shared::adapters::brreg::Entity::from_gone(&org("971526920"), json!({"slettedato": "2024-06-01"}));
     let entries = [
         ("923609016", Some(found), "found"),
         ("971526920", Some(gone), "gone"),
@@ -701,7 +701,7 @@ async fn dynamodb_cache_never_replaces_a_newer_answer() {
     let cache = DynamoBrregCache::new(ddb, &table);
     let n = org("974760673");
     let newer = CachedLookup {
-        entity: Some(shared::brreg::Entity::from_found(&n, healthy_body("974760673")).unwrap()),
+        entity: Some(shared::adapters::brreg::Entity::from_found(&n, healthy_body("974760673")).unwrap()),
         fetched_at: t0() + chrono::Duration::hours(3),
     };
     cache.put(&n, &newer).await.unwrap();

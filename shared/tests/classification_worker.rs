@@ -13,7 +13,7 @@ use shared::domain::ledger::ItemStatus;
 use shared::domain::Money;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, Handled};
-use shared::store::claims::{ClaimRecord, HoldReason};
+use shared::adapters::store::claims::{ClaimRecord, HoldReason};
 
 const CUSTOMER: i64 = 40001;
 
@@ -554,11 +554,11 @@ async fn a_customers_batch_is_handled_claim_by_claim_with_one_write_each() {
         .counter(vec![debit(7830, 10_000)])
         .status(ItemStatus::WrittenOffCandidate)
         .event();
-    let batch = shared::queue::ClassificationBatch {
+    let batch = shared::adapters::queue::ClassificationBatch {
         org: w.org.clone(),
         account_id: w.account.clone(),
         integration_id: w.integration.clone(),
-        group: shared::queue::customer_group(CUSTOMER),
+        group: shared::adapters::queue::customer_group(CUSTOMER),
         events: vec![
             invoice(1101),
             invoice(1102),
@@ -606,11 +606,11 @@ async fn a_batch_of_many_claims_stores_each_and_answers_in_order() {
     let w = World::new("org_batch_many", 14).await;
     let svc = service(&w);
     let events: Vec<_> = (0..25).map(|n| invoice(1200 + n)).collect();
-    let batch = shared::queue::ClassificationBatch {
+    let batch = shared::adapters::queue::ClassificationBatch {
         org: w.org.clone(),
         account_id: w.account.clone(),
         integration_id: w.integration.clone(),
-        group: shared::queue::customer_group(CUSTOMER),
+        group: shared::adapters::queue::customer_group(CUSTOMER),
         events,
     };
     let out = svc

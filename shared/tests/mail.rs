@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use shared::domain::ledger::{SkipReason, SyncCounts};
-use shared::mail::{
+use shared::adapters::mail::{
     ready_mail, ready_mail_key, validate, Claim, DynamoSentMailLog, MailError, MailStatus, Mailer,
     MemorySentMailLog, MessageId, OutgoingMail, ReadyCounts, SendOutcome, SentMailLog,
 };
@@ -28,7 +28,7 @@ struct World {
 impl World {
     async fn new() -> Self {
         moto();
-        let cfg = shared::aws::sdk_config().await;
+        let cfg = shared::adapters::aws::sdk_config().await;
         let ses = aws_sdk_sesv2::Client::new(&cfg);
         let ddb = aws_sdk_dynamodb::Client::new(&cfg);
         let table = Stack::provision(&cfg, &["Table"], None).await.table();

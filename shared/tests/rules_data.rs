@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use shared::domain::rulebook::{Confidence, Missing, RuleGap, RulebookError, NORWAY_TOML};
+use shared::domain::collection::rulebook::{Confidence, Missing, RuleGap, RulebookError, NORWAY_TOML};
 use shared::domain::{Money, Rulebook};
 use std::str::FromStr;
 
@@ -258,7 +258,7 @@ fn show_lists_the_rules_in_force_with_sources() {
     let rate = f
         .rules
         .iter()
-        .find(|r| r.table == shared::domain::rulebook::Table::Forsinkelsesrente)
+        .find(|r| r.table == shared::domain::collection::rulebook::Table::Forsinkelsesrente)
         .unwrap();
     assert_eq!(rate.value, "12.25 % p.a.");
     assert_eq!(rate.confidence, Confidence::Medium);

@@ -3,7 +3,7 @@
 use chrono::{Datelike, Days, NaiveDate};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use shared::domain::interest::BalanceChange;
+use shared::domain::collection::interest::BalanceChange;
 use shared::domain::{Money, Rulebook};
 
 fn d(s: &str) -> NaiveDate {

@@ -1,8 +1,8 @@
 //! Letters and fees (INKF §§ 1-2, 1-3, INKL §§ 9, 10, 17, tvfbl § 4-18) against the rulebook.
 
 use chrono::{Days, NaiveDate};
-use shared::domain::letters::{ClaimFacts, DebtorKind, LetterKind, Objection, Reason, SentLetter};
-use shared::domain::rulebook::Missing;
+use shared::domain::collection::letters::{ClaimFacts, DebtorKind, LetterKind, Objection, Reason, SentLetter};
+use shared::domain::collection::rulebook::Missing;
 use shared::domain::{Money, RuleGap, Rulebook};
 
 fn d(s: &str) -> NaiveDate {

@@ -5,9 +5,9 @@ mod sync_support;
 use serde_json::{json, Value};
 use shared::domain::ledger::{ItemStatus, SkipReason};
 use shared::domain::setup::IntegrationStatus;
-use shared::queue::SyncReason;
+use shared::adapters::queue::SyncReason;
 use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
-use shared::store::ledger::MailState;
+use shared::adapters::store::ledger::MailState;
 use sync_support::*;
 
 fn completed(o: JobOutcome) -> RunStats {

@@ -3,7 +3,7 @@
 mod sync_support;
 
 use chrono::{TimeZone, Utc};
-use shared::queue::SyncQueue;
+use shared::adapters::queue::SyncQueue;
 use shared::services::sync::{enqueue_scheduled, request_sync, RequestSync};
 use sync_support::*;
 
@@ -76,7 +76,7 @@ async fn the_nightly_run_enqueues_one_job_per_integration_once_a_day() {
 async fn completed_initial(w: &World) {
     let out = w
         .service(shared::services::sync::SyncConfig::default())
-        .run_job(&w.job(shared::queue::SyncReason::Initial), None)
+        .run_job(&w.job(shared::adapters::queue::SyncReason::Initial), None)
         .await
         .unwrap();
     assert!(matches!(

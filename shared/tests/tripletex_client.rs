@@ -2,7 +2,7 @@
 
 use chrono::{Duration as ChronoDuration, Utc};
 use secrecy::SecretString;
-use shared::tripletex::{
+use shared::adapters::tripletex::{
     Acting, EmployeeKey, ProbeEndpoint, RetryPolicy, TripletexClient, TripletexError,
 };
 use std::sync::{Arc, Mutex};

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::Instrument;
 
-use shared::api::{self, json_response, ApiError};
+use shared::http::{self as api, json_response, ApiError};
 use shared::domain::case::{CaseError, CaseState};
 use shared::services::cases::{
     norwegian_date, CaseCommand, CaseQuery, CasesError, CasesService, ReopenRequest,

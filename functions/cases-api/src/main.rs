@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use lambda_http::{run, service_fn, Request};
 use shared::config::required;
 use shared::services::cases::CasesService;
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await;
     let svc = CasesService::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
     let svc = &svc;
     match run(service_fn(move |req: Request| async move {

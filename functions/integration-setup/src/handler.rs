@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use shared::api::{self, empty_response, json_response, ApiError};
+use shared::http::{self as api, empty_response, json_response, ApiError};
 use shared::services::ledger::{LedgerError, LedgerParams, LedgerService, PageParams};
 use shared::services::setup::{
     AccountView, Change, ClientView, IntegrationView, KeyView, Missing, SetupError, SetupService,

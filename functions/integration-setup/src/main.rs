@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use lambda_http::{run, service_fn};
 use shared::config::AppConfig;
-use shared::queue::SyncQueue;
-use shared::secrets::Secrets;
+use shared::adapters::queue::SyncQueue;
+use shared::adapters::secrets::Secrets;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await;
     let secrets = Secrets::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
         config.secret_prefix.clone(),

@@ -795,11 +795,11 @@ async fn tripletex_down_is_503_with_retry_after() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    let secrets = shared::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone());
+    let secrets = shared::adapters::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone());
     let setup = shared::services::setup::SetupService::new(
         std::sync::Arc::new(w.store.clone()),
         std::sync::Arc::new(secrets.clone()),
-        std::sync::Arc::new(shared::queue::SyncQueue::new(
+        std::sync::Arc::new(shared::adapters::queue::SyncQueue::new(
             w.sqs.clone(),
             w.queue_url.clone(),
         )),
@@ -814,7 +814,7 @@ async fn tripletex_down_is_503_with_retry_after() {
         ledger: shared::services::ledger::LedgerService::new(
             w.store.clone(),
             w.ddb.clone(),
-            shared::queue::SyncQueue::new(w.sqs.clone(), w.queue_url.clone()),
+            shared::adapters::queue::SyncQueue::new(w.sqs.clone(), w.queue_url.clone()),
         ),
     };
     let req = common::api_request(

@@ -14,7 +14,7 @@ use shared::domain::ledger::{
 };
 use shared::domain::setup::{AccountId, IntegrationStatus, LastSync, OrgId};
 use shared::domain::{DebtorKind, Money};
-use shared::store::ledger::{MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary};
+use shared::adapters::store::ledger::{MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary};
 use tripletex_sandbox::{DEMO_ACCOUNTANT_KEY, DEMO_FULL_CLIENT_ID};
 
 const ORG: &str = "org_ledger";
@@ -779,24 +779,24 @@ async fn a_queue_that_refuses_the_job_is_503_and_the_next_request_is_not_dedupli
     let broken = common::handler::Services {
         setup: shared::services::setup::SetupService::new(
             std::sync::Arc::new(w.store.clone()),
-            std::sync::Arc::new(shared::secrets::Secrets::new(
+            std::sync::Arc::new(shared::adapters::secrets::Secrets::new(
                 w.sm.clone(),
                 w.secret_prefix.clone(),
             )),
-            std::sync::Arc::new(shared::queue::SyncQueue::new(
+            std::sync::Arc::new(shared::adapters::queue::SyncQueue::new(
                 w.sqs.clone(),
                 w.queue_url.clone(),
             )),
             std::sync::Arc::new(shared::services::setup::LazyTripletexGateway::new(
                 w.sandbox.base_url.clone(),
                 w.consumer_secret_id.clone(),
-                shared::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone()),
+                shared::adapters::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone()),
             )),
         ),
         ledger: shared::services::ledger::LedgerService::new(
             w.store.clone(),
             w.ddb.clone(),
-            shared::queue::SyncQueue::new(
+            shared::adapters::queue::SyncQueue::new(
                 w.sqs.clone(),
                 format!("{}-missing.fifo", w.queue_url.trim_end_matches(".fifo")),
             ),

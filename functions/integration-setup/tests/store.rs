@@ -9,7 +9,7 @@ use shared::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     OrgId, TripletexKey,
 };
-use shared::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
+use shared::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
 
 fn suffix() -> String {
     uuid::Uuid::now_v7().simple().to_string()

@@ -1,7 +1,7 @@
 //! loss-classification: one Lambda function, two triggers.
 //!
 //! - **SQS** (the FIFO classification queue, partial batch failures): each record is a
-//!   [`shared::queue::ClassificationBatch`] from the ledger sync (one customer's changes; a
+//!   [`shared::adapters::queue::ClassificationBatch`] from the ledger sync (one customer's changes; a
 //!   single-event message of the earlier format is accepted too); [`ClassificationService::handle_batch`] classifies
 //!   credits, keeps the claim's state, opens and follows its case and hands settlements to the
 //!   voucher-posting queue. A failed record is reported in `batchItemFailures` (and the later
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use shared::queue::{process_sqs_batch, ClassificationBody};
+use shared::adapters::queue::{process_sqs_batch, ClassificationBody};
 use shared::services::cases::{norwegian_date, CasesService};
 use shared::services::classification::{ClassificationService, Handled};
 

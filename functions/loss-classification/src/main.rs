@@ -14,7 +14,7 @@ use loss_classification::Worker;
 use shared::config::required;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, VoucherPostingQueue};
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let jobs = VoucherPostingQueue::new(aws_sdk_sqs::Client::new(&sdk), posting_queue);
     let worker = Worker {

@@ -14,7 +14,7 @@ use loss_classification::{trigger, Trigger, Worker};
 use shared::domain::case::CaseId;
 use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::ledger::LedgerEvent;
-use shared::queue::ClassificationBatch;
+use shared::adapters::queue::ClassificationBatch;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, VoucherPostingQueue};
 use support::*;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::config::required;
 use shared::services::sync::enqueue_scheduled;
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let (store, sqs, queue_url) = (&store, &sqs, &queue_url);

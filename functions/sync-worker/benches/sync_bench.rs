@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde_json::{json, Value};
-use shared::queue::SyncReason;
+use shared::adapters::queue::SyncReason;
 use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
-use shared::tripletex::model::ListPage;
-use shared::tripletex::{Acting, EmployeeKey, TripletexClient};
+use shared::adapters::tripletex::model::ListPage;
+use shared::adapters::tripletex::{Acting, EmployeeKey, TripletexClient};
 use sync_support::*;
 
 fn proc_cpu() -> Duration {

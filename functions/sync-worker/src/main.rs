@@ -11,16 +11,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use shared::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
+use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
 use shared::config::{optional, AppConfig};
-use shared::mail::{DynamoSentMailLog, Mailer};
-use shared::queue::{process_sqs_batch, SyncJob, SyncQueue};
-use shared::secrets::Secrets;
+use shared::adapters::mail::{DynamoSentMailLog, Mailer};
+use shared::adapters::queue::{process_sqs_batch, SyncJob, SyncQueue};
+use shared::adapters::secrets::Secrets;
 use shared::services::sync::{
     continue_later, ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService,
     TripletexSource,
 };
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 
 /// Seconds until a checkpointed job is delivered again.
 const RESUME_AFTER_SECS: i32 = 5;
@@ -66,7 +66,7 @@ async fn main() -> ExitCode {
     if let Ok(s) = optional("SYNC_DEADLINE_MARGIN_SECONDS", "").parse::<u64>() {
         sync_config.deadline_margin = Duration::from_secs(s);
     }
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = shared::adapters::aws::sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let secrets = Secrets::new(
         aws_sdk_secretsmanager::Client::new(&sdk),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use inndrive_local::stack::{start, StackOptions};
 use serde_json::json;
 use shared::domain::setup::IntegrationStatus;
-use shared::queue::{SyncQueue, SyncReason};
+use shared::adapters::queue::{SyncQueue, SyncReason};
 use sync_support::*;
 
 fn bin_dir() -> PathBuf {

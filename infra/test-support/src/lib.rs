@@ -11,7 +11,7 @@
 //! through `inndrive_local::provision`, as the local stack does, with `Stage` = `test-<11 hex>`.
 //!
 //! The crate does not depend on `shared` (shared's tests use it): build the SDK configuration with
-//! `shared::aws::sdk_config()` after [`moto`] has set the environment, and hand it in.
+//! `shared::adapters::aws::sdk_config()` after [`moto`] has set the environment, and hand it in.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};

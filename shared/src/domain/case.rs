@@ -22,7 +22,7 @@
 mod tests;
 
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
-use super::letters::LetterKind;
+use crate::domain::collection::letters::LetterKind;
 use super::setup::{AccountId, OrgId};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -34,7 +34,7 @@
 #[cfg(test)]
 mod tests;
 
-use super::calendar::next_business_day_on_or_after;
+use crate::domain::collection::calendar::next_business_day_on_or_after;
 use super::classify::{Classification, CreditKind, Flag, Severity};
 use super::money::Money;
 use super::setup::{AccountId, OrgId};

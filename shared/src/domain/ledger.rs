@@ -36,7 +36,7 @@ pub use model::*;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::calendar::next_business_day_on_or_after;
+use crate::domain::collection::calendar::next_business_day_on_or_after;
 use super::setup::IntegrationSettings;
 
 /// The settings that decide what is mirrored, and how.
@@ -75,7 +75,7 @@ impl LedgerPolicy {
 
 /// An item is overdue when `today ≥ effective due date + daysPastDue` and `today > effective due
 /// date`, where the effective due date is the due date moved to the next business day
-/// (gjeldsbrevloven § 5 (2), [`crate::domain::calendar`]). This is the day
+/// (gjeldsbrevloven § 5 (2), [`crate::domain::collection::calendar`]). This is the day
 /// `claim::ClaimState::case_opens_on` gives: effective due date + max(daysPastDue, 1). A due date
 /// so late that adding the days overflows the calendar is never overdue.
 pub fn is_overdue(due: NaiveDate, days_past_due: u16, today: NaiveDate) -> bool {

@@ -1,26 +1,28 @@
-//! The pure domain: Norwegian identifiers, money, the dated rulebook and the setup rules.
-//! No AWS, no HTTP, no clock, no floats.
+//! The pure domain. No AWS, no HTTP, no clock, no floats.
+//!
+//! - [`collection`]: the Norwegian rules of collection as dated data (rulebook, interest, letters,
+//!   limitation, KID, calendar).
+//! - [`ledger`], [`classify`], [`claim`], [`case`]: the mirrored reskontro, what each credit is,
+//!   what a claim still owes, and the case that follows it up.
+//! - [`setup`], [`money`], [`orgnr`]: identifiers and values used everywhere.
 
-pub mod calendar;
 pub mod case;
 pub mod claim;
 pub mod classify;
-pub mod interest;
-pub mod kid;
+pub mod collection;
 pub mod ledger;
-pub mod letters;
-pub mod limitation;
 pub mod money;
 pub mod orgnr;
-pub mod rulebook;
 pub mod setup;
 
-pub use interest::{BalanceChange, Interest, InterestError, InterestSegment, InterestTotal};
-pub use kid::{Kid, KidError, KidModulus};
-pub use letters::{
+pub use collection::interest::{
+    BalanceChange, Interest, InterestError, InterestSegment, InterestTotal,
+};
+pub use collection::kid::{Kid, KidError, KidModulus};
+pub use collection::letters::{
     ClaimFacts, DebtorKind, LetterDecision, LetterKind, Objection, Reason, SentLetter,
 };
-pub use limitation::{Interruption, InterruptionKind, Limitation, LimitationState};
+pub use collection::limitation::{Interruption, InterruptionKind, Limitation, LimitationState};
+pub use collection::rulebook::{Missing, RuleGap, RuleRef, Rulebook, RulebookError};
 pub use money::{Money, MoneyError};
 pub use orgnr::OrgNumber;
-pub use rulebook::{Missing, RuleGap, RuleRef, Rulebook, RulebookError};

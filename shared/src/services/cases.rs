@@ -20,13 +20,13 @@ use crate::domain::case::{
 use crate::domain::claim::{
     ClaimAmounts, ClaimStatus, ClaimTimelineEntry, Settlement, WriteOffRecord,
 };
-use crate::domain::letters::LetterKind;
+use crate::domain::collection::letters::LetterKind;
 use crate::domain::setup::{AccountId, OrgId};
-use crate::store::claims::{
+use crate::adapters::store::claims::{
     CaseFilter, CaseWrite, ClaimRecord, ClaimSummary, CreditClassification, HeldEvent, Problem,
     Removal, Save, StoredCase,
 };
-use crate::store::{DynamoStore, StoreError};
+use crate::adapters::store::{DynamoStore, StoreError};
 
 /// How often a write is retried after losing an optimistic-lock race.
 pub const MAX_ATTEMPTS: usize = 5;

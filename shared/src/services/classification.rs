@@ -33,13 +33,13 @@ use crate::domain::claim::{
 use crate::domain::classify::classify;
 use crate::domain::ledger::{ItemSource, LedgerEvent};
 use crate::domain::Money;
-use crate::queue::{ClassificationBatch, ClassificationMessage};
+use crate::adapters::queue::{ClassificationBatch, ClassificationMessage};
 use crate::services::cases::open_case_if_due;
-use crate::store::claims::{
+use crate::adapters::store::claims::{
     claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
     Save,
 };
-use crate::store::{DynamoStore, StoreError};
+use crate::adapters::store::{DynamoStore, StoreError};
 
 /// Conditional-write attempts before a message is given back to the queue.
 pub const MAX_ATTEMPTS: usize = 8;

@@ -33,12 +33,12 @@ use crate::domain::ledger::{
 use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress,
 };
-use crate::queue::{SyncJob, SyncQueue, SyncReason};
+use crate::adapters::queue::{SyncJob, SyncQueue, SyncReason};
 use crate::services::sync::job_for;
-use crate::store::ledger::{
+use crate::adapters::store::ledger::{
     account_pk, ready_notice_sk, ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
 };
-use crate::store::{DynamoStore, StoreError};
+use crate::adapters::store::{DynamoStore, StoreError};
 
 /// Page size of the listings: default and largest.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -918,7 +918,7 @@ fn time(t: &DateTime<Utc>) -> String {
 /// The two records this service writes itself (raw DynamoDB; everything else is the store's).
 mod marks {
     use super::*;
-    use crate::store::setup::org_pk;
+    use crate::adapters::store::setup::org_pk;
 
     pub const SYNC_REQUEST_SK: &str = "SYNC#REQUEST";
 
@@ -1042,7 +1042,7 @@ mod marks {
                 .expression_attribute_values(":stale", n(stale_before.timestamp_millis()))
                 .send()
                 .await;
-            if crate::store::written(res)? {
+            if crate::adapters::store::written(res)? {
                 return Ok(None);
             }
             Ok(Some(self.sync_request(account).await?.ok_or_else(
@@ -1066,7 +1066,7 @@ mod marks {
                 .send()
                 .await;
             // Not ours any more (a newer request replaced it): nothing to withdraw.
-            crate::store::written(res)?;
+            crate::adapters::store::written(res)?;
             Ok(())
         }
 
@@ -1108,7 +1108,7 @@ mod marks {
                 .send()
                 .await;
             // The condition fails when there is no notice.
-            Ok(crate::store::conditional(res)?
+            Ok(crate::adapters::store::conditional(res)?
                 .and_then(|out| out.attributes)
                 .and_then(|a| parse_time(a.get("seenAt"))))
         }

@@ -25,10 +25,10 @@ use crate::domain::setup::{
     IntegrationSettingsPatch, IntegrationStatus, KeyId, LastSync, OrgId, SyncProgress,
     TripletexFix, TripletexKey,
 };
-use crate::queue::{QueueError, SyncJob, SyncReason};
-use crate::secrets::SecretsError;
-use crate::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
-use crate::store::StoreError;
+use crate::adapters::queue::{QueueError, SyncJob, SyncReason};
+use crate::adapters::secrets::SecretsError;
+use crate::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
+use crate::adapters::store::StoreError;
 pub use ports::{
     EmployeeCredential, GatewayError, JobQueue, ReachableCompany, SetupStore, TokenVault,
     TripletexGateway, VerifiedKey,

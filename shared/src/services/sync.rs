@@ -36,22 +36,22 @@ use chrono_tz::Europe::Oslo;
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::brreg::{BrregCache, CachedBrreg};
+use crate::adapters::brreg::{BrregCache, CachedBrreg};
 use crate::domain::ledger::{
     build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
 };
 use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
 };
-use crate::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
-use crate::queue::{BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
-use crate::secrets::{Secrets, SecretsError};
-use crate::store::ledger::{
+use crate::adapters::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
+use crate::adapters::queue::{BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
+use crate::adapters::secrets::{Secrets, SecretsError};
+use crate::adapters::store::ledger::{
     BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
     StoredMirror, SyncSummary,
 };
-use crate::store::{DynamoStore, StoreError};
-use crate::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+use crate::adapters::store::{DynamoStore, StoreError};
+use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
 use read::{ReadError, Reader};
 
 /// Knobs of the worker.
@@ -77,7 +77,7 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         Self {
-            page_size: crate::tripletex::DEFAULT_PAGE_SIZE,
+            page_size: crate::adapters::tripletex::DEFAULT_PAGE_SIZE,
             voucher_ids_per_request: 1000,
             deadline_margin: Duration::from_secs(90),
             max_pages_per_invocation: None,
@@ -175,7 +175,7 @@ pub fn process_cpu_ms() -> u64 {
 }
 
 /// The classification queue (FIFO): a sync's events packed per customer group
-/// ([`crate::queue::ClassificationBatch`]).
+/// ([`crate::adapters::queue::ClassificationBatch`]).
 #[derive(Debug, Clone)]
 pub struct ClassificationQueue {
     client: aws_sdk_sqs::Client,
@@ -355,7 +355,7 @@ impl TripletexSource {
 }
 
 /// The sync worker's service.
-pub struct SyncService<C: BrregCache = crate::brreg::DynamoBrregCache> {
+pub struct SyncService<C: BrregCache = crate::adapters::brreg::DynamoBrregCache> {
     pub store: DynamoStore,
     pub secrets: Secrets,
     pub tripletex: TripletexSource,

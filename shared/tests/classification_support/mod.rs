@@ -24,9 +24,9 @@ use shared::domain::setup::{
     OrgId, TripletexKey,
 };
 use shared::domain::Money;
-use shared::queue::ClassificationMessage;
+use shared::adapters::queue::ClassificationMessage;
 use shared::services::classification::PostingJobs;
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 use test_support::{moto, Stack};
 
 /// A voucher-posting queue that counts what it was given (and can be told to fail).
@@ -90,7 +90,7 @@ impl World {
     /// A fresh table; an account of `org` with an integration (`daysPastDue`).
     pub async fn new(org: &str, days_past_due: u16) -> World {
         moto();
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::adapters::aws::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = Stack::provision(&sdk, &["Table"], None).await.table();
         let store = DynamoStore::new(ddb.clone(), table.clone());
@@ -196,7 +196,7 @@ pub async fn add_account(
         .unwrap();
     assert_eq!(
         created,
-        shared::store::setup::CreateIntegration::Created,
+        shared::adapters::store::setup::CreateIntegration::Created,
         "integration stored"
     );
     (account, integration)

@@ -23,21 +23,21 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{NaiveDate, Utc};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use shared::brreg::{BrregClient, CachedBrreg, DynamoBrregCache};
+use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache};
 use shared::domain::ledger::{LedgerItem, LedgerQuery, SkipReason, SkipRecord};
 use shared::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     OrgId, TripletexKey,
 };
-use shared::mail::{DynamoSentMailLog, Mailer};
-use shared::queue::{SyncJob, SyncReason};
-use shared::secrets::Secrets;
+use shared::adapters::mail::{DynamoSentMailLog, Mailer};
+use shared::adapters::queue::{SyncJob, SyncReason};
+use shared::adapters::secrets::Secrets;
 use shared::services::sync::{
     job_for, ClassificationQueue, ReadyMail, SyncConfig, SyncService, TripletexSource,
 };
-use shared::store::ledger::{PageRequest, StoredCustomer};
-use shared::store::DynamoStore;
-use shared::tripletex::{RetryPolicy, TripletexClient};
+use shared::adapters::store::ledger::{PageRequest, StoredCustomer};
+use shared::adapters::store::DynamoStore;
+use shared::adapters::tripletex::{RetryPolicy, TripletexClient};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
 static MOTO: OnceLock<String> = OnceLock::new();
@@ -414,7 +414,7 @@ impl World {
         settings: impl FnOnce(&mut IntegrationSettings),
     ) -> World {
         moto();
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::adapters::aws::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let ses = aws_sdk_sesv2::Client::new(&sdk);

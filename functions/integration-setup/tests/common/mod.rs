@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
-use shared::queue::SyncQueue;
-use shared::secrets::Secrets;
+use shared::adapters::queue::SyncQueue;
+use shared::adapters::secrets::Secrets;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
-use shared::store::DynamoStore;
+use shared::adapters::store::DynamoStore;
 use test_support::{drain_fifo, moto, Stack};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
@@ -83,7 +83,7 @@ impl World {
     pub async fn new() -> World {
         init_logs();
         moto();
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = shared::adapters::aws::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let sm = aws_sdk_secretsmanager::Client::new(&sdk);

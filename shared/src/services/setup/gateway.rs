@@ -7,7 +7,7 @@ use super::ports::{
     EmployeeCredential, GatewayError, ReachableCompany, TripletexGateway, VerifiedKey,
 };
 use crate::domain::setup::TripletexFix;
-use crate::tripletex::{Acting, ApiError, EmployeeKey, TripletexClient, TripletexError};
+use crate::adapters::tripletex::{Acting, ApiError, EmployeeKey, TripletexClient, TripletexError};
 
 fn employee_key(key: &EmployeeCredential) -> EmployeeKey {
     EmployeeKey::new(key.cache_id.clone(), key.token.clone())
@@ -250,7 +250,7 @@ impl TripletexGateway for TripletexClient {
 pub struct LazyTripletexGateway {
     base_url: String,
     consumer_token_secret_id: String,
-    secrets: crate::secrets::Secrets,
+    secrets: crate::adapters::secrets::Secrets,
     client: tokio::sync::OnceCell<TripletexClient>,
 }
 
@@ -258,7 +258,7 @@ impl LazyTripletexGateway {
     pub fn new(
         base_url: impl Into<String>,
         consumer_token_secret_id: impl Into<String>,
-        secrets: crate::secrets::Secrets,
+        secrets: crate::adapters::secrets::Secrets,
     ) -> Self {
         Self {
             base_url: base_url.into(),

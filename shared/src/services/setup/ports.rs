@@ -7,10 +7,10 @@ use secrecy::SecretString;
 use crate::domain::setup::{
     Account, AccountId, Integration, KeyId, OrgId, TripletexFix, TripletexKey,
 };
-use crate::queue::{QueueError, SyncJob, SyncQueue};
-use crate::secrets::{Secrets, SecretsError};
-use crate::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
-use crate::store::{DynamoStore, StoreError};
+use crate::adapters::queue::{QueueError, SyncJob, SyncQueue};
+use crate::adapters::secrets::{Secrets, SecretsError};
+use crate::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
+use crate::adapters::store::{DynamoStore, StoreError};
 
 /// Persistence of accounts, keys and integrations (DynamoDB in production).
 #[async_trait]

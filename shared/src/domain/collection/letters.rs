@@ -24,7 +24,7 @@
 //! The decision holds only `Copy` data; sentences are formatted at the edges.
 
 use super::calendar::next_business_day_on_or_after;
-use super::money::Money;
+use crate::domain::money::Money;
 use super::rulebook::{add_days, add_months, fee_amount, Missing, RuleGap, RuleRef, Rulebook};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

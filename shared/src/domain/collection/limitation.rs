@@ -19,7 +19,7 @@
 
 use super::calendar::next_business_day_on_or_after;
 use super::interest::{Interest, InterestError};
-use super::money::Money;
+use crate::domain::money::Money;
 use super::rulebook::{add_days, add_months, RuleGap, RuleRef, Rulebook};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -31,7 +31,7 @@ use crate::domain::ledger::registry::{
     status_from_lookup, RegistryLookup, RegistryStatus, StopReason,
 };
 use crate::domain::OrgNumber;
-use crate::tripletex::RetryPolicy;
+use crate::adapters::tripletex::RetryPolicy;
 
 /// The production API base.
 pub const PRODUCTION_BASE_URL: &str = "https://data.brreg.no/enhetsregisteret/api";

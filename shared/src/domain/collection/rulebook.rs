@@ -9,7 +9,7 @@
 //!
 //! A date for which the rulebook knows no legal basis is a [`RuleGap`], never a guess.
 
-use super::money::Money;
+use crate::domain::money::Money;
 use chrono::{Datelike, Days, Months, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 /// The embedded Norwegian rulebook data.
-pub const NORWAY_TOML: &str = include_str!("../../rules/no.toml");
+pub const NORWAY_TOML: &str = include_str!("../../../rules/no.toml");
 
 // ------------------------------------------------------------------------------------------
 // Gaps and errors

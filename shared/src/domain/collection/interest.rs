@@ -15,7 +15,7 @@
 //! ([`Rulebook::interest_total`]) performs no heap allocation.
 
 use super::calendar::next_business_day_on_or_after;
-use super::money::Money;
+use crate::domain::money::Money;
 use super::rulebook::{Missing, RuleGap, RuleRef, Rulebook, Table};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;

@@ -707,7 +707,7 @@ impl SentMailLog for DynamoSentMailLog {
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
                 .await;
-            if crate::store::written(put).map_err(|e| MailError::Log(e.to_string()))? {
+            if crate::adapters::store::written(put).map_err(|e| MailError::Log(e.to_string()))? {
                 return Ok(Claim::Claimed);
             }
             if let Some(r) = self.get(key).await? {
@@ -765,7 +765,7 @@ impl SentMailLog for DynamoSentMailLog {
             .expression_attribute_values(":a", s(attempt))
             .send()
             .await;
-        crate::store::written(result).map_err(|e| MailError::Log(e.to_string()))
+        crate::adapters::store::written(result).map_err(|e| MailError::Log(e.to_string()))
     }
 
     async fn release(&self, key: &str, attempt: &str) -> Result<(), MailError> {
@@ -782,7 +782,7 @@ impl SentMailLog for DynamoSentMailLog {
             .send()
             .await;
         // Someone else's attempt now (or already gone): nothing of ours to release.
-        crate::store::written(result).map_err(|e| MailError::Log(e.to_string()))?;
+        crate::adapters::store::written(result).map_err(|e| MailError::Log(e.to_string()))?;
         Ok(())
     }
 

@@ -184,7 +184,7 @@ impl TripletexClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tripletex::ApiError;
+    use crate::adapters::tripletex::ApiError;
 
     fn addr(lines: &[&str], code: Option<&str>, city: Option<&str>) -> PostalAddress {
         PostalAddress {
