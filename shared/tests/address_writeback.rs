@@ -4,12 +4,12 @@
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use serde_json::json;
-use shared::domain::ledger::PostalAddress;
-use shared::domain::setup::{IntegrationSettings, KeyId};
-use shared::services::sync::writeback::{write_back_addresses, AddressWriteBack};
 use shared::adapters::tripletex::{
     is_version_conflict, Acting, AddressBody, EmployeeKey, RetryPolicy, TripletexClient,
 };
+use shared::domain::ledger::PostalAddress;
+use shared::domain::setup::{IntegrationSettings, KeyId};
+use shared::services::sync::writeback::{write_back_addresses, AddressWriteBack};
 use tripletex_sandbox::{
     Faults, Fixture, SandboxHandle, DEMO_ACCOUNTANT_KEY, DEMO_CONSUMER_TOKEN, DEMO_FULL_CLIENT_ID,
 };

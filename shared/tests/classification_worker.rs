@@ -6,6 +6,7 @@ mod classification_support;
 use std::sync::Arc;
 
 use classification_support::*;
+use shared::adapters::store::claims::{ClaimRecord, HoldReason};
 use shared::domain::case::{CaseId, CaseState, CloseReason};
 use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::classify::{CreditKind, Flag};
@@ -13,7 +14,6 @@ use shared::domain::ledger::ItemStatus;
 use shared::domain::Money;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, Handled};
-use shared::adapters::store::claims::{ClaimRecord, HoldReason};
 
 const CUSTOMER: i64 = 40001;
 

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use shared::domain::ledger::{SkipReason, SyncCounts};
 use shared::adapters::mail::{
     ready_mail, ready_mail_key, validate, Claim, DynamoSentMailLog, MailError, MailStatus, Mailer,
     MemorySentMailLog, MessageId, OutgoingMail, ReadyCounts, SendOutcome, SentMailLog,
 };
+use shared::domain::ledger::{SkipReason, SyncCounts};
 use test_support::{free_port, moto, sent_messages, unique, verified_sender, Stack};
 
 /// One test's world: a verified sender, a table for the log, clients.

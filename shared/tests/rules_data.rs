@@ -2,7 +2,9 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use shared::domain::collection::rulebook::{Confidence, Missing, RuleGap, RulebookError, NORWAY_TOML};
+use shared::domain::collection::rulebook::{
+    Confidence, Missing, RuleGap, RulebookError, NORWAY_TOML,
+};
 use shared::domain::{Money, Rulebook};
 use std::str::FromStr;
 

@@ -1,7 +1,9 @@
 //! Letters and fees (INKF §§ 1-2, 1-3, INKL §§ 9, 10, 17, tvfbl § 4-18) against the rulebook.
 
 use chrono::{Days, NaiveDate};
-use shared::domain::collection::letters::{ClaimFacts, DebtorKind, LetterKind, Objection, Reason, SentLetter};
+use shared::domain::collection::letters::{
+    ClaimFacts, DebtorKind, LetterKind, Objection, Reason, SentLetter,
+};
 use shared::domain::collection::rulebook::Missing;
 use shared::domain::{Money, RuleGap, Rulebook};
 

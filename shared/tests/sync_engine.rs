@@ -3,11 +3,11 @@
 mod sync_support;
 
 use serde_json::{json, Value};
+use shared::adapters::queue::SyncReason;
+use shared::adapters::store::ledger::MailState;
 use shared::domain::ledger::{ItemStatus, SkipReason};
 use shared::domain::setup::IntegrationStatus;
-use shared::adapters::queue::SyncReason;
 use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
-use shared::adapters::store::ledger::MailState;
 use sync_support::*;
 
 fn completed(o: JobOutcome) -> RunStats {

@@ -21,8 +21,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::Instrument;
 
-use shared::http::{self as api, json_response, ApiError};
 use shared::domain::case::{CaseError, CaseState};
+use shared::http::{self as api, json_response, ApiError};
 use shared::services::cases::{
     norwegian_date, CaseCommand, CaseQuery, CasesError, CasesService, ReopenRequest,
 };

@@ -4,9 +4,9 @@
 use std::process::ExitCode;
 
 use lambda_http::{run, service_fn, Request};
+use shared::adapters::store::DynamoStore;
 use shared::config::required;
 use shared::services::cases::CasesService;
-use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use lambda_http::{run, service_fn};
-use shared::config::AppConfig;
 use shared::adapters::queue::SyncQueue;
 use shared::adapters::secrets::Secrets;
+use shared::adapters::store::DynamoStore;
+use shared::config::AppConfig;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
-use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -5,11 +5,11 @@ mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::World;
+use shared::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
 use shared::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     OrgId, TripletexKey,
 };
-use shared::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
 
 fn suffix() -> String {
     uuid::Uuid::now_v7().simple().to_string()

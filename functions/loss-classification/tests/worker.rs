@@ -11,10 +11,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 use loss_classification::{trigger, Trigger, Worker};
+use shared::adapters::queue::ClassificationBatch;
 use shared::domain::case::CaseId;
 use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::ledger::LedgerEvent;
-use shared::adapters::queue::ClassificationBatch;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, VoucherPostingQueue};
 use support::*;

@@ -6,9 +6,9 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
+use shared::adapters::store::DynamoStore;
 use shared::config::required;
 use shared::services::sync::enqueue_scheduled;
-use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
-use shared::config::{optional, AppConfig};
 use shared::adapters::mail::{DynamoSentMailLog, Mailer};
 use shared::adapters::queue::{process_sqs_batch, SyncJob, SyncQueue};
 use shared::adapters::secrets::Secrets;
+use shared::adapters::store::DynamoStore;
+use shared::config::{optional, AppConfig};
 use shared::services::sync::{
     continue_later, ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService,
     TripletexSource,
 };
-use shared::adapters::store::DynamoStore;
 
 /// Seconds until a checkpointed job is delivered again.
 const RESUME_AFTER_SECS: i32 = 5;

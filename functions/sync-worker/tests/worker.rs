@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use inndrive_local::stack::{start, StackOptions};
 use serde_json::json;
-use shared::domain::setup::IntegrationStatus;
 use shared::adapters::queue::{SyncQueue, SyncReason};
+use shared::domain::setup::IntegrationStatus;
 use sync_support::*;
 
 fn bin_dir() -> PathBuf {

@@ -9,7 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use shared::domain::collection::interest::BalanceChange;
 use shared::domain::collection::kid::{Kid, KidModulus};
-use shared::domain::collection::letters::{ClaimFacts, DebtorKind, LetterKind, Objection, SentLetter};
+use shared::domain::collection::letters::{
+    ClaimFacts, DebtorKind, LetterKind, Objection, SentLetter,
+};
 use shared::domain::collection::limitation::{Interruption, InterruptionKind};
 use shared::domain::{InterestError, Money, RuleGap, Rulebook};
 use std::process::ExitCode;

@@ -27,11 +27,11 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::tripletex::RetryPolicy;
 use crate::domain::ledger::registry::{
     status_from_lookup, RegistryLookup, RegistryStatus, StopReason,
 };
 use crate::domain::OrgNumber;
-use crate::adapters::tripletex::RetryPolicy;
 
 /// The production API base.
 pub const PRODUCTION_BASE_URL: &str = "https://data.brreg.no/enhetsregisteret/api";

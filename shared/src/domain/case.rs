@@ -22,8 +22,8 @@
 mod tests;
 
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
-use crate::domain::collection::letters::LetterKind;
 use super::setup::{AccountId, OrgId};
+use crate::domain::collection::letters::LetterKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

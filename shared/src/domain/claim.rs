@@ -34,10 +34,10 @@
 #[cfg(test)]
 mod tests;
 
-use crate::domain::collection::calendar::next_business_day_on_or_after;
 use super::classify::{Classification, CreditKind, Flag, Severity};
 use super::money::Money;
 use super::setup::{AccountId, OrgId};
+use crate::domain::collection::calendar::next_business_day_on_or_after;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

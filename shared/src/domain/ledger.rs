@@ -36,8 +36,8 @@ pub use model::*;
 use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::collection::calendar::next_business_day_on_or_after;
 use super::setup::IntegrationSettings;
+use crate::domain::collection::calendar::next_business_day_on_or_after;
 
 /// The settings that decide what is mirrored, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,11 @@ use std::collections::HashMap;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::store::claims::{
+    CaseFilter, CaseWrite, ClaimRecord, ClaimSummary, CreditClassification, HeldEvent, Problem,
+    Removal, Save, StoredCase,
+};
+use crate::adapters::store::{DynamoStore, StoreError};
 use crate::domain::case::{
     Actor, Case, CaseEntry, CaseError, CaseId, CaseState, CaseStatus, CloseReason, Note,
 };
@@ -22,11 +27,6 @@ use crate::domain::claim::{
 };
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::setup::{AccountId, OrgId};
-use crate::adapters::store::claims::{
-    CaseFilter, CaseWrite, ClaimRecord, ClaimSummary, CreditClassification, HeldEvent, Problem,
-    Removal, Save, StoredCase,
-};
-use crate::adapters::store::{DynamoStore, StoreError};
 
 /// How often a write is retried after losing an optimistic-lock race.
 pub const MAX_ATTEMPTS: usize = 5;

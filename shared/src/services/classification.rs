@@ -25,6 +25,12 @@ use async_trait::async_trait;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::adapters::queue::{ClassificationBatch, ClassificationMessage};
+use crate::adapters::store::claims::{
+    claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
+    Save,
+};
+use crate::adapters::store::{DynamoStore, StoreError};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::claim::{
     Applied, ClaimEffect, ClaimEvent, ClaimEventKind, ClaimId, ClaimState, ClaimStatus, EventKey,
@@ -33,13 +39,7 @@ use crate::domain::claim::{
 use crate::domain::classify::classify;
 use crate::domain::ledger::{ItemSource, LedgerEvent};
 use crate::domain::Money;
-use crate::adapters::queue::{ClassificationBatch, ClassificationMessage};
 use crate::services::cases::open_case_if_due;
-use crate::adapters::store::claims::{
-    claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
-    Save,
-};
-use crate::adapters::store::{DynamoStore, StoreError};
 
 /// Conditional-write attempts before a message is given back to the queue.
 pub const MAX_ATTEMPTS: usize = 8;

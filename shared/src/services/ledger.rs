@@ -27,18 +27,18 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::queue::{SyncJob, SyncQueue, SyncReason};
+use crate::adapters::store::ledger::{
+    account_pk, ready_notice_sk, ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
+};
+use crate::adapters::store::{DynamoStore, StoreError};
 use crate::domain::ledger::{
     ItemStatus, LedgerItem, LedgerQuery, RecordRef, SkipReason, SkipRecord, SyncCounts,
 };
 use crate::domain::setup::{
     AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress,
 };
-use crate::adapters::queue::{SyncJob, SyncQueue, SyncReason};
 use crate::services::sync::job_for;
-use crate::adapters::store::ledger::{
-    account_pk, ready_notice_sk, ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
-};
-use crate::adapters::store::{DynamoStore, StoreError};
 
 /// Page size of the listings: default and largest.
 pub const DEFAULT_LIMIT: u32 = 100;

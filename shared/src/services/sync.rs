@@ -37,14 +37,10 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::adapters::brreg::{BrregCache, CachedBrreg};
-use crate::domain::ledger::{
-    build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
-};
-use crate::domain::setup::{
-    AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
-};
 use crate::adapters::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
-use crate::adapters::queue::{BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason};
+use crate::adapters::queue::{
+    BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason,
+};
 use crate::adapters::secrets::{Secrets, SecretsError};
 use crate::adapters::store::ledger::{
     BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
@@ -52,6 +48,12 @@ use crate::adapters::store::ledger::{
 };
 use crate::adapters::store::{DynamoStore, StoreError};
 use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+use crate::domain::ledger::{
+    build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
+};
+use crate::domain::setup::{
+    AccountId, Integration, IntegrationStatus, LastSync, OrgId, SyncProgress, TripletexFix,
+};
 use read::{ReadError, Reader};
 
 /// Knobs of the worker.

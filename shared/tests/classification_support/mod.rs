@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
+use shared::adapters::queue::ClassificationMessage;
+use shared::adapters::store::DynamoStore;
 use shared::domain::claim::VoucherPostingJob;
 use shared::domain::classify::{CounterPosting, CreditEvidence, CreditKind};
 use shared::domain::ledger::{
@@ -24,9 +26,7 @@ use shared::domain::setup::{
     OrgId, TripletexKey,
 };
 use shared::domain::Money;
-use shared::adapters::queue::ClassificationMessage;
 use shared::services::classification::PostingJobs;
-use shared::adapters::store::DynamoStore;
 use test_support::{moto, Stack};
 
 /// A voucher-posting queue that counts what it was given (and can be told to fail).

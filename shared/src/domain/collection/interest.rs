@@ -15,8 +15,8 @@
 //! ([`Rulebook::interest_total`]) performs no heap allocation.
 
 use super::calendar::next_business_day_on_or_after;
-use crate::domain::money::Money;
 use super::rulebook::{Missing, RuleGap, RuleRef, Rulebook, Table};
+use crate::domain::money::Money;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -24,8 +24,8 @@
 //! The decision holds only `Copy` data; sentences are formatted at the edges.
 
 use super::calendar::next_business_day_on_or_after;
-use crate::domain::money::Money;
 use super::rulebook::{add_days, add_months, fee_amount, Missing, RuleGap, RuleRef, Rulebook};
+use crate::domain::money::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;

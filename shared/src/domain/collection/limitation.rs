@@ -19,8 +19,8 @@
 
 use super::calendar::next_business_day_on_or_after;
 use super::interest::{Interest, InterestError};
-use crate::domain::money::Money;
 use super::rulebook::{add_days, add_months, RuleGap, RuleRef, Rulebook};
+use crate::domain::money::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 

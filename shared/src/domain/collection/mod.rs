@@ -3,6 +3,7 @@
 //! KID and the business-day calendar. What a letter may demand on a given day is decided here.
 
 pub mod calendar;
+pub mod dunning;
 pub mod interest;
 pub mod kid;
 pub mod letters;

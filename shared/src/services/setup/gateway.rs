@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use super::ports::{
     EmployeeCredential, GatewayError, ReachableCompany, TripletexGateway, VerifiedKey,
 };
-use crate::domain::setup::TripletexFix;
 use crate::adapters::tripletex::{Acting, ApiError, EmployeeKey, TripletexClient, TripletexError};
+use crate::domain::setup::TripletexFix;
 
 fn employee_key(key: &EmployeeCredential) -> EmployeeKey {
     EmployeeKey::new(key.cache_id.clone(), key.token.clone())

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use crate::domain::setup::{
-    Account, AccountId, Integration, KeyId, OrgId, TripletexFix, TripletexKey,
-};
 use crate::adapters::queue::{QueueError, SyncJob, SyncQueue};
 use crate::adapters::secrets::{Secrets, SecretsError};
 use crate::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
 use crate::adapters::store::{DynamoStore, StoreError};
+use crate::domain::setup::{
+    Account, AccountId, Integration, KeyId, OrgId, TripletexFix, TripletexKey,
+};
 
 /// Persistence of accounts, keys and integrations (DynamoDB in production).
 #[async_trait]

@@ -13,11 +13,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::tripletex::model::ListPage;
+use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
 use crate::domain::classify;
 use crate::domain::ledger::raw::{parse_items, RawCustomer, RawInvoice, RawPosting, RawVoucher};
 use crate::domain::ledger::{LedgerRead, RecordKind, SkipRecord};
-use crate::adapters::tripletex::model::ListPage;
-use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
 
 pub const CUSTOMER_FIELDS: &str = "id,version,name,customerNumber,organizationNumber,isInactive,\
 isPrivateIndividual,email,invoiceEmail,overdueNoticeEmail,invoicesDueIn,invoicesDueInType,\

@@ -24,10 +24,12 @@
 
 use std::collections::HashMap;
 
+use crate::adapters::store::ledger::CustomerRegistry;
+use crate::adapters::tripletex::{
+    is_version_conflict, Acting, AddressBody, EmployeeKey, TripletexClient,
+};
 use crate::domain::ledger::{MirroredCustomer, PostalAddress};
 use crate::domain::setup::IntegrationSettings;
-use crate::adapters::store::ledger::CustomerRegistry;
-use crate::adapters::tripletex::{is_version_conflict, Acting, AddressBody, EmployeeKey, TripletexClient};
 
 /// One customer whose Tripletex postal address is to become the register's.
 #[derive(Debug, Clone, PartialEq, Eq)]
