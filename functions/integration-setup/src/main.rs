@@ -1,8 +1,5 @@
-//! integration-setup: the HTTP API for accounts, Tripletex keys and integrations, and what a user
-//! sees of the mirrored ledger (ledger, customers, sync status, manual sync, notifications) (API
-//! Gateway HTTP API with a JWT authorizer). Everything is built once per process; the handler is in handler.rs.
-
-mod handler;
+//! integration-setup: builds the configuration, the clients and the services once per process and
+//! hands every request to the handler (lib.rs).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,7 +39,7 @@ async fn main() -> ExitCode {
         aws_sdk_sqs::Client::new(&sdk),
         config.sync_queue_url.clone(),
     );
-    let service = handler::Services {
+    let service = integration_setup::Services {
         setup: SetupService::new(
             Arc::new(store.clone()),
             Arc::new(secrets),
@@ -52,7 +49,11 @@ async fn main() -> ExitCode {
         ledger: LedgerService::new(store, ddb, queue),
     };
     let service = &service;
-    match run(service_fn(move |req| handler::handle(service, req))).await {
+    match run(service_fn(move |req| {
+        integration_setup::handle(service, req)
+    }))
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("integration-setup: runtime error: {e}");

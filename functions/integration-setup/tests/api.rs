@@ -809,7 +809,7 @@ async fn tripletex_down_is_503_with_retry_after() {
             secrets,
         )),
     );
-    let svc = common::handler::Services {
+    let svc = integration_setup::Services {
         setup,
         ledger: shared::services::ledger::LedgerService::new(
             w.store.clone(),
@@ -823,7 +823,7 @@ async fn tripletex_down_is_503_with_retry_after() {
         Some("org_a"),
         Some(&key_body(DEMO_ACCOUNTANT_KEY, true)),
     );
-    let resp = common::handler::handle(&svc, req).await.unwrap();
+    let resp = integration_setup::handle(&svc, req).await.unwrap();
     assert_eq!(resp.status().as_u16(), 503);
     assert!(resp.headers().contains_key("retry-after"));
     let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
@@ -889,13 +889,13 @@ async fn pasting_a_key_again_or_repeating_an_account_post_creates_nothing_new() 
             .insert("idempotency-key", key.parse().unwrap());
         req
     };
-    let r1 = common::handler::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
+    let r1 = integration_setup::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
         .await
         .unwrap();
-    let r2 = common::handler::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
+    let r2 = integration_setup::handle(&w.svc, post("k-1", "Bakeriet Hansen AS"))
         .await
         .unwrap();
-    let r3 = common::handler::handle(&w.svc, post("k-1", "Noe annet AS"))
+    let r3 = integration_setup::handle(&w.svc, post("k-1", "Noe annet AS"))
         .await
         .unwrap();
     assert_eq!(

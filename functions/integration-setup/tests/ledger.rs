@@ -778,7 +778,7 @@ async fn before_the_first_sync_the_ledger_is_empty_and_says_so() {
 async fn a_queue_that_refuses_the_job_is_503_and_the_next_request_is_not_deduplicated() {
     let w = World::new().await;
     let l = synced(&w).await;
-    let broken = common::handler::Services {
+    let broken = integration_setup::Services {
         setup: shared::services::setup::SetupService::new(
             std::sync::Arc::new(w.store.clone()),
             std::sync::Arc::new(shared::adapters::secrets::Secrets::new(
@@ -806,7 +806,7 @@ async fn a_queue_that_refuses_the_job_is_503_and_the_next_request_is_not_dedupli
     };
     let path = format!("/v1/accounts/{}/integration/sync", l.account);
     let resp =
-        common::handler::handle(&broken, common::api_request("POST", &path, Some(ORG), None))
+        integration_setup::handle(&broken, common::api_request("POST", &path, Some(ORG), None))
             .await
             .unwrap();
     assert_eq!(resp.status().as_u16(), 503);

@@ -1,5 +1,9 @@
 //! API Gateway HTTP API emulation: routes from the template's `HttpApi` events, the JWT authorizer,
 //! payload format 2.0 in, the function's response out.
+//!
+//! The stage is the template's `StageName`. `$default` serves at the root of the URL; a named stage
+//! serves under `/{stage}/…` and, as API Gateway does, keeps that prefix in the event's `rawPath`
+//! and `requestContext.http.path` (routes are matched without it).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,7 +18,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::jwt;
 use crate::runtime::{FunctionRunner, InvokeError};
-use crate::template::{CorsDef, JwtAuthorizerDef, LOCAL_API_ID};
+use crate::template::{CorsDef, JwtAuthorizerDef, DEFAULT_STAGE, LOCAL_API_ID};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seg {
@@ -93,14 +97,32 @@ fn match_path(segs: &[Seg], path: &str) -> Option<BTreeMap<String, String>> {
     (parts.len() == segs.len()).then_some(params)
 }
 
-/// The HTTP API: routes, authorizer and CORS as the template configures them.
+/// The HTTP API: stage, routes, authorizer and CORS as the template configures them.
 pub struct HttpApi {
+    /// `$default`, or a stage name that prefixes every path.
+    pub stage: String,
     pub routes: Vec<Route>,
     pub jwt: Option<JwtAuthorizerDef>,
     pub cors: Option<CorsDef>,
 }
 
 impl HttpApi {
+    /// The path under the stage: `raw_path` itself for `$default`, `raw_path` without `/{stage}`
+    /// for a named stage (None when it is not under the stage, which API Gateway answers 404).
+    pub fn path_in_stage<'p>(&self, raw_path: &'p str) -> Option<&'p str> {
+        if self.stage == DEFAULT_STAGE {
+            return Some(raw_path);
+        }
+        match raw_path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(self.stage.as_str()))
+        {
+            Some("") => Some("/"),
+            Some(rest) if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
+    }
+
     /// The most specific matching route (API Gateway's rule: literal segments beat parameters, which
     /// beat greedy `{proxy+}`; an exact method beats ANY; `$default` last).
     pub fn find(&self, method: &str, path: &str) -> Option<(&Route, BTreeMap<String, String>)> {
@@ -191,6 +213,8 @@ pub struct EventInput<'a> {
     pub body: &'a [u8],
     pub source_ip: &'a str,
     pub route_key: &'a str,
+    /// `$default` or the stage's name (whose prefix `raw_path` then carries).
+    pub stage: &'a str,
     pub path_params: &'a BTreeMap<String, String>,
     /// Verified JWT claims (None on routes without an authorizer).
     pub claims: Option<&'a Map<String, Json>>,
@@ -286,7 +310,7 @@ pub fn build_event(i: &EventInput) -> Json {
         },
         "requestId": uuid::Uuid::new_v4().to_string(),
         "routeKey": i.route_key,
-        "stage": "$default",
+        "stage": i.stage,
         "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
         "timeEpoch": now.timestamp_millis(),
     });
@@ -467,7 +491,10 @@ async fn route_request(
     let method = parts.method.as_str().to_uppercase();
     let raw_path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
-    let Some((route, params)) = api.find(&method, &raw_path) else {
+    let found = api
+        .path_in_stage(&raw_path)
+        .and_then(|path| api.find(&method, path));
+    let Some((route, params)) = found else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
     let claims = match (&api.jwt, route.authorized) {
@@ -505,6 +532,7 @@ async fn route_request(
         body: &body,
         source_ip: &source_ip,
         route_key: &route_key,
+        stage: &api.stage,
         path_params: &params,
         claims: claims.as_ref(),
     });
@@ -583,6 +611,7 @@ mod tests {
             body: br#"{"x":1}"#,
             source_ip: "127.0.0.1",
             route_key: "PUT /v1/accounts/{id}/integration",
+            stage: "$default",
             path_params: &params,
             claims: Some(&claims),
         });
@@ -623,6 +652,47 @@ mod tests {
             lambda_http::Body::Text(t) => assert_eq!(t, r#"{"x":1}"#),
             other => panic!("unexpected body {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_named_stage_prefixes_the_path_and_stays_in_raw_path() {
+        let api = |stage: &str| HttpApi {
+            stage: stage.into(),
+            routes: vec![],
+            jwt: None,
+            cors: None,
+        };
+        let prod = api("prod");
+        assert_eq!(
+            prod.path_in_stage("/prod/v1/cases/c1"),
+            Some("/v1/cases/c1")
+        );
+        assert_eq!(prod.path_in_stage("/prod"), Some("/"));
+        assert_eq!(prod.path_in_stage("/v1/cases/c1"), None);
+        assert_eq!(prod.path_in_stage("/production/v1"), None);
+        let default = api("$default");
+        assert_eq!(default.path_in_stage("/v1/cases/c1"), Some("/v1/cases/c1"));
+
+        // What the function receives: the prefix in rawPath and http.path, the stage named.
+        let params = BTreeMap::from([("id".to_string(), "c1".to_string())]);
+        let ev = build_event(&EventInput {
+            method: "GET",
+            raw_path: "/prod/v1/cases/c1",
+            raw_query: "",
+            headers: &HeaderMap::new(),
+            body: b"",
+            source_ip: "127.0.0.1",
+            route_key: "GET /v1/cases/{id}",
+            stage: "prod",
+            path_params: &params,
+            claims: None,
+        });
+        assert_eq!(ev["rawPath"], "/prod/v1/cases/c1");
+        assert_eq!(ev["requestContext"]["http"]["path"], "/prod/v1/cases/c1");
+        assert_eq!(ev["requestContext"]["stage"], "prod");
+        use lambda_http::RequestExt;
+        let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+        assert_eq!(req.raw_http_path(), "/prod/v1/cases/c1");
     }
 
     #[tokio::test]

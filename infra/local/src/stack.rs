@@ -119,7 +119,8 @@ impl Default for StackOptions {
 
 /// A running local stack. Dropping it stops everything (without waiting); prefer [`LocalStack::shutdown`].
 pub struct LocalStack {
-    /// e.g. "http://127.0.0.1:PORT" (routes as in the template: `{api_url}/v1/accounts`).
+    /// e.g. "http://127.0.0.1:PORT", with `/{stage}` for a named stage (routes as in the template:
+    /// `{api_url}/v1/accounts`).
     pub api_url: String,
     pub moto_endpoint: String,
     /// The sandbox's base URL ("http://127.0.0.1:PORT/v2") when one was started.
@@ -308,6 +309,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         .map(|j| j.audiences.clone())
         .unwrap_or_else(|| vec![jwt::DEV_AUDIENCE.into()]);
     let api = Arc::new(HttpApi {
+        stage: api_def.stage.clone(),
         routes,
         jwt: api_def.jwt,
         cors: api_def.cors,
@@ -315,7 +317,11 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.api_port.unwrap_or(0)))
         .await
         .with_context(|| format!("binding the API port {:?}", opts.api_port))?;
-    let api_url = format!("http://{}", listener.local_addr()?);
+    // A named stage serves under `/{stage}`; `$default` at the root.
+    let api_url = match api_def.stage.as_str() {
+        crate::template::DEFAULT_STAGE => format!("http://{}", listener.local_addr()?),
+        stage => format!("http://{}/{stage}", listener.local_addr()?),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut api_stop = stop_rx.clone();

@@ -15,6 +15,9 @@ use serde_json::{Map, Value as Json};
 pub const REGION: &str = "eu-north-1";
 /// moto's default account id.
 pub const ACCOUNT_ID: &str = "123456789012";
+/// The stage an HTTP API serves at the root of its URL (no path prefix).
+pub const DEFAULT_STAGE: &str = "$default";
+
 /// The API id the local API Gateway reports (`requestContext.apiId`, `!Ref HttpApi`).
 pub const LOCAL_API_ID: &str = "localapi";
 
@@ -704,12 +707,25 @@ pub struct SqsSourceDef {
     pub enabled: bool,
 }
 
-/// An `AWS::Serverless::HttpApi`'s JWT authorizer and CORS settings.
-#[derive(Debug, Clone, Default)]
+/// An `AWS::Serverless::HttpApi`'s stage, JWT authorizer and CORS settings.
+#[derive(Debug, Clone)]
 pub struct HttpApiDef {
     pub logical_id: String,
+    /// `StageName`; `$default` when the template names none.
+    pub stage: String,
     pub jwt: Option<JwtAuthorizerDef>,
     pub cors: Option<CorsDef>,
+}
+
+impl Default for HttpApiDef {
+    fn default() -> Self {
+        HttpApiDef {
+            logical_id: String::new(),
+            stage: DEFAULT_STAGE.to_string(),
+            jwt: None,
+            cors: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -919,8 +935,13 @@ impl Template {
                 }),
                 _ => None,
             });
+            let stage = p
+                .get("StageName")
+                .map(scalar_to_string)
+                .unwrap_or_else(|| DEFAULT_STAGE.to_string());
             out.push(HttpApiDef {
                 logical_id: r.logical_id.clone(),
+                stage,
                 jwt,
                 cors,
             });
@@ -1076,6 +1097,7 @@ mod tests {
         assert_eq!(jwt.issuer, "https://issuer.local/");
         assert_eq!(jwt.audiences, vec!["aud-a", "aud-b"]);
         assert_eq!(apis[0].cors.as_ref().unwrap().max_age, Some(600));
+        assert_eq!(apis[0].stage, "$default");
     }
 
     #[test]

@@ -332,3 +332,28 @@ pub async fn drain_fifo(
     }
     out
 }
+
+/// The routes `template.yaml` sends to the function built as `binary`, as API Gateway route keys
+/// (`GET /v1/accounts/{id}`), sorted: what the function's router must serve.
+pub fn http_routes(binary: &str) -> Vec<String> {
+    let function = template()
+        .resources_of_type("AWS::Serverless::Function")
+        .find(|r| r.metadata["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("template.yaml has no function built as {binary}"));
+    let mut routes: Vec<String> = function.properties["Events"]
+        .as_object()
+        .into_iter()
+        .flat_map(|events| events.values())
+        .filter(|e| e["Type"] == "HttpApi")
+        .map(|e| {
+            let p = &e["Properties"];
+            format!(
+                "{} {}",
+                scalar_to_string(&p["Method"]).to_uppercase(),
+                scalar_to_string(&p["Path"])
+            )
+        })
+        .collect();
+    routes.sort();
+    routes
+}

@@ -1,4 +1,5 @@
-//! Test harness: moto (local AWS) + the Tripletex sandbox + the real adapters and handler.
+//! Test harness: moto (local AWS) + the Tripletex sandbox + the real adapters and the function's
+//! handler (the `integration_setup` crate).
 //!
 //! moto and the resources come from the `test-support` crate: `MOTO_ENDPOINT` if set (./dev test
 //! sets it), otherwise a moto_server from a venv, stopped when the test process ends. Every test
@@ -10,6 +11,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use integration_setup::{handle, Services};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::adapters::queue::SyncQueue;
@@ -19,9 +21,6 @@ use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
 use test_support::{drain_fifo, moto, Stack};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
-
-#[path = "../../src/handler.rs"]
-pub mod handler;
 
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
@@ -65,7 +64,7 @@ fn init_logs() {
 
 /// One test's world: its own table, queue, secrets and sandbox, and the service as main.rs builds it.
 pub struct World {
-    pub svc: handler::Services,
+    pub svc: Services,
     pub store: DynamoStore,
     pub ddb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -103,7 +102,7 @@ impl World {
         let store = DynamoStore::new(ddb.clone(), table.clone());
         let secrets = Secrets::new(sm.clone(), secret_prefix.clone());
         let queue = SyncQueue::new(sqs.clone(), queue_url.clone());
-        let svc = handler::Services {
+        let svc = Services {
             setup: SetupService::new(
                 Arc::new(store.clone()),
                 Arc::new(secrets.clone()),
@@ -140,9 +139,7 @@ impl World {
         body: Option<&str>,
     ) -> (u16, Value, Response<Body>) {
         let req = api_request(method, path_and_query, org, body);
-        let resp = handler::handle(&self.svc, req)
-            .await
-            .expect("handler never fails");
+        let resp = handle(&self.svc, req).await.expect("handler never fails");
         let text = String::from_utf8_lossy(resp.body().as_ref()).to_string();
         self.responses.lock().unwrap().push(text.clone());
         let json = if text.is_empty() {
