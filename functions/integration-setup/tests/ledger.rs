@@ -8,13 +8,15 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::World;
 use serde_json::{json, Value};
+use shared::adapters::store::ledger::{
+    MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary,
+};
 use shared::domain::ledger::{
     ItemSource, ItemStatus, LedgerItem, MirroredCustomer, RecordKind, RecordRef, SkipReason,
     SkipRecord, SyncCounts,
 };
 use shared::domain::setup::{AccountId, IntegrationStatus, LastSync, OrgId};
 use shared::domain::{DebtorKind, Money};
-use shared::adapters::store::ledger::{MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary};
 use tripletex_sandbox::{DEMO_ACCOUNTANT_KEY, DEMO_FULL_CLIENT_ID};
 
 const ORG: &str = "org_ledger";
@@ -66,6 +68,8 @@ fn item(id: &str, customer: i64, status: ItemStatus, overdue: bool, owed: i64) -
         },
         unclassified_credits: Money::from_kroner(0),
         owed: Money::from_kroner(owed),
+        credit_balance: Money::from_kroner(0),
+        cross_check: None,
         status,
         overdue,
         debit_posting_ids: vec![],
