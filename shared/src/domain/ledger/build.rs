@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::model::*;
 use super::raw::*;
 use super::{is_overdue, LedgerPolicy};
-use crate::domain::classify::{self, CounterPosting, CreditEvidence, CreditKind, VoucherTypeRef};
+use crate::domain::classify::{self, CounterPosting, CreditEvidence, VoucherTypeRef};
 use crate::domain::owed::{self, CreditEffect, CrossCheck};
 use crate::domain::{DebtorKind, Money, OrgNumber};
 
@@ -602,6 +602,14 @@ struct Draft<'p> {
     credits: Vec<(&'p Post<'p>, Option<&'p Inv<'p>>)>,
 }
 
+/// The item's own voucher: the invoice's, or the first debit posting's (the claim's mirror carries
+/// it as the voucher whose reversal cancels the claim).
+fn own_voucher(d: &Draft<'_>) -> Option<i64> {
+    d.invoice
+        .and_then(|i| i.voucher_id)
+        .or_else(|| d.anchor().and_then(|a| a.voucher_id()))
+}
+
 impl<'p> Draft<'p> {
     fn anchor(&self) -> Option<&'p Post<'p>> {
         self.debits
@@ -873,27 +881,17 @@ impl<'a> Builder<'a> {
             // A reversal of the item's own voucher cancels what was booked, as on the claim
             // (whose mirror carries this voucher): nothing is owed of it, and the reversing
             // credit itself counts for nothing beyond that.
-            let own_voucher = d
-                .invoice
-                .and_then(|i| i.voucher_id)
-                .or_else(|| anchor.and_then(|a| a.voucher_id()));
-            let reverses_own = |c: &CreditLine| {
-                c.reversed_by.is_none()
-                    && c.preliminary_kind == CreditKind::Reversal
-                    && own_voucher.is_some()
-                    && c.evidence.reverses_voucher_id == own_voucher
-            };
-            let booked = if credits.iter().any(reverses_own) {
+            let own_voucher = own_voucher(d);
+            let booked = if credits.iter().any(|c| c.cancels(own_voucher)) {
                 Money::ZERO
             } else {
                 principal
             };
             owed::derive(
                 booked,
-                credits.iter().map(|c| match reverses_own(c) {
-                    true => (CreditEffect::Void, c.reduction()),
-                    false => (c.effect(), c.reduction()),
-                }),
+                credits
+                    .iter()
+                    .map(|c| (c.effect_on(own_voucher), c.reduction())),
             )
         };
         let derived = match derived {
@@ -977,9 +975,7 @@ impl<'a> Builder<'a> {
             overdue,
             debit_posting_ids,
             credits,
-            voucher_id: inv
-                .and_then(|i| i.voucher_id)
-                .or_else(|| anchor.and_then(|a| a.voucher_id())),
+            voucher_id: own_voucher(d),
             pdf_available: inv.is_some(),
             document_id: inv.and_then(|i| i.document_id),
             currency: inv.and_then(|i| i.currency.map(str::to_ascii_uppercase)),

@@ -181,14 +181,26 @@ pub struct CreditLine {
 }
 
 impl CreditLine {
-    /// How the credit counts toward what is owed ([`crate::domain::owed`]): void when a later
-    /// voucher reverses it, else as its preliminary classification says (the claim maps the
-    /// worker's classification, made from the same evidence, the same way).
-    pub fn effect(&self) -> CreditEffect {
-        match self.reversed_by {
-            Some(_) => CreditEffect::Void,
-            None => CreditEffect::of_classified(self.preliminary_kind, self.needs_review),
+    /// How the credit counts toward what is owed on an item whose own voucher (the invoice's, or
+    /// the first debit posting's) is `own_voucher` ([`crate::domain::owed`]): void when a later
+    /// voucher reverses it, or when it reverses the item's own voucher (then what was booked is
+    /// cancelled instead: [`CreditLine::cancels`]); else as its preliminary classification says
+    /// (the claim maps the worker's classification, made from the same evidence, the same way).
+    pub fn effect_on(&self, own_voucher: Option<i64>) -> CreditEffect {
+        if self.reversed_by.is_some() || self.cancels(own_voucher) {
+            return CreditEffect::Void;
         }
+        CreditEffect::of_classified(self.preliminary_kind, self.needs_review)
+    }
+
+    /// Whether the credit is a reversal of the voucher `own_voucher` (not itself reversed): the
+    /// item's principal is cancelled, as the claim cancels it when its invoice voucher is
+    /// reversed.
+    pub fn cancels(&self, own_voucher: Option<i64>) -> bool {
+        self.reversed_by.is_none()
+            && self.preliminary_kind == CreditKind::Reversal
+            && own_voucher.is_some()
+            && self.evidence.reverses_voucher_id == own_voucher
     }
 
     /// How much the credit reduces the customer ledger (positive; the posting is negative).

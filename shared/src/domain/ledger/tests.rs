@@ -845,7 +845,10 @@ fn a_credit_held_for_review_reduces_nothing_in_the_ledger_as_in_the_claim() {
     let c = &i.credits[0];
     assert_eq!(c.preliminary_kind, CreditKind::CreditNote);
     assert!(c.needs_review);
-    assert_eq!(c.effect(), crate::domain::owed::CreditEffect::Undecided);
+    assert_eq!(
+        c.effect_on(i.voucher_id),
+        crate::domain::owed::CreditEffect::Undecided
+    );
     assert_eq!(i.owed, kr(3000), "held, not settled");
     assert_eq!(i.unclassified_credits, kr(3000));
     assert_eq!(

@@ -218,7 +218,7 @@ proptest! {
         let b = build(&invs, &posts, flags, today);
         for i in &b.items {
             let sum = |e: CreditEffect| i.credits.iter()
-                .filter(|c| c.effect() == e)
+                .filter(|c| c.effect_on(i.voucher_id) == e)
                 .fold(Money::ZERO, |acc, c| acc + c.reduction());
             prop_assert!(!i.owed.is_negative() && !i.credit_balance.is_negative());
             prop_assert!(i.owed.is_zero() || i.credit_balance.is_zero());
