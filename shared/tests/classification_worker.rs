@@ -528,6 +528,7 @@ async fn a_voucher_item_whose_principal_grows_under_the_same_posting_version_is_
             due_date_estimated: false,
             // The first debit posting's version: unchanged when a fee is booked on the number.
             source_version: Some(3),
+            cross_check: None,
         };
         LedgerEvent::ItemMirrored(ItemMirroredEvent {
             key: format!("mirror:item_55001:{}", facts.hash()),

@@ -68,6 +68,8 @@ fn item(id: &str, customer: i64, status: ItemStatus, overdue: bool, owed: i64) -
         },
         unclassified_credits: Money::from_kroner(0),
         owed: Money::from_kroner(owed),
+        credit_balance: Money::from_kroner(0),
+        cross_check: None,
         status,
         overdue,
         debit_posting_ids: vec![],

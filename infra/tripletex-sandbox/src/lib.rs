@@ -9,7 +9,7 @@ mod server;
 mod store;
 
 pub use faults::{FaultKind, FaultRule, Faults, RateLimit};
-pub use fixture::{Entitlement, Fixture, WRITE_OFF_WITHOUT_MARKER_JSON};
+pub use fixture::{Entitlement, Fixture, UNMATCHED_WRITE_OFF_JSON, WRITE_OFF_WITHOUT_MARKER_JSON};
 pub use generator::{generate, CompanyData, GenSpec, GenStats};
 pub use server::Stats;
 

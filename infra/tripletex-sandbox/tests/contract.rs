@@ -489,6 +489,8 @@ async fn expanded_references_match_the_spec() {
     let fixture = Fixture::demo()
         .with_write_off_without_marker()
         .unwrap()
+        .with_unmatched_write_off()
+        .unwrap()
         .with_generated_company(
             DEMO_FULL_CLIENT_ID,
             tripletex_sandbox::GenSpec::with_postings(5, 1_500).today(today),

@@ -421,6 +421,84 @@ fn the_write_off_scenario_is_added_to_fjordkraft() {
         .is_err());
 }
 
+/// Tripletex's three views of invoice 2003 disagree: the postings net to zero and are closed
+/// (not in `openPost`), the invoice still says 4 200 outstanding.
+#[tokio::test]
+async fn the_unmatched_write_off_is_closed_on_the_ledger_but_outstanding_on_the_invoice() {
+    let f = Fixture::demo().with_unmatched_write_off().unwrap();
+    let err = f
+        .clone()
+        .with_unmatched_write_off()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already has"), "{err}");
+    // Both scenarios fit into one company (no id clashes).
+    f.clone().with_write_off_without_marker().unwrap();
+    let t = T::with(f, Faults::none());
+    let acc = t.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    let (s, _, inv) = t
+        .get(
+            "/invoice?invoiceDateFrom=2026-06-15&invoiceDateTo=2026-06-16&fields=id,invoiceNumber,amount,amountOutstanding,customer(name)",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(s, 200, "{inv}");
+    assert_eq!(
+        inv["values"],
+        json!([{"id": 80004, "invoiceNumber": 2003, "amount": 4200.0,
+                "amountOutstanding": 4200.0, "customer": {"name": "Havbruk Service AS"}}])
+    );
+    let (_, _, open) = t
+        .get(
+            "/ledger/posting/openPost?date=2026-12-31&customerId=40002&fields=id",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(
+        open["values"],
+        json!([]),
+        "nothing open for Havbruk: {open}"
+    );
+    let (_, _, posts) = t
+        .get(
+            "/ledger/posting?dateFrom=2026-06-01&dateTo=2027-01-01&customerId=40002&invoiceNumber=2003&fields=id,amount,invoiceNumber,closeGroup(id),account(number),voucher(description)",
+            &full,
+            &acc,
+        )
+        .await;
+    let ours: Vec<&Value> = posts["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["invoiceNumber"] == "2003")
+        .collect();
+    assert_eq!(
+        ours,
+        vec![
+            &json!({"id": 60013, "amount": 4200.0, "invoiceNumber": "2003", "closeGroup": {"id": 90004},
+                    "account": {"number": 1500}, "voucher": {"description": "Faktura 2003"}}),
+            &json!({"id": 60015, "amount": -4200.0, "invoiceNumber": "2003", "closeGroup": {"id": 90004},
+                    "account": {"number": 1500},
+                    "voucher": {"description": "Tapsført faktura 2003 Havbruk Service AS"}}),
+        ]
+    );
+    let (_, _, v) = t
+        .get(
+            "/ledger/voucher?dateFrom=2026-10-15&dateTo=2026-10-16&fields=id,postings(account(number),amountGross)",
+            &full,
+            &acc,
+        )
+        .await;
+    assert_eq!(
+        v["values"],
+        json!([{"id": 50008, "postings": [{"account": {"number": 1500}, "amountGross": -4200.0},
+                                           {"account": {"number": 7830}, "amountGross": 4200.0}]}])
+    );
+}
+
 #[tokio::test]
 async fn references_are_expanded_from_the_companys_collections() {
     let t = T::with(

@@ -11,10 +11,14 @@
 //! recovery" is decided by the ledger dates, not by when the worker happened to see them.
 //!
 //! The rules:
-//! - `outstanding principal = principal − credited − paid` (never below zero). A write-off does
+//! - `outstanding principal = principal − credited − paid` (never below zero), computed by
+//!   [`owed::derive`], the one function the mirrored ledger item uses too. A write-off does
 //!   **not** reduce what the debtor owes: it is tracked in `writtenOff` and the claim becomes
 //!   [`ClaimStatus::WrittenOff`] ("open in collection, written off in the accounts"), although
 //!   Tripletex shows the invoice closed (see [`ClaimAmounts::ledger_balance`]).
+//! - When the sync found Tripletex's outstanding figure at odds with the credits
+//!   ([`Mirror::cross_check`]), the claim needs review ([`ClaimState::review_reasons`]); what is
+//!   owed is still derived from the credits.
 //! - Credit notes that cover the principal (or a reversal of the invoice voucher) close the claim
 //!   [`ClaimStatus::ClosedCredited`]; payments that cover principal, fees and interest demanded
 //!   close it [`ClaimStatus::ClosedPaid`] and hand a [`VoucherPostingJob`] to the posting worker,
@@ -36,6 +40,7 @@ mod tests;
 
 use super::classify::{Classification, CreditKind, Flag, Severity};
 use super::money::Money;
+use super::owed::{self, CreditEffect, CrossCheck};
 use super::setup::{AccountId, OrgId};
 use crate::domain::collection::calendar::next_business_day_on_or_after;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -252,10 +257,16 @@ pub struct Mirror {
     /// The due date was derived (SAF-T import without one), not read.
     #[serde(default)]
     pub due_date_estimated: bool,
-    /// Tripletex's version of the invoice; an older or equal version than the recorded one is
-    /// stale. Without versions, a mirror that differs from the recorded one replaces it.
+    /// Tripletex's version of the invoice; an older version than the recorded one is stale, an
+    /// equal one changes only the cross-check. Without versions, a mirror that differs from the
+    /// recorded one replaces it.
     #[serde(default)]
     pub version: Option<i64>,
+    /// Tripletex's outstanding figure and the balance the credits imply, when the sync found them
+    /// at odds (the invoice's version need not change when that happens). The claim then needs
+    /// review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheck>,
 }
 
 /// A credit on the customer ledger (a payment, credit note, write-off, or unknown).
@@ -477,6 +488,21 @@ impl Treatment {
         }
     }
 
+    /// How the parts of `amount` count toward what is owed ([`owed::derive`]).
+    fn effects(&self, amount: Money) -> [(CreditEffect, Money); 2] {
+        let none = (CreditEffect::Void, Money::ZERO);
+        match self {
+            Treatment::Payment | Treatment::CreditNote => [(CreditEffect::Reduces, amount), none],
+            Treatment::WriteOff => [(CreditEffect::WritesOff, amount), none],
+            Treatment::Split { payment, write_off } => [
+                (CreditEffect::Reduces, *payment),
+                (CreditEffect::WritesOff, *write_off),
+            ],
+            Treatment::PendingReview => [(CreditEffect::Undecided, amount), none],
+            Treatment::NotThisClaim => [(CreditEffect::Void, amount), none],
+        }
+    }
+
     /// (payment part, write-off part, credit-note part) of `amount`.
     fn parts(&self, amount: Money) -> (Money, Money, Money) {
         match self {
@@ -526,6 +552,31 @@ pub struct WriteOffRecord {
     pub marker_missing: bool,
 }
 
+/// Why a claim waits for a person. Later stages (dunning) hold a claim that has any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewReason {
+    pub code: ReviewCode,
+    /// English, for the user and the operator (built from Tripletex ledger data).
+    pub message: String,
+    /// The credit held, for `credit_pending_review`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting_id: Option<i64>,
+    /// Both figures, for `sources_disagree`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheck>,
+}
+
+/// The kind of a [`ReviewReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewCode {
+    /// A credit is held: unknown kind, or a flag that asks for a person.
+    CreditPendingReview,
+    /// Tripletex's outstanding figure is not the balance the credits imply.
+    SourcesDisagree,
+}
+
 /// A settlement in full, handed to the voucher-posting worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -565,8 +616,8 @@ pub struct ClaimAmounts {
     pub outstanding: Money,
     /// Paid or credited beyond what is owed: a person refunds or places it.
     pub excess: Money,
-    /// What Tripletex shows on the customer ledger for this item: principal − credited − paid −
-    /// written off (a write-off nets it to zero there). May be negative.
+    /// What Tripletex should show on the customer ledger for this item: principal − credited −
+    /// paid − written off − pending review (a write-off nets it to zero there). May be negative.
     pub ledger_balance: Money,
     /// The invoice voucher itself was reversed.
     #[serde(default)]
@@ -590,14 +641,23 @@ impl ClaimAmounts {
         let mut active: Vec<&CreditEntry> = credits.iter().filter(|e| e.is_active()).collect();
         active.sort_by_key(|e| (e.credit.date, e.credit.voucher_id, e.credit.posting.id));
 
-        let (mut paid, mut written_off, mut credited, mut pending) =
-            (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
+        // What is owed of the principal: the one function the ledger item uses too.
+        let booked = if invoice_reversed {
+            Money::ZERO
+        } else {
+            principal
+        };
+        let derived = owed::derive(
+            booked,
+            active
+                .iter()
+                .flat_map(|e| e.treatment.effects(e.credit.amount)),
+        )
+        .map_err(|_| ClaimError::Overflow)?;
+
+        let (mut paid, mut written_off, mut credited) = (Money::ZERO, Money::ZERO, Money::ZERO);
         let mut paid_after_write_off = Money::ZERO;
         for e in &active {
-            if e.treatment == Treatment::PendingReview {
-                pending = add(pending, e.credit.amount)?;
-                continue;
-            }
             let (p, w, c) = e.treatment.parts(e.credit.amount);
             // A payment on the write-off voucher itself (a split) is not a recovery.
             if !written_off.is_zero() {
@@ -622,13 +682,14 @@ impl ClaimAmounts {
             interest = Money::ZERO;
         }
 
+        let principal_outstanding = derived.owed;
+        // Of the payments, what went to the principal net of credit notes (min(paid, net)).
         let net_principal = if invoice_reversed {
             Money::ZERO
         } else {
             pos(sub(principal, credited)?)
         };
-        let principal_paid = paid.min(net_principal);
-        let principal_outstanding = sub(net_principal, principal_paid)?;
+        let principal_paid = sub(net_principal, principal_outstanding)?;
         let beyond = sub(paid, principal_paid)?;
         let fees_paid = beyond.min(fees);
         let interest_paid = sub(beyond, fees_paid)?.min(interest);
@@ -644,12 +705,7 @@ impl ClaimAmounts {
             add(principal_outstanding, fees_outstanding)?,
             interest_outstanding,
         )?;
-        let booked = if invoice_reversed {
-            Money::ZERO
-        } else {
-            principal
-        };
-        let ledger_balance = sub(sub(sub(booked, credited)?, paid)?, written_off)?;
+        let ledger_balance = derived.expected_balance;
 
         Ok(Self {
             principal,
@@ -657,7 +713,7 @@ impl ClaimAmounts {
             paid,
             written_off,
             recovered,
-            pending_review: pending,
+            pending_review: derived.undecided,
             principal_outstanding,
             fees_demanded,
             fees_outstanding,
@@ -706,11 +762,17 @@ pub enum ClaimChange {
     Mirrored {
         principal: Money,
         due_date: NaiveDate,
+        /// Tripletex's figure at odds with the credits (the claim needs review).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_check: Option<CrossCheck>,
     },
+    /// A newer version of the invoice, or (same version) the cross-check changed.
     #[serde(rename_all = "camelCase")]
     MirrorUpdated {
         principal: Money,
         due_date: NaiveDate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cross_check: Option<CrossCheck>,
     },
     #[serde(rename_all = "camelCase")]
     Credit {
@@ -993,6 +1055,60 @@ impl ClaimState {
         v
     }
 
+    /// Why the claim waits for a person: Tripletex and the credits disagree, or credits are held
+    /// for review (by ledger date). Empty when nothing waits.
+    pub fn review_reasons(&self) -> Vec<ReviewReason> {
+        let mut reasons = Vec::new();
+        if let Some(x) = self.mirror.as_ref().and_then(|m| m.cross_check) {
+            reasons.push(ReviewReason {
+                code: ReviewCode::SourcesDisagree,
+                message: x.explain(self.amounts.principal_outstanding),
+                posting_id: None,
+                cross_check: Some(x),
+            });
+        }
+        let mut held: Vec<&CreditEntry> = self
+            .credits
+            .iter()
+            .filter(|e| e.is_active() && e.treatment == Treatment::PendingReview)
+            .collect();
+        held.sort_by_key(|e| (e.credit.date, e.credit.voucher_id, e.credit.posting.id));
+        for e in held {
+            let c = &e.credit;
+            let flags: Vec<&str> = c.flags.iter().map(|f| f.as_str()).collect();
+            reasons.push(ReviewReason {
+                code: ReviewCode::CreditPendingReview,
+                message: format!(
+                    "the credit of {} on {} (posting {}, voucher {}) is held for a person:                      classified {}{}; it reduces nothing until decided",
+                    c.amount,
+                    c.date,
+                    c.posting.id,
+                    c.voucher_id,
+                    c.kind.as_str(),
+                    if flags.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", flags.join(", "))
+                    }
+                ),
+                posting_id: Some(c.posting.id),
+                cross_check: None,
+            });
+        }
+        reasons
+    }
+
+    /// Whether anything on the claim waits for a person ([`ClaimState::review_reasons`]).
+    pub fn needs_review(&self) -> bool {
+        self.mirror
+            .as_ref()
+            .is_some_and(|m| m.cross_check.is_some())
+            || self
+                .credits
+                .iter()
+                .any(|e| e.is_active() && e.treatment == Treatment::PendingReview)
+    }
+
     /// The settlement in force (the last one, if not undone).
     pub fn current_settlement(&self) -> Option<&Settlement> {
         self.settlements.last().filter(|s| !s.undone)
@@ -1185,7 +1301,25 @@ impl ClaimState {
                 Ok(Some(ClaimChange::Mirrored {
                     principal: m.principal,
                     due_date: m.due_date,
+                    cross_check: m.cross_check,
                 }))
+            }
+            // The same invoice version: Tripletex's figure may have moved without the invoice
+            // being edited (a voucher matched later), so only the cross-check follows.
+            Some(old)
+                if m.version.is_some()
+                    && m.version == old.version
+                    && m.cross_check != old.cross_check =>
+            {
+                let mut next = old.clone();
+                next.cross_check = m.cross_check;
+                let change = ClaimChange::MirrorUpdated {
+                    principal: next.principal,
+                    due_date: next.due_date,
+                    cross_check: next.cross_check,
+                };
+                self.mirror = Some(next);
+                Ok(Some(change))
             }
             Some(old) if is_stale(m.version, old.version) || m == old => Ok(None),
             Some(old) => {
@@ -1199,6 +1333,7 @@ impl ClaimState {
                 Ok(Some(ClaimChange::MirrorUpdated {
                     principal: m.principal,
                     due_date: m.due_date,
+                    cross_check: m.cross_check,
                 }))
             }
         }

@@ -4,6 +4,8 @@
 //!   limitation, KID, calendar).
 //! - [`ledger`], [`classify`], [`claim`], [`case`]: the mirrored reskontro, what each credit is,
 //!   what a claim still owes, and the case that follows it up.
+//! - [`owed`]: what is owed on a claim, derived once from the principal and the credits; the
+//!   ledger item and the claim both use it.
 //! - [`setup`], [`money`], [`orgnr`]: identifiers and values used everywhere.
 
 pub mod case;
@@ -13,6 +15,7 @@ pub mod collection;
 pub mod ledger;
 pub mod money;
 pub mod orgnr;
+pub mod owed;
 pub mod setup;
 
 pub use collection::interest::{

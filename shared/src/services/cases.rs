@@ -23,7 +23,7 @@ use crate::domain::case::{
     Actor, Case, CaseEntry, CaseError, CaseId, CaseState, CaseStatus, CloseReason, Note,
 };
 use crate::domain::claim::{
-    ClaimAmounts, ClaimStatus, ClaimTimelineEntry, Settlement, WriteOffRecord,
+    ClaimAmounts, ClaimStatus, ClaimTimelineEntry, ReviewReason, Settlement, WriteOffRecord,
 };
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::setup::{AccountId, OrgId};
@@ -185,7 +185,8 @@ pub struct CaseView {
     pub claim_status: ClaimStatus,
     /// Written off in the accounts (still collectible).
     pub written_off: bool,
-    /// A credit on the claim waits for a person, or an event was refused.
+    /// A credit on the claim waits for a person, Tripletex's figure and the credits disagree, an
+    /// event was refused, or the item left the ledger.
     pub needs_review: bool,
     pub version: u64,
 }
@@ -231,6 +232,9 @@ pub struct ClaimView {
     pub due_date: Option<NaiveDate>,
     pub due_date_estimated: bool,
     pub amounts: ClaimAmounts,
+    /// Why the claim waits for a person (`needsReview`): credits held for review, Tripletex's
+    /// figure at odds with the credits. Refused events are in `problems`.
+    pub review_reasons: Vec<ReviewReason>,
     /// Active write-offs: amount, date, voucher (and whether the marker word was missing).
     pub write_offs: Vec<WriteOffRecord>,
     /// Every credit with the classifier's verdict and the evidence it used.
@@ -256,6 +260,7 @@ impl ClaimView {
             due_date: m.map(|m| m.due_date),
             due_date_estimated: m.is_some_and(|m| m.due_date_estimated),
             amounts: st.amounts.clone(),
+            review_reasons: st.review_reasons(),
             write_offs: st.write_offs(),
             credits: rec.classifications.clone(),
             settlements: st.settlements.clone(),

@@ -177,6 +177,7 @@ pub fn map_event(event: &LedgerEvent, now: DateTime<Utc>) -> Mapped {
                             ItemSource::Invoice => f.source_version,
                             _ => None,
                         },
+                        cross_check: f.cross_check,
                     }),
                 )),
                 None,

@@ -223,6 +223,7 @@ pub fn mirrored(
         due_date: Some(due),
         due_date_estimated: false,
         source_version: Some(1),
+        cross_check: None,
     };
     LedgerEvent::ItemMirrored(ItemMirroredEvent {
         key: format!("mirror:inv_{invoice_id}:{}", facts.hash()),

@@ -173,7 +173,7 @@ impl ClaimRecord {
             claim_status: self.state.status,
             customer_id: self.state.customer_id(),
             written_off: !self.state.amounts.written_off.is_zero(),
-            needs_review: !self.state.amounts.pending_review.is_zero()
+            needs_review: self.state.needs_review()
                 || !self.problems.is_empty()
                 || self.removed.is_some(),
         }

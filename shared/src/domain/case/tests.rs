@@ -31,6 +31,7 @@ fn claim_for(invoice: i64, customer: i64, principal: i64) -> ClaimState {
             due_date: d("2026-01-19"),
             due_date_estimated: false,
             version: Some(1),
+            cross_check: None,
         },
     ))
     .unwrap();

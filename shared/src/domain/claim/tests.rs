@@ -44,6 +44,7 @@ fn mirror_v(principal: Money, version: i64) -> ClaimEvent {
             due_date: d("2026-01-19"),
             due_date_estimated: false,
             version: Some(version),
+            cross_check: None,
         },
     )
 }
@@ -975,6 +976,127 @@ fn overdue_counts_from_the_business_day_due_date() {
     assert_eq!(empty().case_opens_on(14), None);
 }
 
+fn mirror_with(
+    principal: Money,
+    version: i64,
+    cross_check: Option<CrossCheck>,
+    key: &str,
+) -> ClaimEvent {
+    let mut m = match mirror_v(principal, version).event {
+        ClaimEventKind::Mirrored(m) => m,
+        _ => unreachable!(),
+    };
+    m.cross_check = cross_check;
+    ClaimEvent::new(EventKey::new(key).unwrap(), ClaimEventKind::Mirrored(m))
+}
+
+#[test]
+fn tripletex_at_odds_with_the_credits_holds_the_claim_for_review_without_changing_what_is_owed() {
+    // Invoice of 4 200 written off by a manual voucher never matched to it: the sync saw
+    // amountOutstanding 4 200 while the credits leave 0.
+    let x = CrossCheck {
+        tripletex_outstanding: kr(4200),
+        derived_balance: Money::ZERO,
+    };
+    let mut c = empty();
+    changed(c.apply(mirror_with(kr(4200), 3, Some(x), "mirror:inv_1001:h1")));
+    changed(c.apply(credit(1, 601, "2026-05-20", kr(4200), CreditKind::WriteOff)));
+    assert_eq!(c.amounts.outstanding, kr(4200), "owed once, never 8 400");
+    assert_eq!(c.amounts.written_off, kr(4200));
+    assert_eq!(c.amounts.ledger_balance, Money::ZERO);
+    assert_eq!(c.status, ClaimStatus::WrittenOff);
+    assert!(c.needs_review());
+    let reasons = c.review_reasons();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0].code, ReviewCode::SourcesDisagree);
+    assert_eq!(reasons[0].cross_check, Some(x));
+    assert!(
+        reasons[0].message.contains("4200.00") && reasons[0].message.contains("0.00"),
+        "{}",
+        reasons[0].message
+    );
+    let json = serde_json::to_value(&reasons[0]).unwrap();
+    assert_eq!(json["code"], "sources_disagree");
+    assert_eq!(json["crossCheck"]["tripletexOutstanding"], "4200.00");
+
+    // An older invoice version is stale, whatever its cross-check says.
+    assert_eq!(
+        c.apply(mirror_with(kr(4200), 2, None, "mirror:inv_1001:h0"))
+            .unwrap(),
+        Applied::Stale
+    );
+    assert!(c.needs_review());
+    // Matched in Tripletex later: the same invoice version, the cross-check clears.
+    changed(c.apply(mirror_with(kr(4200), 3, None, "mirror:inv_1001:h2")));
+    assert!(!c.needs_review());
+    assert!(c.review_reasons().is_empty());
+    assert_eq!(c.amounts.outstanding, kr(4200));
+    assert!(matches!(
+        c.timeline.last().unwrap().change,
+        ClaimChange::MirrorUpdated {
+            cross_check: None,
+            ..
+        }
+    ));
+    // The same version with other facts is still stale (only the cross-check follows).
+    assert_eq!(
+        c.apply(mirror_with(kr(9999), 3, None, "mirror:inv_1001:h3"))
+            .unwrap(),
+        Applied::Stale
+    );
+    assert_eq!(c.amounts.principal, kr(4200));
+}
+
+#[test]
+fn a_credit_held_for_review_is_a_readable_reason() {
+    let mut c = mirrored(kr(10_000));
+    changed(c.apply(credit_flags(
+        7,
+        607,
+        "2026-03-01",
+        kr(2_000),
+        CreditKind::Payment,
+        vec![Flag::PossibleWriteOff],
+    )));
+    let reasons = c.review_reasons();
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].code, ReviewCode::CreditPendingReview);
+    assert_eq!(reasons[0].posting_id, Some(7));
+    assert!(
+        reasons[0].message.contains("2000.00") && reasons[0].message.contains("possible_write_off"),
+        "{}",
+        reasons[0].message
+    );
+    assert!(c.needs_review());
+    assert_eq!(c.amounts.outstanding, kr(10_000));
+}
+
+#[test]
+fn mirrors_and_claims_stored_before_the_cross_check_still_read() {
+    let m: Mirror = serde_json::from_value(serde_json::json!({
+        "invoiceId": 1001, "invoiceNumber": "10023", "voucherId": 500, "customerId": 77,
+        "principal": "4200.00", "invoiceDate": "2026-01-05", "dueDate": "2026-01-19",
+        "dueDateEstimated": false, "version": 1
+    }))
+    .unwrap();
+    assert_eq!(m.cross_check, None);
+    let change: ClaimChange = serde_json::from_value(serde_json::json!({
+        "type": "mirrored", "principal": "4200.00", "dueDate": "2026-01-19"
+    }))
+    .unwrap();
+    assert!(matches!(
+        change,
+        ClaimChange::Mirrored {
+            cross_check: None,
+            ..
+        }
+    ));
+    // Without a cross-check nothing new is written either.
+    let c = mirrored(kr(4200));
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(!json.contains("crossCheck"), "{json}");
+}
+
 #[test]
 fn without_versions_content_decides() {
     // Open items and hash-keyed sync events carry no Tripletex version.
@@ -1133,7 +1255,7 @@ proptest! {
         prop_assert!(!m.excess.is_negative());
         prop_assert_eq!(
             m.ledger_balance,
-            m.principal - m.credited - m.paid - m.written_off
+            m.principal - m.credited - m.paid - m.written_off - m.pending_review
         );
         if a.1 != ClaimStatus::ClosedCredited {
             // principal = outstanding principal + credited + paid to principal

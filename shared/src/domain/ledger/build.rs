@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::model::*;
 use super::raw::*;
 use super::{is_overdue, LedgerPolicy};
-use crate::domain::classify::{self, CounterPosting, CreditEvidence, CreditKind, VoucherTypeRef};
+use crate::domain::classify::{self, CounterPosting, CreditEvidence, VoucherTypeRef};
+use crate::domain::owed::{self, CreditEffect, CrossCheck};
 use crate::domain::{DebtorKind, Money, OrgNumber};
 
 /// Everything one sync read from Tripletex for one client company.
@@ -573,6 +574,24 @@ fn posting<'a>(
     })
 }
 
+/// What Tripletex shows outstanding for an item.
+#[derive(Debug, Clone, Copy)]
+enum Shown {
+    /// Tripletex's own figure: the invoice's `amountOutstanding`, or zero for debits closed in a
+    /// close group. A second source, cross-checked against the credits.
+    Reported(Money),
+    /// A balance summed from the postings read: the same source as the credits.
+    Summed(Money),
+}
+
+impl Shown {
+    fn amount(self) -> Money {
+        match self {
+            Shown::Reported(m) | Shown::Summed(m) => m,
+        }
+    }
+}
+
 /// An item before the settings are applied.
 #[derive(Debug)]
 struct Draft<'p> {
@@ -581,6 +600,14 @@ struct Draft<'p> {
     debits: Vec<&'p Post<'p>>,
     /// With the credit note it comes from, if any.
     credits: Vec<(&'p Post<'p>, Option<&'p Inv<'p>>)>,
+}
+
+/// The item's own voucher: the invoice's, or the first debit posting's (the claim's mirror carries
+/// it as the voucher whose reversal cancels the claim).
+fn own_voucher(d: &Draft<'_>) -> Option<i64> {
+    d.invoice
+        .and_then(|i| i.voucher_id)
+        .or_else(|| d.anchor().and_then(|a| a.voucher_id()))
 }
 
 impl<'p> Draft<'p> {
@@ -822,47 +849,74 @@ impl<'a> Builder<'a> {
         let all_debits_closed =
             !d.debits.is_empty() && d.debits.iter().all(|p| p.close_group().is_some());
 
-        let (principal, ledger_outstanding) = match (d.source, d.invoice) {
+        // What Tripletex shows outstanding: its own figure (the invoice's `amountOutstanding`, or
+        // debits closed in a close group) is a second source, cross-checked against the credits;
+        // a balance summed from the same postings is not.
+        let (principal, shown) = match (d.source, d.invoice) {
             (ItemSource::Credit, _) => {
                 let own = credits.first().map_or(Money::ZERO, |c| c.amount);
                 let open = credits.first().is_some_and(|c| c.close_group_id.is_none());
-                (own, if open { own } else { Money::ZERO })
+                (own, Shown::Summed(if open { own } else { Money::ZERO }))
             }
             (_, Some(inv)) => (
                 inv.amount,
                 match inv.outstanding {
-                    Some(o) => o,
-                    None if all_debits_closed => Money::ZERO,
-                    None => inv.amount + credit_sum,
+                    Some(o) => Shown::Reported(o),
+                    None if all_debits_closed => Shown::Reported(Money::ZERO),
+                    None => Shown::Summed(inv.amount + credit_sum),
                 },
             ),
-            (_, None) => (
-                debit_sum,
-                if all_debits_closed {
-                    Money::ZERO
-                } else {
-                    debit_sum + credit_sum
-                },
-            ),
+            (_, None) if all_debits_closed => (debit_sum, Shown::Reported(Money::ZERO)),
+            (_, None) => (debit_sum, Shown::Summed(debit_sum + credit_sum)),
         };
-        let (mut written_off, mut unclassified) = (Money::ZERO, Money::ZERO);
-        if d.source != ItemSource::Credit {
-            for c in credits.iter().filter(|c| c.reversed_by.is_none()) {
-                match c.preliminary_kind {
-                    CreditKind::WriteOff => written_off = written_off - c.amount,
-                    CreditKind::Unknown => unclassified = unclassified - c.amount,
-                    _ => {}
-                }
+        let ledger_outstanding = shown.amount();
+        // What is owed, from the principal and the credits (never from Tripletex's figure). An
+        // unapplied credit owes nothing: what is open of it is a credit balance.
+        let derived = if d.source == ItemSource::Credit {
+            owed::derive(
+                Money::ZERO,
+                [(CreditEffect::Reduces, Money::ZERO - ledger_outstanding)],
+            )
+        } else {
+            // A reversal of the item's own voucher cancels what was booked, as on the claim
+            // (whose mirror carries this voucher): nothing is owed of it, and the reversing
+            // credit itself counts for nothing beyond that.
+            let own_voucher = own_voucher(d);
+            let booked = if credits.iter().any(|c| c.cancels(own_voucher)) {
+                Money::ZERO
+            } else {
+                principal
+            };
+            owed::derive(
+                booked,
+                credits
+                    .iter()
+                    .map(|c| (c.effect_on(own_voucher), c.reduction())),
+            )
+        };
+        let derived = match derived {
+            Ok(o) => o,
+            Err(e) => {
+                self.skip(record, SkipReason::MalformedAmount, e.to_string());
+                return None;
             }
-        }
-        let owed = ledger_outstanding + written_off + unclassified;
+        };
+        let cross_check = match shown {
+            Shown::Reported(t) if d.source != ItemSource::Credit => {
+                CrossCheck::between(t, &derived)
+            }
+            _ => None,
+        };
+        let owed = derived.owed;
+        // The status follows the derived view: a balance the credits leave is open; none, but
+        // still owed (a write-off, an undecided credit) is a written-off candidate.
         let status = if d.source == ItemSource::Credit {
             if ledger_outstanding.is_zero() {
                 ItemStatus::Closed
             } else {
                 ItemStatus::Open
             }
-        } else if !ledger_outstanding.is_zero() {
+        } else if !derived.expected_balance.is_zero() {
             ItemStatus::Open
         } else if !owed.is_zero() {
             ItemStatus::WrittenOffCandidate
@@ -879,16 +933,20 @@ impl<'a> Builder<'a> {
             && owed > Money::ZERO
             && due_date.is_some_and(|due| is_overdue(due, policy.days_past_due, self.today));
 
-        if credits
-            .iter()
-            .any(|c| c.needs_review && c.reversed_by.is_none())
+        if cross_check.is_some()
+            || credits
+                .iter()
+                .any(|c| c.needs_review && c.reversed_by.is_none())
         {
             flags.push(ItemFlag::NeedsReview);
+        }
+        if cross_check.is_some() {
+            flags.push(ItemFlag::SourcesDisagree);
         }
         if credits.iter().any(|c| !c.voucher_read) {
             flags.push(ItemFlag::EvidenceIncomplete);
         }
-        if owed.is_negative() {
+        if !derived.credit_balance.is_zero() {
             flags.push(ItemFlag::CreditBalance);
         }
         flags.sort_unstable();
@@ -908,16 +966,16 @@ impl<'a> Builder<'a> {
             due_date_estimated: due_date_source.is_some_and(DueDateSource::is_estimated),
             principal,
             ledger_outstanding,
-            written_off,
-            unclassified_credits: unclassified,
+            written_off: derived.written_off,
+            unclassified_credits: derived.undecided,
             owed,
+            credit_balance: derived.credit_balance,
+            cross_check,
             status,
             overdue,
             debit_posting_ids,
             credits,
-            voucher_id: inv
-                .and_then(|i| i.voucher_id)
-                .or_else(|| anchor.and_then(|a| a.voucher_id())),
+            voucher_id: own_voucher(d),
             pdf_available: inv.is_some(),
             document_id: inv.and_then(|i| i.document_id),
             currency: inv.and_then(|i| i.currency.map(str::to_ascii_uppercase)),

@@ -8,7 +8,7 @@
 //!
 //! | Event | Key | When |
 //! |---|---|---|
-//! | [`LedgerEvent::ItemMirrored`] | `mirror:{itemId}:{factsHash}` | a claim (invoice or voucher item) is new in the mirror, or its facts (principal, dates, number, customer) changed |
+//! | [`LedgerEvent::ItemMirrored`] | `mirror:{itemId}:{factsHash}` (new), `mirror:{itemId}:{factsHash}:{contentHash}` (changed) | a claim (invoice or voucher item) is new in the mirror, or its facts (principal, dates, number, customer, the cross-check with Tripletex's figure) changed |
 //! | [`LedgerEvent::Credit`] | `credit:{postingId}:{postingVersion}` | a credit on a mirrored item that the mirror has not seen in this version |
 //! | [`LedgerEvent::ItemClosed`] | `closed:{itemId}:{contentHash}` | a mirrored item became closed (settled) |
 //! | [`LedgerEvent::ItemOverdue`] | `overdue:{itemId}:{dueDate}` | an item became overdue (or its due date moved and it is overdue again) |
@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::build::LedgerBuild;
 use super::hash::ContentHash;
 use super::model::*;
+use crate::domain::owed::CrossCheck;
 use crate::domain::Money;
 
 /// What the mirror holds about one item (enough to decide writes and events).
@@ -135,7 +136,8 @@ pub enum LedgerWrite {
 }
 
 /// The facts of a claim that the claim aggregate needs before any credit (`domain::claim`'s
-/// `Mirror`): what was invoiced, to whom, when due.
+/// `Mirror`): what was invoiced, to whom, when due, and whether Tripletex's figure disagrees with
+/// the credits (then the claim is held for review).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimFacts {
@@ -149,6 +151,10 @@ pub struct ClaimFacts {
     pub due_date: Option<NaiveDate>,
     pub due_date_estimated: bool,
     pub source_version: Option<i64>,
+    /// The item's cross-check when Tripletex and the credits disagree. Left out when they agree,
+    /// so the facts' hash (and the mirror event's key) of such an item is what it always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheck>,
 }
 
 impl ClaimFacts {
@@ -164,6 +170,7 @@ impl ClaimFacts {
             due_date: item.due_date,
             due_date_estimated: item.due_date_estimated,
             source_version: item.source_version,
+            cross_check: item.cross_check,
         }
     }
 
@@ -381,8 +388,15 @@ fn item_events(
         let facts = ClaimFacts::of(item);
         let facts_hash = facts.hash();
         if prev.is_none_or(|p| p.facts_hash != facts_hash) {
+            // On a change the item's content hash is in the key too: facts that return to an
+            // earlier state (a cross-check that clears once Tripletex matches the voucher) must
+            // not carry a key the claim applied before, or it would keep the stale facts.
+            let key = match prev {
+                None => format!("mirror:{}:{}", item.id, facts_hash),
+                Some(_) => format!("mirror:{}:{}:{}", item.id, facts_hash, hash),
+            };
             events.push(LedgerEvent::ItemMirrored(ItemMirroredEvent {
-                key: format!("mirror:{}:{}", item.id, facts_hash),
+                key,
                 item_id: item.id.clone(),
                 facts,
             }));

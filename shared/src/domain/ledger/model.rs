@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::hash::ContentHash;
 use crate::domain::classify::{CreditEvidence, CreditKind};
+use crate::domain::owed::{CreditEffect, CrossCheck};
 use crate::domain::{DebtorKind, Money, OrgNumber};
 
 /// A postal address (from Tripletex's `postalAddress`, or from Enhetsregisteret).
@@ -143,12 +144,16 @@ impl DueDateSource {
 pub enum ItemFlag {
     /// The due date was not in Tripletex; it was derived (`includeSaftImported`).
     DueDateEstimated,
-    /// A credit on it needs a person (the preliminary classification says so).
+    /// A person must look: a credit on it needs review (the preliminary classification says
+    /// so), or Tripletex's figure and the credits disagree (`SourcesDisagree`).
     NeedsReview,
     /// A credit's voucher was not read: its classification saw the posting only.
     EvidenceIncomplete,
-    /// The customer has paid more than owed (negative balance).
+    /// Paid or credited beyond the principal (`creditBalance`), or an unapplied credit.
     CreditBalance,
+    /// Tripletex's outstanding figure is not the balance the credits imply (`crossCheck` holds
+    /// both). What is owed is still derived from the credits; the item is held for review.
+    SourcesDisagree,
 }
 
 /// A credit posting (negative amount) on the customer ledger, with what the classifier needs.
@@ -176,14 +181,31 @@ pub struct CreditLine {
 }
 
 impl CreditLine {
-    /// Whether the credit reduces what is owed: a payment, credit note or reversal that is not
-    /// itself reversed later. Write-offs and undecided credits do not.
-    pub fn settles(&self) -> bool {
+    /// How the credit counts toward what is owed on an item whose own voucher (the invoice's, or
+    /// the first debit posting's) is `own_voucher` ([`crate::domain::owed`]): void when a later
+    /// voucher reverses it, or when it reverses the item's own voucher (then what was booked is
+    /// cancelled instead: [`CreditLine::cancels`]); else as its preliminary classification says
+    /// (the claim maps the worker's classification, made from the same evidence, the same way).
+    pub fn effect_on(&self, own_voucher: Option<i64>) -> CreditEffect {
+        if self.reversed_by.is_some() || self.cancels(own_voucher) {
+            return CreditEffect::Void;
+        }
+        CreditEffect::of_classified(self.preliminary_kind, self.needs_review)
+    }
+
+    /// Whether the credit is a reversal of the voucher `own_voucher` (not itself reversed): the
+    /// item's principal is cancelled, as the claim cancels it when its invoice voucher is
+    /// reversed.
+    pub fn cancels(&self, own_voucher: Option<i64>) -> bool {
         self.reversed_by.is_none()
-            && matches!(
-                self.preliminary_kind,
-                CreditKind::Payment | CreditKind::CreditNote | CreditKind::Reversal
-            )
+            && self.preliminary_kind == CreditKind::Reversal
+            && own_voucher.is_some()
+            && self.evidence.reverses_voucher_id == own_voucher
+    }
+
+    /// How much the credit reduces the customer ledger (positive; the posting is negative).
+    pub fn reduction(&self) -> Money {
+        Money::ZERO - self.amount
     }
 
     /// `credit:{postingId}:{version}` (the version is `h<hash>` when Tripletex sent none).
@@ -216,14 +238,25 @@ pub struct LedgerItem {
     pub due_date_estimated: bool,
     /// The invoice amount / the sum of the debit postings / the credit (negative).
     pub principal: Money,
-    /// What Tripletex shows as outstanding (`amountOutstanding`, or the postings' balance).
+    /// What Tripletex shows as outstanding (`amountOutstanding`, or the postings' balance): for
+    /// display and the cross-check only, never part of what is owed.
     pub ledger_outstanding: Money,
     /// Credits classified as write-offs (positive amount).
     pub written_off: Money,
-    /// Credits not decided (positive amount): never taken as payment.
+    /// Credits not decided (unknown, or held for review; positive amount): never taken as
+    /// payment.
     pub unclassified_credits: Money,
-    /// Still owed: `ledgerOutstanding + writtenOff + unclassifiedCredits`.
+    /// Still owed, derived by `owed::derive`: the principal less payments, credit notes and
+    /// reversals, never below zero. Write-offs and undecided credits do not reduce it. The claim
+    /// computes its principal outstanding with the same function.
     pub owed: Money,
+    /// Paid or credited beyond the principal; for an unapplied credit, the part still open.
+    #[serde(default)]
+    pub credit_balance: Money,
+    /// Tripletex's figure and the balance the credits imply, when they disagree (flag
+    /// `sources_disagree`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_check: Option<CrossCheck>,
     pub status: ItemStatus,
     /// `today ≥ dueDate + daysPastDue` and something is owed.
     pub overdue: bool,

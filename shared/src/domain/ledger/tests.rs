@@ -586,6 +586,279 @@ fn a_reversed_write_off_writes_nothing_off() {
     assert_eq!(i.status, ItemStatus::Open);
 }
 
+/// Invoice 2003 (4 200) written off with a manual voucher «Tapsført faktura 2003 …» (debit 7830,
+/// credit 1500 with the customer and the invoice number) that was never matched to the invoice:
+/// the postings net to zero, but the invoice's `amountOutstanding` still says 4 200.
+fn unmatched_write_off_read(amount_outstanding: Decimal) -> LedgerRead {
+    let text = "Tapsført faktura 2003 Kunde 1 AS";
+    let mut own = posting(
+        2001,
+        1,
+        "2026-03-02",
+        dec!(4200.0),
+        "2003",
+        9001,
+        named("Utgående faktura"),
+        Some(77),
+    );
+    own["type"] = json!("OUTGOING_INVOICE_CUSTOMER_POSTING");
+    let mut tap = posting(
+        2002,
+        1,
+        "2026-05-20",
+        dec!(-4200.0),
+        "2003",
+        9002,
+        json!(null),
+        Some(77),
+    );
+    tap["description"] = json!(text);
+    read(
+        vec![customer(1)],
+        vec![invoice(
+            1001,
+            2003,
+            1,
+            "2026-03-02",
+            "2026-03-16",
+            dec!(4200.0),
+            amount_outstanding,
+        )],
+        vec![own, tap],
+        vec![voucher(
+            9002,
+            text,
+            json!(null),
+            json!([
+                leg(2002, 1500, dec!(-4200.0)),
+                leg(2003, 7830, dec!(4200.0))
+            ]),
+        )],
+    )
+}
+
+#[test]
+fn an_unmatched_write_off_is_owed_once_and_held_for_review() {
+    let b = build_ledger(
+        &unmatched_write_off_read(dec!(4200)),
+        &policy(),
+        d("2026-06-10"),
+    );
+    let i = item(&b, "inv_1001");
+    assert_eq!(i.credits[0].preliminary_kind, CreditKind::WriteOff);
+    assert_eq!(
+        i.ledger_outstanding,
+        kr(4200),
+        "Tripletex's figure, shown as it is"
+    );
+    assert_eq!(i.written_off, kr(4200));
+    assert_eq!(i.owed, kr(4200), "never 8 400");
+    assert_eq!(i.credit_balance, Money::ZERO);
+    assert_eq!(
+        i.cross_check,
+        Some(crate::domain::owed::CrossCheck {
+            tripletex_outstanding: kr(4200),
+            derived_balance: Money::ZERO,
+        })
+    );
+    assert!(i.has_flag(ItemFlag::SourcesDisagree) && i.has_flag(ItemFlag::NeedsReview));
+    assert_eq!(
+        i.status,
+        ItemStatus::WrittenOffCandidate,
+        "the postings net to zero: the derived view decides, not the unmatched figure"
+    );
+    assert!(i.overdue);
+    // The claim learns of the disagreement with the mirror event.
+    let diff = diff(&MirrorState::default(), &b, Completeness::Full);
+    match &diff.events[0] {
+        LedgerEvent::ItemMirrored(e) => assert_eq!(e.facts.cross_check, i.cross_check),
+        other => panic!("expected the mirror event first, got {other:?}"),
+    }
+    let json = serde_json::to_value(i).unwrap();
+    assert_eq!(
+        json["crossCheck"],
+        json!({"tripletexOutstanding": "4200.00", "derivedBalance": "0.00"})
+    );
+    assert_eq!(json["owed"], "4200.00");
+}
+
+#[test]
+fn once_tripletex_agrees_the_cross_check_clears_with_a_new_mirror_key() {
+    let today = d("2026-06-10");
+    // First seen before the write-off: agreeing, facts without a cross-check.
+    let mut before = unmatched_write_off_read(dec!(4200));
+    before.postings.retain(|p| p.id == Some(2001));
+    before.postings[0].close_group = None;
+    before.vouchers.clear();
+    let b0 = build_ledger(&before, &policy(), today);
+    assert_eq!(item(&b0, "inv_1001").cross_check, None);
+    let first = diff(&MirrorState::default(), &b0, Completeness::Full);
+    let mut state = MirrorState::default();
+    state.apply(&first);
+    // The unmatched write-off: the facts change (the cross-check).
+    let b1 = build_ledger(&unmatched_write_off_read(dec!(4200)), &policy(), today);
+    let second = diff(&state, &b1, Completeness::Full);
+    state.apply(&second);
+    // Matched in Tripletex: amountOutstanding 0, the same facts as at first sight, yet a key
+    // the claim has not applied.
+    let b2 = build_ledger(&unmatched_write_off_read(dec!(0)), &policy(), today);
+    let i = item(&b2, "inv_1001");
+    assert_eq!((i.cross_check, i.owed), (None, kr(4200)));
+    assert!(!i.has_flag(ItemFlag::SourcesDisagree) && !i.has_flag(ItemFlag::NeedsReview));
+    let third = diff(&state, &b2, Completeness::Full);
+    let mirror_keys = |d: &LedgerDiff| -> Vec<String> {
+        d.events
+            .iter()
+            .filter(|e| matches!(e, LedgerEvent::ItemMirrored(_)))
+            .map(|e| e.key().to_string())
+            .collect()
+    };
+    let (k1, k2, k3) = (
+        mirror_keys(&first),
+        mirror_keys(&second),
+        mirror_keys(&third),
+    );
+    assert_eq!((k1.len(), k2.len(), k3.len()), (1, 1, 1));
+    assert!(k1[0] != k3[0] && k2[0] != k3[0], "{k1:?} {k2:?} {k3:?}");
+    match third
+        .events
+        .iter()
+        .find(|e| matches!(e, LedgerEvent::ItemMirrored(_)))
+    {
+        Some(LedgerEvent::ItemMirrored(e)) => assert_eq!(e.facts.cross_check, None),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_close_group_set_by_hand_does_not_settle_what_the_credits_leave() {
+    // A voucher item of 1 000, paid 600, both postings closed by hand in one close group:
+    // Tripletex shows nothing open, the credits leave 400.
+    let mut debit = posting(
+        3001,
+        1,
+        "2026-03-01",
+        dec!(1000.0),
+        "V-7",
+        9301,
+        named("Bilag"),
+        Some(95),
+    );
+    debit["termOfPayment"] = json!("2026-03-15");
+    let mut pay = posting(
+        3002,
+        1,
+        "2026-03-20",
+        dec!(-600.0),
+        "V-7",
+        9302,
+        named("Betaling"),
+        Some(95),
+    );
+    pay["type"] = json!("INCOMING_PAYMENT");
+    let r = read(
+        vec![customer(1)],
+        vec![],
+        vec![debit, pay],
+        vec![voucher(
+            9302,
+            "Innbetaling",
+            named("Betaling"),
+            json!([leg(3003, 1920, dec!(600.0))]),
+        )],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    let i = item(&b, "item_3001");
+    assert_eq!(i.ledger_outstanding, Money::ZERO);
+    assert_eq!(i.owed, kr(400));
+    assert_eq!(i.status, ItemStatus::Open);
+    assert_eq!(
+        i.cross_check
+            .map(|x| (x.tripletex_outstanding, x.derived_balance)),
+        Some((Money::ZERO, kr(400)))
+    );
+    assert!(i.has_flag(ItemFlag::NeedsReview));
+}
+
+#[test]
+fn a_credit_held_for_review_reduces_nothing_in_the_ledger_as_in_the_claim() {
+    // A credit note whose voucher text speaks of a loss: the classifier asks a person, so the
+    // claim holds it (pending review) and the ledger must not count it as reducing either.
+    let mut cn = invoice(
+        1005,
+        10030,
+        1,
+        "2026-03-05",
+        "2026-03-05",
+        dec!(-3000.0),
+        dec!(0.0),
+    );
+    cn["isCreditNote"] = json!(true);
+    cn["creditedInvoice"] = json!(1004);
+    let mut cn_post = posting(
+        2042,
+        1,
+        "2026-03-05",
+        dec!(-3000.0),
+        "10030",
+        9042,
+        named("Utgående faktura"),
+        Some(80),
+    );
+    cn_post["type"] = json!("OUTGOING_INVOICE_CUSTOMER_POSTING");
+    let r = read(
+        vec![customer(1)],
+        vec![
+            invoice(
+                1004,
+                10029,
+                1,
+                "2026-03-01",
+                "2026-03-15",
+                dec!(3000.0),
+                dec!(0.0),
+            ),
+            cn,
+        ],
+        vec![
+            posting(
+                2041,
+                1,
+                "2026-03-01",
+                dec!(3000.0),
+                "10029",
+                9041,
+                named("Utgående faktura"),
+                Some(80),
+            ),
+            cn_post,
+        ],
+        vec![voucher(
+            9042,
+            "Tap, kreditnota 10030",
+            named("Utgående faktura"),
+            json!([leg(2043, 3000, dec!(3000.0))]),
+        )],
+    );
+    let b = build_ledger(&r, &policy(), d("2026-06-10"));
+    let i = item(&b, "inv_1004");
+    let c = &i.credits[0];
+    assert_eq!(c.preliminary_kind, CreditKind::CreditNote);
+    assert!(c.needs_review);
+    assert_eq!(
+        c.effect_on(i.voucher_id),
+        crate::domain::owed::CreditEffect::Undecided
+    );
+    assert_eq!(i.owed, kr(3000), "held, not settled");
+    assert_eq!(i.unclassified_credits, kr(3000));
+    assert_eq!(
+        i.cross_check, None,
+        "Tripletex agrees: nothing left on the ledger"
+    );
+    assert_eq!(i.status, ItemStatus::WrittenOffCandidate);
+    assert!(i.has_flag(ItemFlag::NeedsReview));
+}
+
 #[test]
 fn a_paid_invoice_is_closed_and_not_written_on_a_first_sync() {
     let mut pay = posting(
@@ -738,7 +1011,9 @@ fn an_unapplied_payment_is_an_open_credit_item() {
     let i = item(&b, "credit_2051");
     assert_eq!(i.source, ItemSource::Credit);
     assert_eq!(i.status, ItemStatus::Open);
-    assert_eq!(i.owed, kr(-700));
+    assert_eq!(i.ledger_outstanding, kr(-700));
+    assert_eq!(i.owed, Money::ZERO, "a credit owes nothing");
+    assert_eq!(i.credit_balance, kr(700));
     assert!(i.has_flag(ItemFlag::CreditBalance));
     assert!(!i.overdue);
     assert_eq!(i.due_date, None);
