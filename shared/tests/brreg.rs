@@ -14,9 +14,10 @@ use shared::adapters::brreg::{
     BrregCache, BrregClient, BrregError, CachedBrreg, CachedLookup, DynamoBrregCache,
     MemoryBrregCache, ACCEPT,
 };
+use shared::adapters::store::keys;
+use shared::adapters::tripletex::RetryPolicy;
 use shared::domain::ledger::registry::{AddressSource, RegistryLookup, StopReason};
 use shared::domain::OrgNumber;
-use shared::adapters::tripletex::RetryPolicy;
 use test_support::{moto, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -641,8 +642,11 @@ async fn raw_item(
 ) -> Option<HashMap<String, AttributeValue>> {
     ddb.get_item()
         .table_name(table)
-        .key("PK", AttributeValue::S(format!("BRREG#{orgnr}")))
-        .key("SK", AttributeValue::S("ENTITY".into()))
+        .key(
+            "PK",
+            AttributeValue::S(keys::brreg_pk(&OrgNumber::parse(orgnr).unwrap())),
+        )
+        .key("SK", AttributeValue::S(keys::BRREG_SK.into()))
         .consistent_read(true)
         .send()
         .await
@@ -661,9 +665,12 @@ fn attr_s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
 async fn dynamodb_cache_round_trips_found_gone_and_not_found_with_ttl() {
     let (ddb, table) = table().await;
     let cache = DynamoBrregCache::new(ddb.clone(), &table);
-    let found = shared::adapters::brreg::Entity::from_found(&org("923609016"), bankrupt_body()).unwrap();
-    let gone =
-        shared::adapters::brreg::Entity::from_gone(&org("971526920"), json!({"slettedato": "2024-06-01"}));
+    let found =
+        shared::adapters::brreg::Entity::from_found(&org("923609016"), bankrupt_body()).unwrap();
+    let gone = shared::adapters::brreg::Entity::from_gone(
+        &org("971526920"),
+        json!({"slettedato": "2024-06-01"}),
+    );
     let entries = [
         ("923609016", Some(found), "found"),
         ("971526920", Some(gone), "gone"),
@@ -701,7 +708,9 @@ async fn dynamodb_cache_never_replaces_a_newer_answer() {
     let cache = DynamoBrregCache::new(ddb, &table);
     let n = org("974760673");
     let newer = CachedLookup {
-        entity: Some(shared::adapters::brreg::Entity::from_found(&n, healthy_body("974760673")).unwrap()),
+        entity: Some(
+            shared::adapters::brreg::Entity::from_found(&n, healthy_body("974760673")).unwrap(),
+        ),
         fetched_at: t0() + chrono::Duration::hours(3),
     };
     cache.put(&n, &newer).await.unwrap();
@@ -768,8 +777,11 @@ async fn a_malformed_cached_item_is_a_cache_error_and_a_miss() {
     let (ddb, table) = table().await;
     ddb.put_item()
         .table_name(&table)
-        .item("PK", AttributeValue::S("BRREG#974760673".into()))
-        .item("SK", AttributeValue::S("ENTITY".into()))
+        .item(
+            "PK",
+            AttributeValue::S(keys::brreg_pk(&OrgNumber::parse("974760673").unwrap())),
+        )
+        .item("SK", AttributeValue::S(keys::BRREG_SK.into()))
         .item("result", AttributeValue::S("found".into()))
         .item("fetchedAt", AttributeValue::S(t0().to_rfc3339()))
         .item("body", AttributeValue::S("{not json".into()))

@@ -8,13 +8,15 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::World;
 use serde_json::{json, Value};
+use shared::adapters::store::ledger::{
+    MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary,
+};
 use shared::domain::ledger::{
     ItemSource, ItemStatus, LedgerItem, MirroredCustomer, RecordKind, RecordRef, SkipReason,
     SkipRecord, SyncCounts,
 };
 use shared::domain::setup::{AccountId, IntegrationStatus, LastSync, OrgId};
 use shared::domain::{DebtorKind, Money};
-use shared::adapters::store::ledger::{MailState, MirrorWrite, ReadyNotice, StoredCustomer, SyncSummary};
 use tripletex_sandbox::{DEMO_ACCOUNTANT_KEY, DEMO_FULL_CLIENT_ID};
 
 const ORG: &str = "org_ledger";
@@ -216,7 +218,7 @@ async fn synced(w: &World) -> Ledger {
             hash: s.content_hash(),
         });
     }
-    w.store.write_mirror(&acc, &writes).await.unwrap();
+    w.store.write_mirror(&org, &acc, &writes).await.unwrap();
     let mut counts = SyncCounts {
         customers: 3,
         open_items: 2,
@@ -232,6 +234,7 @@ async fn synced(w: &World) -> Ledger {
     let finished = Utc::now() - Duration::seconds(20);
     w.store
         .put_summary(
+            &org,
             &acc,
             &SyncSummary {
                 counts: counts.clone(),
@@ -545,6 +548,7 @@ async fn a_manual_sync_is_queued_once_while_one_is_pending() {
         let started = Utc::now() - Duration::seconds(60);
         w.store
             .put_summary(
+                &org,
                 &acc,
                 &SyncSummary {
                     last_completed_started_at: Some(started),
@@ -599,6 +603,7 @@ async fn a_manual_sync_is_queued_once_while_one_is_pending() {
         .unwrap();
     w.store
         .put_summary(
+            &org,
             &acc,
             &SyncSummary {
                 last_completed_started_at: Some(requested + Duration::milliseconds(10)),
