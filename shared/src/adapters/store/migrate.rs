@@ -101,7 +101,8 @@ impl DynamoStore {
     }
 
     /// Moves everything in the account's legacy partition into the account's partition (the
-    /// summary last). Idempotent and resumable; safe to run concurrently with itself.
+    /// summary last). Idempotent and resumable; two concurrent runs cannot move an item twice
+    /// (a transaction conflict between them is an error: run it again).
     pub async fn move_legacy_ledger(
         &self,
         org: &OrgId,
