@@ -14,6 +14,7 @@ use shared::adapters::brreg::{
     BrregCache, BrregClient, BrregError, CachedBrreg, CachedLookup, DynamoBrregCache,
     MemoryBrregCache, ACCEPT,
 };
+use shared::adapters::store::keys;
 use shared::adapters::tripletex::RetryPolicy;
 use shared::domain::ledger::registry::{AddressSource, RegistryLookup, StopReason};
 use shared::domain::OrgNumber;
@@ -641,8 +642,11 @@ async fn raw_item(
 ) -> Option<HashMap<String, AttributeValue>> {
     ddb.get_item()
         .table_name(table)
-        .key("PK", AttributeValue::S(format!("BRREG#{orgnr}")))
-        .key("SK", AttributeValue::S("ENTITY".into()))
+        .key(
+            "PK",
+            AttributeValue::S(keys::brreg_pk(&OrgNumber::parse(orgnr).unwrap())),
+        )
+        .key("SK", AttributeValue::S(keys::BRREG_SK.into()))
         .consistent_read(true)
         .send()
         .await
@@ -773,8 +777,11 @@ async fn a_malformed_cached_item_is_a_cache_error_and_a_miss() {
     let (ddb, table) = table().await;
     ddb.put_item()
         .table_name(&table)
-        .item("PK", AttributeValue::S("BRREG#974760673".into()))
-        .item("SK", AttributeValue::S("ENTITY".into()))
+        .item(
+            "PK",
+            AttributeValue::S(keys::brreg_pk(&OrgNumber::parse("974760673").unwrap())),
+        )
+        .item("SK", AttributeValue::S(keys::BRREG_SK.into()))
         .item("result", AttributeValue::S("found".into()))
         .item("fetchedAt", AttributeValue::S(t0().to_rfc3339()))
         .item("body", AttributeValue::S("{not json".into()))

@@ -10,10 +10,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use shared::adapters::mail::{
-    ready_mail, ready_mail_key, validate, Claim, DynamoSentMailLog, MailError, MailStatus, Mailer,
-    MemorySentMailLog, MessageId, OutgoingMail, ReadyCounts, SendOutcome, SentMailLog,
+    validate, Claim, DynamoSentMailLog, MailError, MailStatus, Mailer, MemorySentMailLog,
+    MessageId, OutgoingMail, SendOutcome, SentMailLog,
 };
+use shared::adapters::store::keys::{mail_pk, ready_mail_key, MAIL_SK};
+use shared::domain::ledger::texts::ready_mail;
 use shared::domain::ledger::{SkipReason, SyncCounts};
+use shared::domain::setup::IntegrationId;
 use test_support::{free_port, moto, sent_messages, unique, verified_sender, Stack};
 
 /// One test's world: a verified sender, a table for the log, clients.
@@ -54,8 +57,8 @@ impl World {
         self.ddb
             .get_item()
             .table_name(&self.table)
-            .key("PK", AttributeValue::S(format!("MAIL#{key}")))
-            .key("SK", AttributeValue::S("MAIL".into()))
+            .key("PK", AttributeValue::S(mail_pk(key)))
+            .key("SK", AttributeValue::S(MAIL_SK.into()))
             .consistent_read(true)
             .send()
             .await
@@ -418,22 +421,32 @@ async fn the_in_memory_log_behaves_like_the_dynamodb_one() {
 // ---------------------------------------------------------------------------------------------
 // The ready mail
 
-fn counts() -> ReadyCounts {
+fn counts() -> SyncCounts {
     let mut skipped = BTreeMap::new();
     skipped.insert(SkipReason::MissingDueDate, 3);
     skipped.insert(SkipReason::BeforeFetchFrom, 12);
     skipped.insert(SkipReason::NullVoucherType, 0);
-    ReadyCounts {
+    SyncCounts {
         customers: 42,
         open_items: 17,
         overdue_items: 5,
         skipped,
+        ..SyncCounts::default()
     }
+}
+
+/// The ready mail as the sync sends it.
+fn ready(to: &str, account: &str, counts: &SyncCounts, key: &str) -> OutgoingMail {
+    OutgoingMail::to_one(to, ready_mail(account, counts), key.to_string())
+}
+
+fn integration() -> IntegrationId {
+    IntegrationId::from_suffix(&uuid::Uuid::new_v4().simple().to_string()).unwrap()
 }
 
 #[test]
 fn the_ready_mail_lists_the_counts_in_norwegian_with_an_english_line() {
-    let m = ready_mail(
+    let m = ready(
         "post@kontor.test",
         "Fjord & Fisk AS",
         &counts(),
@@ -471,15 +484,16 @@ fn the_ready_mail_lists_the_counts_in_norwegian_with_an_english_line() {
 
 #[test]
 fn the_ready_mail_is_safe_with_odd_account_names_and_nothing_skipped() {
-    let plain = ReadyCounts {
+    let plain = SyncCounts {
         customers: 1,
-        ..ReadyCounts::default()
+        ..SyncCounts::default()
     };
-    let m = ready_mail(
+    let id = IntegrationId::parse("int_0192f0c4a1b27f3e8c1d2e3f4a5b6c7e").unwrap();
+    let m = ready(
         " a@b.test ",
         "Evil\r\nBcc: x@y.test <script>",
         &plain,
-        &ready_mail_key("int_9"),
+        &ready_mail_key(&id),
     );
     assert_eq!(
         m.subject,
@@ -489,37 +503,15 @@ fn the_ready_mail_is_safe_with_odd_account_names_and_nothing_skipped() {
     assert!(m.text_body.contains("Poster som ikke er tatt med: 0\n"));
     assert!(!m.text_body.contains("I Inndrive ser du hvilke poster"));
     assert_eq!(m.to, vec!["a@b.test"]);
-    assert_eq!(m.idempotency_key, "ready:int_9");
-    assert!(validate(&m).is_ok());
-    let long = ready_mail("a@b.test", &"x".repeat(2000), &plain, "k");
-    assert!(validate(&long).is_ok());
-    let blank = ready_mail("a@b.test", "  ", &plain, "k");
-    assert_eq!(blank.subject, "Inndrive: reskontroen for kontoen er klar");
-}
-
-#[test]
-fn ready_counts_come_from_the_sync_counts() {
-    let mut c = SyncCounts {
-        customers: 7,
-        open_items: 6,
-        overdue_items: 2,
-        written_off_candidates: 1,
-        closed_items: 30,
-        ..SyncCounts::default()
-    };
-    c.count_skip(SkipReason::MalformedAmount);
-    c.count_skip(SkipReason::MalformedAmount);
-    c.count_skip(SkipReason::UnknownCustomer);
-    let r = ReadyCounts::from(&c);
-    assert_eq!((r.customers, r.open_items, r.overdue_items), (7, 6, 2));
-    assert_eq!(r.skipped_total(), 3);
-    let m = ready_mail("a@b.test", "Konto", &r, "k");
-    assert!(
-        m.text_body.contains("  - ugyldig beløp: 2\n"),
-        "{}",
-        m.text_body
+    assert_eq!(
+        m.idempotency_key,
+        "ready:int_0192f0c4a1b27f3e8c1d2e3f4a5b6c7e"
     );
-    assert!(m.text_body.contains("  - kunden ble ikke funnet: 1\n"));
+    assert!(validate(&m).is_ok());
+    let long = ready("a@b.test", &"x".repeat(2000), &plain, "k");
+    assert!(validate(&long).is_ok());
+    let blank = ready("a@b.test", "  ", &plain, "k");
+    assert_eq!(blank.subject, "Inndrive: reskontroen for kontoen er klar");
 }
 
 #[tokio::test]
@@ -527,8 +519,8 @@ async fn the_ready_mail_goes_out_once_through_ses() {
     let w = World::new().await;
     let log = w.log();
     let account = unique("Konto");
-    let key = ready_mail_key(&unique("int"));
-    let m = ready_mail("post@kontor.test", &account, &counts(), &key);
+    let key = ready_mail_key(&integration());
+    let m = ready("post@kontor.test", &account, &counts(), &key);
     let out = w.mailer().send_once(&log, &m, t0()).await.unwrap();
     let again = w.mailer().send_once(&log, &m, t0()).await.unwrap();
     assert_eq!(again, SendOutcome::AlreadySent(out.message_id().clone()));

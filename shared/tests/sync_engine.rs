@@ -2,8 +2,12 @@
 
 mod sync_support;
 
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use shared::adapters::queue::SyncReason;
+use shared::adapters::store::keys;
 use shared::adapters::store::ledger::MailState;
 use shared::domain::ledger::{ItemStatus, SkipReason};
 use shared::domain::setup::IntegrationStatus;
@@ -94,7 +98,12 @@ async fn first_sync_mirrors_the_ledger_sets_ready_and_mails_once() {
     );
 
     // Counts, status and timestamps.
-    let summary = w.store.counts(&w.account).await.unwrap().expect("summary");
+    let summary = w
+        .store
+        .counts(&w.org, &w.account)
+        .await
+        .unwrap()
+        .expect("summary");
     assert_eq!(summary.counts, stats.counts);
     assert_eq!(summary.counts.customers, 4);
     assert_eq!(summary.counts.open_items, 1);
@@ -313,7 +322,7 @@ async fn settings_decide_saft_and_null_voucher_type_items() {
     // The skip records are gone.
     assert!(w.skips(SkipReason::MissingDueDate).await.is_empty());
     assert!(w.skips(SkipReason::NullVoucherType).await.is_empty());
-    let summary = w.store.counts(&w.account).await.unwrap().unwrap();
+    let summary = w.store.counts(&w.org, &w.account).await.unwrap().unwrap();
     assert_eq!(summary.counts.open_items, 3);
     assert_eq!(summary.counts.skipped_for(SkipReason::MissingDueDate), 0);
 }
@@ -431,7 +440,12 @@ async fn an_interrupted_sync_resumes_from_its_checkpoint() {
         w.skip_keys(SkipReason::MissingDueDate).await,
         vec!["item_60020"]
     );
-    assert!(w.store.get_checkpoint(&w.account).await.unwrap().is_none());
+    assert!(w
+        .store
+        .get_checkpoint(&w.org, &w.account)
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         w.current_integration().await.status,
         IntegrationStatus::Ready
@@ -611,4 +625,164 @@ async fn the_registers_address_is_written_back_to_tripletex_when_asked() {
             .unwrap(),
     );
     assert_eq!(s2.addresses_written, 0, "{s2:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mirrored ledger moves out of its legacy partition (store::migrate)
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// Every item of a partition by sort key (without `PK`), read consistently.
+async fn partition(w: &World, pk: &str) -> BTreeMap<String, Item> {
+    let mut out = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = w
+            .ddb
+            .query()
+            .table_name(&w.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for mut item in page.items.unwrap_or_default() {
+            item.remove("PK");
+            let sk = item["SK"].as_s().unwrap().clone();
+            out.insert(sk, item);
+        }
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    out
+}
+
+async fn put_raw(w: &World, pk: &str, mut item: Item) {
+    item.insert("PK".into(), AttributeValue::S(pk.to_string()));
+    w.ddb
+        .put_item()
+        .table_name(&w.table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Puts the account's ledger back where the code before the key change kept it: every item of the
+/// account's partition (the sync's: there are no claims here) moves to `ACC#{accountId}`.
+async fn back_to_the_legacy_partition(w: &World) {
+    let pk = keys::account_pk(&w.org, &w.account);
+    for (sk, item) in partition(w, &pk).await {
+        put_raw(w, &keys::legacy_ledger_pk(&w.account), item).await;
+        w.ddb
+            .delete_item()
+            .table_name(&w.table)
+            .key("PK", AttributeValue::S(pk.clone()))
+            .key("SK", AttributeValue::S(sk))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(partition(w, &pk).await.is_empty());
+}
+
+fn sync_request(integration_id: &str) -> Item {
+    [
+        ("SK", AttributeValue::S(keys::SYNC_REQUEST_SK.into())),
+        ("integrationId", AttributeValue::S(integration_id.into())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_in_the_legacy_partition_is_moved_whole_and_once() {
+    let w = World::new(&base_company(), |_| {}).await;
+    completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Initial), None)
+            .await
+            .unwrap(),
+    );
+    w.drain_classification().await;
+    // An interrupted sync's checkpoint too (two chunks), under another job key (not resumed).
+    let state = "ø".repeat(200_000);
+    w.store
+        .put_checkpoint(&w.org, &w.account, "int_other:1", &state)
+        .await
+        .unwrap();
+    let pk = keys::account_pk(&w.org, &w.account);
+    let legacy = keys::legacy_ledger_pk(&w.account);
+    let before = partition(&w, &pk).await;
+    let (items, customers) = (w.items().await, w.customers().await);
+    let summary = w.store.counts(&w.org, &w.account).await.unwrap().unwrap();
+    assert!(before.len() >= 10, "{:?}", before.keys());
+
+    back_to_the_legacy_partition(&w).await;
+    assert!(w.items().await.is_empty(), "not readable under the new key");
+    // A manual sync request made after the deploy (new key) beats the legacy one.
+    put_raw(&w, &legacy, sync_request("int_old")).await;
+    put_raw(&w, &pk, sync_request("int_new")).await;
+
+    // Every item moves; the newer request is kept and the legacy one dropped.
+    let moved = w
+        .store
+        .move_legacy_ledger(&w.org, &w.account)
+        .await
+        .unwrap();
+    assert_eq!(moved.moved, before.len() as u32, "{moved:?}");
+    assert_eq!(
+        (moved.superseded, moved.moved_by_other),
+        (1, 0),
+        "{moved:?}"
+    );
+    let mut expected = before.clone();
+    expected.insert(keys::SYNC_REQUEST_SK.into(), sync_request("int_new"));
+    assert_eq!(partition(&w, &pk).await, expected);
+    assert!(partition(&w, &legacy).await.is_empty());
+    assert_eq!(w.items().await, items);
+    assert_eq!(w.customers().await, customers);
+    assert_eq!(
+        w.store.counts(&w.org, &w.account).await.unwrap(),
+        Some(summary.clone())
+    );
+    let (job_key, text) = w
+        .store
+        .get_checkpoint(&w.org, &w.account)
+        .await
+        .unwrap()
+        .expect("checkpoint");
+    assert_eq!((job_key.as_str(), text == state), ("int_other:1", true));
+
+    // Again: nothing to do, nothing changes.
+    let again = w
+        .store
+        .move_legacy_ledger(&w.org, &w.account)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert_eq!(partition(&w, &pk).await, expected);
+
+    // The sync moves a legacy ledger by itself before it reads the mirror: an unchanged re-sync
+    // then writes no ledger record and sends no event, and the account keeps its first-ready time.
+    back_to_the_legacy_partition(&w).await;
+    let s = completed(
+        w.service(SyncConfig::default())
+            .run_job(&w.job(SyncReason::Manual), None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(s.dynamodb_items_written, 0, "{s:?}");
+    assert_eq!(s.events_sent, 0, "{s:?}");
+    assert!(w.drain_classification().await.is_empty());
+    assert!(partition(&w, &legacy).await.is_empty());
+    assert_eq!(w.items().await, items);
+    let after = w.store.counts(&w.org, &w.account).await.unwrap().unwrap();
+    assert_eq!(after.first_ready_at, summary.first_ready_at);
+    assert!(after.last_completed_at > summary.last_completed_at);
 }

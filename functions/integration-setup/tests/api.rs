@@ -4,6 +4,7 @@ mod common;
 
 use common::World;
 use serde_json::{json, Value};
+use shared::adapters::store::keys;
 use tripletex_sandbox::{
     DEMO_ACCOUNTANT_KEY, DEMO_API_OFF_CLIENT_ID, DEMO_COMPANY_KEY, DEMO_DELETED_KEY,
     DEMO_FULL_CLIENT_ID, DEMO_RESTRICTED_CLIENT_ID, DEMO_SOLBERG_ID, DEMO_UNLINKED_ID,
@@ -289,7 +290,7 @@ async fn integration_setup_queues_one_initial_sync_in_the_keys_group_even_when_r
         .all_items()
         .await
         .into_iter()
-        .filter(|i| i.contains("INTEGRATION#"))
+        .filter(|i| i.contains(keys::INTEGRATION_PREFIX))
         .count();
     assert_eq!(integrations, 1);
     let key_id = shared::domain::setup::KeyId::parse(&key).unwrap();
@@ -873,7 +874,7 @@ async fn pasting_a_key_again_or_repeating_an_account_post_creates_nothing_new() 
         w.all_items()
             .await
             .iter()
-            .filter(|i| i.contains("KEY#"))
+            .filter(|i| i.contains(keys::KEY_PREFIX))
             .count(),
         1
     );

@@ -220,7 +220,7 @@ async fn synced(w: &World) -> Ledger {
             hash: s.content_hash(),
         });
     }
-    w.store.write_mirror(&acc, &writes).await.unwrap();
+    w.store.write_mirror(&org, &acc, &writes).await.unwrap();
     let mut counts = SyncCounts {
         customers: 3,
         open_items: 2,
@@ -236,6 +236,7 @@ async fn synced(w: &World) -> Ledger {
     let finished = Utc::now() - Duration::seconds(20);
     w.store
         .put_summary(
+            &org,
             &acc,
             &SyncSummary {
                 counts: counts.clone(),
@@ -549,6 +550,7 @@ async fn a_manual_sync_is_queued_once_while_one_is_pending() {
         let started = Utc::now() - Duration::seconds(60);
         w.store
             .put_summary(
+                &org,
                 &acc,
                 &SyncSummary {
                     last_completed_started_at: Some(started),
@@ -603,6 +605,7 @@ async fn a_manual_sync_is_queued_once_while_one_is_pending() {
         .unwrap();
     w.store
         .put_summary(
+            &org,
             &acc,
             &SyncSummary {
                 last_completed_started_at: Some(requested + Duration::milliseconds(10)),

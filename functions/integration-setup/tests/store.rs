@@ -5,6 +5,7 @@ mod common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::World;
+use shared::adapters::store::keys;
 use shared::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
 use shared::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
@@ -306,11 +307,11 @@ async fn a_settings_only_update_keeps_what_the_sync_worker_wrote() {
         .table_name(&w.table)
         .key(
             "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{}", org())),
+            aws_sdk_dynamodb::types::AttributeValue::S(keys::org_pk(&org())),
         )
         .key(
             "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("INTEGRATION#{acc}")),
+            aws_sdk_dynamodb::types::AttributeValue::S(keys::integration_sk(&acc)),
         )
         .update_expression("SET #s = :s")
         .expression_attribute_names("#s", "status")

@@ -121,7 +121,12 @@ async fn a_queued_job_is_synced_by_the_worker_across_continuations_and_a_redeliv
         items.keys().cloned().collect::<Vec<_>>(),
         vec!["inv_80001", "inv_80003"]
     );
-    assert!(w.store.get_checkpoint(&w.account).await.unwrap().is_none());
+    assert!(w
+        .store
+        .get_checkpoint(&w.org, &w.account)
+        .await
+        .unwrap()
+        .is_none());
     let events = w.drain_classification().await;
     assert_eq!(events_of(&events).len(), 5, "{events:?}");
     // The mail goes out right after the status; give the worker a moment to finish.

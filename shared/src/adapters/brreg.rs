@@ -27,6 +27,8 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::store::item::{key, s};
+use crate::adapters::store::keys::{brreg_pk, BRREG_SK};
 use crate::adapters::tripletex::RetryPolicy;
 use crate::domain::ledger::registry::{
     status_from_lookup, RegistryLookup, RegistryStatus, StopReason,
@@ -496,7 +498,7 @@ impl BrregCache for MemoryBrregCache {
 
 /// The DynamoDB cache: one item per number in the app table.
 ///
-/// `PK=BRREG#{orgnr}`, `SK=ENTITY`, `orgNumber`, `result` (`found` | `gone` | `not_found`),
+/// `PK=BRREG#{orgnr}`, `SK=ENTITY` (`store::keys::brreg_pk`), `orgNumber`, `result` (`found` | `gone` | `not_found`),
 /// `body` (the register's JSON as a string; `found` and `gone` with a body), `fetchedAt`
 /// (RFC 3339, ms, UTC), `expiresAt` (epoch seconds, fetchedAt + 1 day: the table's TTL attribute).
 /// A put never replaces a newer answer (`fetchedAt` compared in the condition).
@@ -513,12 +515,6 @@ impl DynamoBrregCache {
             table: table.into(),
         }
     }
-
-    pub fn pk(orgnr: &OrgNumber) -> String {
-        format!("BRREG#{}", orgnr.as_str())
-    }
-
-    pub const SK: &'static str = "ENTITY";
 }
 
 fn ddb_error<E>(e: E) -> BrregError
@@ -526,10 +522,6 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     BrregError::Cache(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -547,8 +539,7 @@ impl BrregCache for DynamoBrregCache {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("PK", s(Self::pk(orgnr)))
-            .key("SK", s(Self::SK))
+            .set_key(Some(key(brreg_pk(orgnr), BRREG_SK.into())))
             .send()
             .await
             .map_err(|e| ddb_error(e.into_service_error()))?;
@@ -593,8 +584,7 @@ impl BrregCache for DynamoBrregCache {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("PK", s(Self::pk(orgnr)))
-            .item("SK", s(Self::SK))
+            .set_item(Some(key(brreg_pk(orgnr), BRREG_SK.into())))
             .item("orgNumber", s(orgnr.as_str()))
             .item("result", s(result))
             .item("fetchedAt", s(&fetched_at))

@@ -12,6 +12,7 @@
 //!    [`MirrorState::apply`] gives the state after the writes.
 //! 4. [`registry`] turns an Enhetsregisteret entity into a [`registry::RegistryStatus`] (stop
 //!    dunning for bankrupt, dissolved or deleted entities; the postal address).
+//! 5. [`texts`] says it to people: why an item was skipped, the "ledger is ready" mail.
 //!
 //! Pure: no clock (`today` is passed in), no I/O, no floats.
 
@@ -23,6 +24,7 @@ pub mod raw;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+pub mod texts;
 
 pub use build::{build_ledger, build_ledger_keeping, estimate_due_date, LedgerBuild, LedgerRead};
 pub use diff::{

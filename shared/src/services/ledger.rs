@@ -1,4 +1,4 @@
-//! What a user sees of the mirrored ledger (issue 4 §10): the ledger with its filters, the skipped
+//! What a user sees of the mirrored ledger: the ledger with its filters, the skipped
 //! items with the reason in Norwegian and English ("why is this item not in my ledger?"), the
 //! customers, the sync status with progress and counts, the manual sync trigger and the "ready"
 //! notification.
@@ -8,9 +8,9 @@
 //! does not exist ([`LedgerError::AccountNotFound`], 404).
 //!
 //! Reads go through the store's read API (`store::ledger`). Two small records are this service's
-//! own (raw DynamoDB calls, kept in [`marks`]): the pending manual sync request
-//! (`ACC#{account}` / `SYNC#REQUEST`) and the time a notification was seen (`seenAt` on the ready
-//! notice item).
+//! own (kept in [`marks`], keyed through `store::keys`): the pending manual sync request
+//! (`SYNC#REQUEST` in the account's partition) and the time a notification was seen (`seenAt` on
+//! the ready notice item).
 //!
 //! **Manual sync deduplication.** `POST …/integration/sync` puts the request record with a
 //! condition: only if there is none, or the one there was served (a sync that *started* after it
@@ -25,13 +25,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::adapters::queue::{SyncJob, SyncQueue, SyncReason};
+use crate::adapters::store::keys::{account_pk, org_pk, ready_notice_sk, SYNC_REQUEST_SK};
 use crate::adapters::store::ledger::{
-    account_pk, ready_notice_sk, ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
+    ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
 };
 use crate::adapters::store::{DynamoStore, StoreError};
+use crate::domain::ledger::texts::skip_texts;
 use crate::domain::ledger::{
     ItemStatus, LedgerItem, LedgerQuery, RecordRef, SkipReason, SkipRecord, SyncCounts,
 };
@@ -272,69 +274,7 @@ impl PageParams {
 
 // ------------------------------------------------------------------------------------ views
 
-/// A text in Norwegian and English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Texts {
-    pub no: String,
-    pub en: String,
-}
-
-fn texts(no: &str, en: &str) -> Texts {
-    Texts {
-        no: no.into(),
-        en: en.into(),
-    }
-}
-
-/// "Why is this item not in my ledger?": the reason for a person, and what changes it.
-pub fn skip_explanation(reason: SkipReason) -> Texts {
-    match reason {
-        SkipReason::BeforeFetchFrom => texts(
-            "Posten er datert før «Hent fra»-datoen i integrasjonen. Flytt «Hent fra» bakover for å ta den med.",
-            "The item is dated before the integration's «fetch from» date. Move «fetch from» back to include it.",
-        ),
-        SkipReason::MissingDueDate => texts(
-            "Posten mangler forfallsdato (typisk importert via SAF-T). Slå på «Ta med SAF-T-importerte poster» for å ta den med.",
-            "The item has no due date (typically imported via SAF-T). Turn on «Include SAF-T imported items» to include it; the due date is then estimated from the customer's payment terms.",
-        ),
-        SkipReason::NullVoucherType => texts(
-            "Posten kommer fra et manuelt bilag uten bilagstype. Slå på «Ta med bilag uten bilagstype» for å ta den med.",
-            "The item comes from a manual voucher without a voucher type. Turn on «Include vouchers without voucher type» to include it.",
-        ),
-        SkipReason::UnknownCustomer => texts(
-            "Kunden på posten ble ikke funnet blant kundene i Tripletex. Sjekk kunden i Tripletex; posten kommer med ved neste synkronisering når kunden finnes.",
-            "The item's customer was not among the customers read from Tripletex. Check the customer in Tripletex; the item is included at the next sync once the customer is there.",
-        ),
-        SkipReason::MalformedItem => texts(
-            "Posten kunne ikke leses fra Tripletex. Den er satt til side; resten av reskontroen er synkronisert.",
-            "The record could not be read from Tripletex. It was set aside; the rest of the ledger was synced.",
-        ),
-        SkipReason::MissingId => texts(
-            "Posten mangler id i Tripletex og kan ikke følges opp.",
-            "The record has no id in Tripletex and cannot be followed up.",
-        ),
-        SkipReason::MissingCustomer => texts(
-            "Posten står i kundereskontroen uten kunde. Før den på riktig kunde i Tripletex.",
-            "The item is on the customer ledger without a customer. Book it on the right customer in Tripletex.",
-        ),
-        SkipReason::MalformedAmount => texts(
-            "Beløpet på posten mangler eller er ikke et gyldig kronebeløp. Rett posten i Tripletex.",
-            "The item's amount is missing or not a valid amount in whole øre. Correct it in Tripletex.",
-        ),
-        SkipReason::MalformedDate => texts(
-            "Datoen på posten mangler eller har feil format. Rett posten i Tripletex.",
-            "The item's date is missing or malformed. Correct it in Tripletex.",
-        ),
-        SkipReason::MissingInvoiceNumber => texts(
-            "Fakturaen mangler fakturanummer i Tripletex.",
-            "The invoice has no invoice number in Tripletex.",
-        ),
-        SkipReason::UnknownVoucherType => texts(
-            "Bilagstypen til posten kunne ikke leses, så vi vet ikke om den er et manuelt bilag. Den prøves igjen ved neste synkronisering.",
-            "The item's voucher type could not be read, so whether it is a manual voucher is unknown. It is tried again at the next sync.",
-        ),
-    }
-}
+pub use crate::domain::ledger::texts::Texts;
 
 /// The last sync as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -400,7 +340,7 @@ impl From<SkipRecord> for SkipView {
             quarantined: s.reason.is_quarantine(),
             detail: s.detail,
             record: s.record,
-            explanation: skip_explanation(s.reason),
+            explanation: skip_texts(s.reason).explanation,
         }
     }
 }
@@ -522,7 +462,7 @@ fn ready_view(n: &ReadyNotice, seen_at: Option<DateTime<Utc>>) -> NotificationVi
         created_at: n.created_at,
         seen_at,
         counts: c.clone(),
-        title: texts("Reskontroen er klar", "The ledger is ready"),
+        title: Texts::new("Reskontroen er klar", "The ledger is ready"),
         message: Texts {
             no: format!(
                 "Reskontroen for {name} er hentet fra Tripletex: {} kunder, {} åpne poster, {} forfalt, {} ikke tatt med.",
@@ -610,7 +550,7 @@ impl LedgerService {
         account: &AccountId,
     ) -> Result<(Option<Integration>, Option<SyncSummary>), LedgerError> {
         let integration = self.store.get_integration(org, account).await?;
-        let summary = self.store.counts(account).await?;
+        let summary = self.store.counts(org, account).await?;
         Ok((integration, summary))
     }
 
@@ -639,7 +579,7 @@ impl LedgerService {
                 };
                 let page = self
                     .store
-                    .list_items(&account, &query, &params.page())
+                    .list_items(org, &account, &query, &params.page())
                     .await?;
                 Ok(LedgerAnswer::Items(LedgerView {
                     items: page.items,
@@ -650,7 +590,7 @@ impl LedgerService {
                 }))
             }
             Some(filter) => {
-                let (records, next) = self.skips(&account, filter, params).await?;
+                let (records, next) = self.skips(org, &account, filter, params).await?;
                 let skipped = records
                     .into_iter()
                     .filter(|s| {
@@ -673,6 +613,7 @@ impl LedgerService {
 
     async fn skips(
         &self,
+        org: &OrgId,
         account: &AccountId,
         filter: SkipFilter,
         params: &LedgerParams,
@@ -680,7 +621,10 @@ impl LedgerService {
         let limit = params.limit.unwrap_or(DEFAULT_LIMIT) as usize;
         match filter {
             SkipFilter::Reason(r) => {
-                let page = self.store.list_skips(account, r, &params.page()).await?;
+                let page = self
+                    .store
+                    .list_skips(org, account, r, &params.page())
+                    .await?;
                 Ok((page.items, page.next))
             }
             SkipFilter::All => {
@@ -701,6 +645,7 @@ impl LedgerService {
                     let page = self
                         .store
                         .list_skips(
+                            org,
                             account,
                             *r,
                             &PageRequest {
@@ -734,6 +679,7 @@ impl LedgerService {
         let page = self
             .store
             .list_customers(
+                org,
                 &account,
                 &PageRequest {
                     cursor: params.cursor.clone(),
@@ -743,7 +689,7 @@ impl LedgerService {
             .await?;
         let total = self
             .store
-            .counts(&account)
+            .counts(org, &account)
             .await?
             .map(|s| s.counts.customers)
             .unwrap_or(0);
@@ -771,7 +717,7 @@ impl LedgerService {
             }),
             None => self
                 .marks
-                .sync_request(&account)
+                .sync_request(org, &account)
                 .await?
                 .filter(|r| r.pending(&i, summary.as_ref(), now))
                 .map(|r| PendingSync {
@@ -817,7 +763,7 @@ impl LedgerService {
         };
         match self
             .marks
-            .put_sync_request(&account, &request, served_before, now - STALE_REQUEST)
+            .put_sync_request(org, &account, &request, served_before, now - STALE_REQUEST)
             .await?
         {
             None => {}
@@ -835,7 +781,7 @@ impl LedgerService {
         }
         if let Err(e) = self.queue.enqueue(&job).await {
             // Not queued: the next request must not be deduplicated against this one.
-            if let Err(del) = self.marks.delete_sync_request(&account, now).await {
+            if let Err(del) = self.marks.delete_sync_request(org, &account, now).await {
                 tracing::warn!(error = %del, "could not withdraw the sync request record");
             }
             return Err(LedgerError::QueueUnavailable(e.to_string()));
@@ -918,9 +864,8 @@ fn time(t: &DateTime<Utc>) -> String {
 /// The two records this service writes itself (raw DynamoDB; everything else is the store's).
 mod marks {
     use super::*;
-    use crate::adapters::store::setup::org_pk;
-
-    pub const SYNC_REQUEST_SK: &str = "SYNC#REQUEST";
+    use crate::adapters::store::item::{key, n, s};
+    use crate::adapters::store::service_error as err;
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct SyncRequest {
@@ -949,21 +894,6 @@ mod marks {
         table: String,
     }
 
-    fn s(v: impl Into<String>) -> AttributeValue {
-        AttributeValue::S(v.into())
-    }
-    fn n(v: i64) -> AttributeValue {
-        AttributeValue::N(v.to_string())
-    }
-    fn err<E>(e: E) -> StoreError
-    where
-        E: std::error::Error + Send + Sync + 'static,
-    {
-        StoreError::Service(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-    }
-    fn key(pk: String, sk: String) -> std::collections::HashMap<String, AttributeValue> {
-        [("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))].into()
-    }
     fn parse_time(v: Option<&AttributeValue>) -> Option<DateTime<Utc>> {
         let t = v?.as_s().ok()?;
         DateTime::parse_from_rfc3339(t)
@@ -981,13 +911,14 @@ mod marks {
 
         pub async fn sync_request(
             &self,
+            org: &OrgId,
             account: &AccountId,
         ) -> Result<Option<SyncRequest>, StoreError> {
             let out = self
                 .ddb
                 .get_item()
                 .table_name(&self.table)
-                .set_key(Some(key(account_pk(account), SYNC_REQUEST_SK.into())))
+                .set_key(Some(key(account_pk(org, account), SYNC_REQUEST_SK.into())))
                 .consistent_read(true)
                 .send()
                 .await
@@ -1009,12 +940,13 @@ mod marks {
         /// requests before it have been served; `stale_before`: requests before it no longer count.
         pub async fn put_sync_request(
             &self,
+            org: &OrgId,
             account: &AccountId,
             r: &SyncRequest,
             served_before: Option<DateTime<Utc>>,
             stale_before: DateTime<Utc>,
         ) -> Result<Option<SyncRequest>, StoreError> {
-            let mut item = key(account_pk(account), SYNC_REQUEST_SK.into());
+            let mut item = key(account_pk(org, account), SYNC_REQUEST_SK.into());
             item.insert("type".into(), s("SyncRequest"));
             item.insert("integrationId".into(), s(&r.integration_id));
             item.insert("requestedAt".into(), s(time(&r.requested_at)));
@@ -1045,7 +977,7 @@ mod marks {
             if crate::adapters::store::written(res)? {
                 return Ok(None);
             }
-            Ok(Some(self.sync_request(account).await?.ok_or_else(
+            Ok(Some(self.sync_request(org, account).await?.ok_or_else(
                 || StoreError::Corrupt("sync request vanished".into()),
             )?))
         }
@@ -1053,6 +985,7 @@ mod marks {
         /// Withdraws our request (only if it is still the one made at `requested_at`).
         pub async fn delete_sync_request(
             &self,
+            org: &OrgId,
             account: &AccountId,
             requested_at: DateTime<Utc>,
         ) -> Result<(), StoreError> {
@@ -1060,7 +993,7 @@ mod marks {
                 .ddb
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(key(account_pk(account), SYNC_REQUEST_SK.into())))
+                .set_key(Some(key(account_pk(org, account), SYNC_REQUEST_SK.into())))
                 .condition_expression("requestedAtMs = :t")
                 .expression_attribute_values(":t", n(requested_at.timestamp_millis()))
                 .send()
@@ -1175,16 +1108,11 @@ mod tests {
     }
 
     #[test]
-    fn every_reason_parses_from_its_name_and_has_both_texts() {
+    fn every_reason_parses_from_its_name() {
         for r in ALL_REASONS {
             assert_eq!(parse_reason(r.as_str()), Some(r));
-            let t = skip_explanation(r);
-            assert!(!t.no.is_empty() && !t.en.is_empty());
-            assert_ne!(t.no, t.en);
         }
-        assert!(skip_explanation(SkipReason::MissingDueDate)
-            .no
-            .contains("Ta med SAF-T-importerte poster"));
+        assert_eq!(parse_reason("because"), None);
     }
 
     #[test]

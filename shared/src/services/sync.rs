@@ -37,17 +37,19 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::adapters::brreg::{BrregCache, CachedBrreg};
-use crate::adapters::mail::{ready_mail, ready_mail_key, Mailer, ReadyCounts, SentMailLog};
+use crate::adapters::mail::{Mailer, OutgoingMail, SentMailLog};
 use crate::adapters::queue::{
     BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason,
 };
 use crate::adapters::secrets::{Secrets, SecretsError};
+use crate::adapters::store::keys::ready_mail_key;
 use crate::adapters::store::ledger::{
     BatchStats, CustomerRegistry, MailState, MirrorWrite, ReadyNotice, StoredCustomer,
     StoredMirror, SyncSummary,
 };
 use crate::adapters::store::{DynamoStore, StoreError};
 use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+use crate::domain::ledger::texts::ready_mail;
 use crate::domain::ledger::{
     build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
 };
@@ -468,11 +470,18 @@ impl<C: BrregCache> SyncService<C> {
                 "the integration was replaced since the job was queued".into(),
             ));
         }
-        let summary = store.counts(&job.account_id).await?.unwrap_or_default();
+        // An account last synced before the key scheme changed has its ledger moved first.
+        let summary = store
+            .counts_after_legacy_move(&job.org, &job.account_id)
+            .await?
+            .unwrap_or_default();
         stats.dynamodb_read_requests += 2;
         let ckpt_key = checkpoint_key(&integration);
         let now = Utc::now();
-        let checkpoint: Option<ReadState> = match store.get_checkpoint(&job.account_id).await? {
+        let checkpoint: Option<ReadState> = match store
+            .get_checkpoint(&job.org, &job.account_id)
+            .await?
+        {
             Some((k, text)) if k == ckpt_key => match serde_json::from_str::<ReadState>(&text) {
                 Ok(s) if now - s.started_at < self.config.checkpoint_max_age => Some(s),
                 Ok(_) => None,
@@ -500,7 +509,7 @@ impl<C: BrregCache> SyncService<C> {
         let first_sync = integration.status != IntegrationStatus::Ready;
 
         let ddb_started = Instant::now();
-        let mut mirror = store.load_mirror(&job.account_id).await?;
+        let mut mirror = store.load_mirror(&job.org, &job.account_id).await?;
         stats.dynamodb_read_requests += mirror.query_pages;
         let mut ddb_wait = ddb_started.elapsed();
 
@@ -586,7 +595,7 @@ impl<C: BrregCache> SyncService<C> {
                 })?;
                 let started = Instant::now();
                 let w = store
-                    .put_checkpoint(&job.account_id, &ckpt_key, &text)
+                    .put_checkpoint(&job.org, &job.account_id, &ckpt_key, &text)
                     .await?;
                 ddb_wait += started.elapsed();
                 stats.dynamodb_write_requests += w.requests;
@@ -734,7 +743,9 @@ impl<C: BrregCache> SyncService<C> {
         let cpu_writes0 = process_cpu_ms();
         stats.cpu_events_ms = cpu_writes0.saturating_sub(cpu_events0);
         if !writes.is_empty() {
-            let w: BatchStats = store.write_mirror(&job.account_id, &writes).await?;
+            let w: BatchStats = store
+                .write_mirror(&job.org, &job.account_id, &writes)
+                .await?;
             stats.dynamodb_write_requests += w.requests;
             stats.dynamodb_items_written += w.items;
             ddb_wait += w.waited;
@@ -758,10 +769,12 @@ impl<C: BrregCache> SyncService<C> {
             integration_id: Some(integration.id.to_string()),
             settings_version: Some(integration.version),
         };
-        store.put_summary(&job.account_id, &new_summary).await?;
+        store
+            .put_summary(&job.org, &job.account_id, &new_summary)
+            .await?;
         stats.dynamodb_write_requests += 1;
         if resumed {
-            store.delete_checkpoint(&job.account_id).await?;
+            store.delete_checkpoint(&job.org, &job.account_id).await?;
             stats.dynamodb_write_requests += 1;
         }
         let still_ours = store
@@ -948,11 +961,10 @@ impl<C: BrregCache> SyncService<C> {
             .map(|a| a.name)
             .or_else(|| i.client_company_name.clone())
             .unwrap_or_default();
-        let msg = ready_mail(
+        let msg = OutgoingMail::to_one(
             &to,
-            &account_name,
-            &ReadyCounts::from(&notice.counts),
-            &ready_mail_key(i.id.as_str()),
+            ready_mail(&account_name, &notice.counts),
+            ready_mail_key(&i.id),
         );
         match mail
             .mailer

@@ -27,6 +27,7 @@ use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache};
 use shared::adapters::mail::{DynamoSentMailLog, Mailer};
 use shared::adapters::queue::{SyncJob, SyncReason};
 use shared::adapters::secrets::Secrets;
+use shared::adapters::store::keys;
 use shared::adapters::store::ledger::{PageRequest, StoredCustomer};
 use shared::adapters::store::DynamoStore;
 use shared::adapters::tripletex::{RetryPolicy, TripletexClient};
@@ -652,8 +653,8 @@ impl World {
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .item("PK", AttributeValue::S(format!("ORG#{}", self.org)))
-            .item("SK", AttributeValue::S("PROFILE".into()))
+            .item("PK", AttributeValue::S(keys::org_pk(&self.org)))
+            .item("SK", AttributeValue::S(keys::PROFILE_SK.into()))
             .item("contactEmail", AttributeValue::S(email.into()))
             .send()
             .await
@@ -710,6 +711,7 @@ impl World {
         let page = self
             .store
             .list_items(
+                &self.org,
                 &self.account,
                 &LedgerQuery::default(),
                 &PageRequest::first(1000),
@@ -722,7 +724,7 @@ impl World {
     pub async fn customers(&self) -> BTreeMap<i64, StoredCustomer> {
         let page = self
             .store
-            .list_customers(&self.account, &PageRequest::first(1000))
+            .list_customers(&self.org, &self.account, &PageRequest::first(1000))
             .await
             .unwrap();
         page.items.into_iter().map(|c| (c.customer.id, c)).collect()
@@ -730,7 +732,7 @@ impl World {
 
     pub async fn skips(&self, reason: SkipReason) -> Vec<SkipRecord> {
         self.store
-            .list_skips(&self.account, reason, &PageRequest::first(1000))
+            .list_skips(&self.org, &self.account, reason, &PageRequest::first(1000))
             .await
             .unwrap()
             .items

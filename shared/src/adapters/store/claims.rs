@@ -1,13 +1,8 @@
-//! Items of loss classification and cases (issue 5): claims (with their held events and the
-//! classifier's evidence) and cases.
-//!
-//! | item  | PK                                  | SK                 | GSI1PK / GSI1SK (sparse)                                   | GSI2PK / GSI2SK (sparse)                                     |
-//! |-------|-------------------------------------|--------------------|------------------------------------------------------------|--------------------------------------------------------------|
-//! | claim | `ORG#{org}#ACCOUNT#{accountId}`     | `CLAIM#{claimId}`  |                                                            | `CASE_DUE` / `{effectiveDueDate}#{org}#{accountId}#{claimId}` while collectible without a case |
-//! | case  | `ORG#{org}#ACCOUNT#{accountId}`     | `CASE#{caseId}`    | `PAUSED_CASES` / `{until}#{org}#{accountId}#{caseId}` while paused |                                                        |
-//!
-//! The organization is part of the partition key, so a read with the JWT's organization cannot
-//! reach another organization's claim or case (it is simply not there: 404).
+//! Items of loss classification and cases: claims (with their held events and the classifier's
+//! evidence) and cases, in the account's partition (`keys::account_pk`, with the organization in
+//! it: a read with the JWT's organization cannot reach another organization's claim or case; it is
+//! simply not there, 404). Claims awaiting a case are in GSI2 (`CASE_DUE`), paused cases in GSI1
+//! (`PAUSED_CASES`); the keys are in [`super::keys`].
 //!
 //! The claim item holds the [`ClaimRecord`] as a JSON document (`doc`) plus the attributes the
 //! lists filter on. Writes are conditional on the stored revision (`rev`, claim) and `version`
@@ -16,12 +11,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::item::*;
-use super::{service_error, DynamoStore, StoreError};
+use super::keys::{self, account_pk, case_sk, claim_sk};
+use super::{cancellation_codes, service_error, DynamoStore, StoreError, CONDITION_FAILED};
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::claim::{
     ClaimError, ClaimEvent, ClaimId, ClaimState, ClaimStatus, EventKey, VoucherPostingJob,
@@ -33,22 +28,6 @@ use crate::domain::Money;
 
 const T_CLAIM: &str = "Claim";
 const T_CASE: &str = "Case";
-
-/// GSI1 partition of paused cases, sorted by the day they resume.
-pub const PAUSED_CASES_GSI1PK: &str = "PAUSED_CASES";
-/// GSI2 partition of collectible claims without a case, sorted by effective due date.
-pub const CASE_DUE_GSI2PK: &str = "CASE_DUE";
-
-/// The partition of one account's claims and cases.
-pub fn account_pk(org: &OrgId, account: &AccountId) -> String {
-    format!("ORG#{org}#ACCOUNT#{account}")
-}
-pub fn claim_sk(claim: &ClaimId) -> String {
-    format!("CLAIM#{claim}")
-}
-pub fn case_sk(case: &CaseId) -> String {
-    format!("CASE#{case}")
-}
 
 // ---------------------------------------------------------------------------------------------
 // What is stored
@@ -282,17 +261,9 @@ fn state_str(s: CaseState) -> &'static str {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn key_of(pk: String, sk: String) -> HashMap<String, AttributeValue> {
-    [("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))].into()
-}
-
 fn claim_item(rec: &ClaimRecord, new_rev: u64) -> Result<Item, StoreError> {
     let st = &rec.state;
-    let mut item = key_of(account_pk(&st.org, &st.account_id), claim_sk(&st.claim_id));
+    let mut item = key(account_pk(&st.org, &st.account_id), claim_sk(&st.claim_id));
     let summary = rec.summary();
     item.insert("type".into(), s(T_CLAIM));
     item.insert("org".into(), s(st.org.as_str()));
@@ -311,15 +282,14 @@ fn claim_item(rec: &ClaimRecord, new_rev: u64) -> Result<Item, StoreError> {
     // Awaiting a case: collectible, mirrored, no case yet. The daily job walks this index.
     if !rec.case_opened && st.status.is_collectible() {
         if let Some(due) = st.effective_due_date() {
-            item.insert("GSI2PK".into(), s(CASE_DUE_GSI2PK));
+            item.insert("GSI2PK".into(), s(keys::CASE_DUE_GSI2PK));
             item.insert(
                 "GSI2SK".into(),
-                s(format!(
-                    "{}#{}#{}#{}",
-                    due.format("%Y-%m-%d"),
-                    st.org,
-                    st.account_id,
-                    st.claim_id
+                s(keys::case_due_gsi2sk(
+                    due,
+                    &st.org,
+                    &st.account_id,
+                    &st.claim_id,
                 )),
             );
         }
@@ -336,7 +306,7 @@ fn claim_from(item: &Item) -> Result<ClaimRecord, StoreError> {
 }
 
 fn case_item(case: &Case, summary: &ClaimSummary) -> Result<Item, StoreError> {
-    let mut item = key_of(account_pk(&case.org, &case.account_id), case_sk(&case.id));
+    let mut item = key(account_pk(&case.org, &case.account_id), case_sk(&case.id));
     item.insert("type".into(), s(T_CASE));
     item.insert("org".into(), s(case.org.as_str()));
     item.insert("accountId".into(), s(case.account_id.as_str()));
@@ -351,15 +321,14 @@ fn case_item(case: &Case, summary: &ClaimSummary) -> Result<Item, StoreError> {
     item.insert("version".into(), n(case.version));
     item.insert("doc".into(), s(to_json(case)?));
     if let Some(until) = case.resumes_on() {
-        item.insert("GSI1PK".into(), s(PAUSED_CASES_GSI1PK));
+        item.insert("GSI1PK".into(), s(keys::PAUSED_CASES_GSI1PK));
         item.insert(
             "GSI1SK".into(),
-            s(format!(
-                "{}#{}#{}#{}",
-                until.format("%Y-%m-%d"),
-                case.org,
-                case.account_id,
-                case.id
+            s(keys::paused_case_gsi1sk(
+                until,
+                &case.org,
+                &case.account_id,
+                &case.id,
             )),
         );
     }
@@ -408,41 +377,12 @@ fn case_put(
     Ok((item, cond, values))
 }
 
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Service(e.to_string())
-}
-
-fn encode_cursor(sk: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.as_bytes())
-}
-
-fn decode_cursor(c: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c.as_bytes())
-        .ok()?;
-    let sk = String::from_utf8(bytes).ok()?;
-    sk.starts_with("CASE#").then_some(sk)
-}
-
 /// A malformed `cursor` query parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor is not one this API returned")]
 pub struct BadCursor;
 
 impl DynamoStore {
-    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(service_error)?;
-        Ok(out.item)
-    }
-
     /// The claim, with its stored revision; `None` when never stored.
     pub async fn get_claim(
         &self,
@@ -450,7 +390,7 @@ impl DynamoStore {
         account: &AccountId,
         claim: &ClaimId,
     ) -> Result<Option<ClaimRecord>, StoreError> {
-        self.get_item(account_pk(org, account), claim_sk(claim))
+        self.get(account_pk(org, account), claim_sk(claim))
             .await?
             .map(|i| claim_from(&i))
             .transpose()
@@ -464,7 +404,7 @@ impl DynamoStore {
         account: &AccountId,
         case: &CaseId,
     ) -> Result<Option<StoredCase>, StoreError> {
-        self.get_item(account_pk(org, account), case_sk(case))
+        self.get(account_pk(org, account), case_sk(case))
             .await?
             .map(|i| case_from(&i))
             .transpose()
@@ -558,11 +498,8 @@ impl DynamoStore {
             Ok(_) => Ok(Save::Saved),
             Err(e) => {
                 let e = e.into_service_error();
-                let cancelled = matches!(
-                    &e,
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)
-                        if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                );
+                let cancelled = cancellation_codes(&e)
+                    .is_some_and(|codes| codes.iter().any(|c| c == CONDITION_FAILED));
                 if cancelled {
                     Ok(Save::Conflict)
                 } else {
@@ -583,15 +520,15 @@ impl DynamoStore {
     ) -> Result<Result<CasePage, BadCursor>, StoreError> {
         let mut start = match cursor {
             None => None,
-            Some(c) => match decode_cursor(c) {
-                Some(sk) => Some(key_of(account_pk(org, account), sk)),
+            Some(c) => match decode_cursor(c, keys::CASE_PREFIX) {
+                Some(sk) => Some(key(account_pk(org, account), sk)),
                 None => return Ok(Err(BadCursor)),
             },
         };
         let mut filters = Vec::new();
         let mut values: HashMap<String, AttributeValue> = HashMap::new();
         values.insert(":pk".into(), s(account_pk(org, account)));
-        values.insert(":sk".into(), s("CASE#"));
+        values.insert(":sk".into(), s(keys::CASE_PREFIX));
         let mut names = HashMap::new();
         if let Some(st) = filter.state {
             filters.push("#state = :state");
@@ -659,7 +596,7 @@ impl DynamoStore {
         today: NaiveDate,
     ) -> Result<Vec<(AccountRef, CaseId)>, StoreError> {
         let keys = self
-            .query_index_upto("GSI1", "GSI1PK", PAUSED_CASES_GSI1PK, "GSI1SK", today)
+            .query_index_upto("GSI1", "GSI1PK", keys::PAUSED_CASES_GSI1PK, "GSI1SK", today)
             .await?;
         keys.iter()
             .map(|item| {
@@ -681,7 +618,7 @@ impl DynamoStore {
         up_to: NaiveDate,
     ) -> Result<Vec<(AccountRef, ClaimId)>, StoreError> {
         let keys = self
-            .query_index_upto("GSI2", "GSI2PK", CASE_DUE_GSI2PK, "GSI2SK", up_to)
+            .query_index_upto("GSI2", "GSI2PK", keys::CASE_DUE_GSI2PK, "GSI2SK", up_to)
             .await?;
         keys.iter()
             .map(|item| {
@@ -716,8 +653,7 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", pk_name)
                 .expression_attribute_names("#sk", sk_name)
                 .expression_attribute_values(":pk", s(pk))
-                // '~' sorts after every character of the ids that follow the date.
-                .expression_attribute_values(":upto", s(format!("{}#~", up_to.format("%Y-%m-%d"))))
+                .expression_attribute_values(":upto", s(keys::dated_upto(up_to)))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -746,23 +682,12 @@ mod tests {
         let mut rec = ClaimRecord::new(ClaimState::new(org.clone(), acc.clone(), claim), at);
         rec.rev = 4;
         let item = claim_item(&rec, 5).unwrap();
-        assert_eq!(
-            get_s(&item, "PK").unwrap(),
-            "ORG#org_a#ACCOUNT#acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"
-        );
-        assert_eq!(get_s(&item, "SK").unwrap(), "CLAIM#inv_1001");
+        assert_eq!(get_s(&item, "PK").unwrap(), account_pk(&org, &acc));
+        assert_eq!(get_s(&item, "SK").unwrap(), claim_sk(&rec.state.claim_id));
         // Not mirrored: not awaiting a case.
         assert!(!item.contains_key("GSI2PK"));
         let back = claim_from(&item).unwrap();
         assert_eq!(back.rev, 5);
         assert_eq!(back.state, rec.state);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_foreign_cursors_are_refused() {
-        let c = encode_cursor("CASE#case_inv_12");
-        assert_eq!(decode_cursor(&c).as_deref(), Some("CASE#case_inv_12"));
-        assert_eq!(decode_cursor("!!"), None);
-        assert_eq!(decode_cursor(&encode_cursor("CLAIM#inv_1")), None);
     }
 }

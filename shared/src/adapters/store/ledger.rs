@@ -1,15 +1,8 @@
-//! The mirrored ledger of one account (issue 4): customers, ledger items (claims and unapplied
-//! credits), skip records, the sync summary (counts) and the sync checkpoint.
-//!
-//! | item          | PK              | SK                          | attributes (besides the record) |
-//! |---------------|-----------------|-----------------------------|---------------------------------|
-//! | customer      | `ACC#{account}` | `CUST#{customerId}`         | `customer` (JSON), `raw` (JSON as read), `hash`, `regHash`, `customerId`, `stopDunning` |
-//! | ledger item   | `ACC#{account}` | `ITEM#{itemId}`             | `item` (JSON), `hash`, `customerId`, `status`, `overdue`, `dueDate`, `factsHash`, `creditKeys` |
-//! | skip record   | `ACC#{account}` | `SKIP#{reason}#{key}`       | `skip` (JSON), `hash`, `reason`, `key`, `customerId` |
-//! | sync summary  | `ACC#{account}` | `SYNC#STATE`                | `summary` (JSON: counts, timestamps) |
-//! | checkpoint    | `ACC#{account}` | `SYNC#CKPT` + `SYNC#CKPT#{n}` | header (job key, chunk count) + chunks of the read state |
-//! | ready notice  | `ORG#{org}`     | `NOTICE#READY#{account}`    | written once, on the first successful sync |
-//! | org profile   | `ORG#{org}`     | `PROFILE`                   | optional `contactEmail` (read only here) |
+//! The mirrored ledger of one account: customers, ledger items (claims and unapplied credits),
+//! skip records, the sync summary (counts) and the sync checkpoint, all in the account's partition
+//! (`keys::account_pk`, beside its claims and cases); the ready notice and the organization profile
+//! in the organization's partition. The keys are in [`super::keys`], the items and attributes in
+//! docs/data-model.md.
 //!
 //! The records are JSON documents in camelCase (the domain types, as the HTTP API shows them); the
 //! top-level attributes are what filters and the mirror rebuild need. `hash` is the domain's content
@@ -25,11 +18,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
-use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::item::*;
+use super::keys::{
+    self, account_pk, checkpoint_chunk_sk, customer_sk, item_sk, org_pk, ready_notice_sk, skip_sk,
+    CHECKPOINT_SK, PROFILE_SK, SUMMARY_SK,
+};
 use super::{service_error, written, DynamoStore, StoreError};
 use crate::domain::ledger::raw::RawCustomer;
 use crate::domain::ledger::registry::StopReason;
@@ -53,28 +49,6 @@ const CHECKPOINT_CHUNK_BYTES: usize = 350_000;
 /// Default and largest page size of the read API.
 pub const DEFAULT_PAGE_LIMIT: u32 = 100;
 pub const MAX_PAGE_LIMIT: u32 = 1000;
-
-pub fn account_pk(account: &AccountId) -> String {
-    format!("ACC#{account}")
-}
-pub fn customer_sk(id: i64) -> String {
-    format!("CUST#{id}")
-}
-pub fn item_sk(item_id: &str) -> String {
-    format!("ITEM#{item_id}")
-}
-pub fn skip_sk(reason: SkipReason, key: &str) -> String {
-    format!("SKIP#{}#{key}", reason.as_str())
-}
-pub const SUMMARY_SK: &str = "SYNC#STATE";
-pub const CHECKPOINT_SK: &str = "SYNC#CKPT";
-pub fn checkpoint_chunk_sk(n: usize) -> String {
-    format!("SYNC#CKPT#{n:05}")
-}
-pub fn ready_notice_sk(account: &AccountId) -> String {
-    format!("NOTICE#READY#{account}")
-}
-pub const PROFILE_SK: &str = "PROFILE";
 
 // ------------------------------------------------------------------------------------- records
 
@@ -189,22 +163,6 @@ impl PageRequest {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("the page cursor is not valid")]
 pub struct InvalidCursor;
-
-fn encode_cursor(sk: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.as_bytes())
-}
-
-fn decode_cursor(c: &str, prefix: &str) -> Result<String, InvalidCursor> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c.trim())
-        .map_err(|_| InvalidCursor)?;
-    let sk = String::from_utf8(bytes).map_err(|_| InvalidCursor)?;
-    if sk.starts_with(prefix) {
-        Ok(sk)
-    } else {
-        Err(InvalidCursor)
-    }
-}
 
 /// Errors of the read API.
 #[derive(Debug, thiserror::Error)]
@@ -400,21 +358,13 @@ where
 
 // ------------------------------------------------------------------------------------ item codec
 
-fn to_json<T: Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn key(pk: String, sk: String) -> Item {
-    [("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))].into()
-}
-
 fn customer_item(
-    account: &AccountId,
+    pk: &str,
     c: &StoredCustomer,
     raw: Option<&RawCustomer>,
     hash: ContentHash,
 ) -> Result<Item, StoreError> {
-    let mut item = key(account_pk(account), customer_sk(c.customer.id));
+    let mut item = key(pk.to_string(), customer_sk(c.customer.id));
     item.insert("type".into(), s(T_CUSTOMER));
     item.insert("customerId".into(), n(c.customer.id));
     item.insert("hash".into(), s(hash.to_hex()));
@@ -429,14 +379,14 @@ fn customer_item(
     Ok(item)
 }
 
-fn ledger_item(account: &AccountId, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
+fn ledger_item(pk: &str, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
     let facts_hash = crate::domain::ledger::ClaimFacts::of(i).hash();
     let credit_keys: BTreeSet<String> = i
         .credits
         .iter()
         .map(crate::domain::ledger::CreditLine::event_key)
         .collect();
-    let mut item = key(account_pk(account), item_sk(&i.id));
+    let mut item = key(pk.to_string(), item_sk(&i.id));
     item.insert("type".into(), s(T_ITEM));
     item.insert("customerId".into(), n(i.customer_id));
     item.insert("hash".into(), s(hash.to_hex()));
@@ -451,8 +401,8 @@ fn ledger_item(account: &AccountId, i: &LedgerItem, hash: ContentHash) -> Result
     Ok(item)
 }
 
-fn skip_item(account: &AccountId, sk: &SkipRecord, hash: ContentHash) -> Result<Item, StoreError> {
-    let mut item = key(account_pk(account), skip_sk(sk.reason, sk.key()));
+fn skip_item(pk: &str, sk: &SkipRecord, hash: ContentHash) -> Result<Item, StoreError> {
+    let mut item = key(pk.to_string(), skip_sk(sk.reason, sk.key()));
     item.insert("type".into(), s(T_SKIP));
     item.insert("hash".into(), s(hash.to_hex()));
     item.insert("reason".into(), s(sk.reason.as_str()));
@@ -478,7 +428,7 @@ fn put(item: Item) -> Result<WriteRequest, StoreError> {
             PutRequest::builder()
                 .set_item(Some(item))
                 .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(build_err)?,
         )
         .build())
 }
@@ -489,34 +439,25 @@ fn delete(pk: String, sk: String) -> Result<WriteRequest, StoreError> {
             DeleteRequest::builder()
                 .set_key(Some(key(pk, sk)))
                 .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                .map_err(build_err)?,
         )
         .build())
 }
 
-/// The DynamoDB request for one mirror write (pure).
-pub fn write_request(account: &AccountId, w: &MirrorWrite) -> Result<WriteRequest, StoreError> {
-    let pk = || account_pk(account);
+/// The DynamoDB request for one mirror write into the partition `pk` (pure).
+fn write_request(pk: &str, w: &MirrorWrite) -> Result<WriteRequest, StoreError> {
     match w {
         MirrorWrite::PutCustomer {
             customer,
             raw,
             hash,
-        } => put(customer_item(account, customer, raw.as_deref(), *hash)?),
-        MirrorWrite::DeleteCustomer(id) => delete(pk(), customer_sk(*id)),
-        MirrorWrite::PutItem { item, hash } => put(ledger_item(account, item, *hash)?),
-        MirrorWrite::DeleteItem(id) => delete(pk(), item_sk(id)),
-        MirrorWrite::PutSkip { skip, hash } => put(skip_item(account, skip, *hash)?),
-        MirrorWrite::DeleteSkip { reason, key } => delete(pk(), skip_sk(*reason, key)),
+        } => put(customer_item(pk, customer, raw.as_deref(), *hash)?),
+        MirrorWrite::DeleteCustomer(id) => delete(pk.to_string(), customer_sk(*id)),
+        MirrorWrite::PutItem { item, hash } => put(ledger_item(pk, item, *hash)?),
+        MirrorWrite::DeleteItem(id) => delete(pk.to_string(), item_sk(id)),
+        MirrorWrite::PutSkip { skip, hash } => put(skip_item(pk, skip, *hash)?),
+        MirrorWrite::DeleteSkip { reason, key } => delete(pk.to_string(), skip_sk(*reason, key)),
     }
-}
-
-/// The DynamoDB requests for the mirror writes (pure).
-pub fn write_requests(
-    account: &AccountId,
-    writes: &[MirrorWrite],
-) -> Result<Vec<WriteRequest>, StoreError> {
-    writes.iter().map(|w| write_request(account, w)).collect()
 }
 
 // ------------------------------------------------------------------------------------ the store
@@ -526,6 +467,7 @@ impl DynamoStore {
     /// id order. With `query.skipped` set the caller wants skip records: use [`Self::list_skips`].
     pub async fn list_items(
         &self,
+        org: &OrgId,
         account: &AccountId,
         query: &LedgerQuery,
         page: &PageRequest,
@@ -546,36 +488,56 @@ impl DynamoStore {
             names.push(("#st", "status"));
             values.push((":st", s(st.as_str())));
         }
-        self.list_prefix(account, "ITEM#", page, &filters, &names, values, |item| {
-            let raw = get_s(item, "item")?;
-            serde_json::from_str(raw)
-                .map_err(|_| StoreError::Corrupt("attribute item is not a ledger item".into()))
-        })
+        self.list_prefix(
+            org,
+            account,
+            keys::ITEM_PREFIX,
+            page,
+            &filters,
+            &names,
+            values,
+            |item| {
+                let raw = get_s(item, "item")?;
+                serde_json::from_str(raw)
+                    .map_err(|_| StoreError::Corrupt("attribute item is not a ledger item".into()))
+            },
+        )
         .await
     }
 
     /// The account's mirrored customers, in id-key order.
     pub async fn list_customers(
         &self,
+        org: &OrgId,
         account: &AccountId,
         page: &PageRequest,
     ) -> Result<LedgerPage<StoredCustomer>, ListError> {
-        self.list_prefix(account, "CUST#", page, &[], &[], Vec::new(), |item| {
-            serde_json::from_str(get_s(item, "customer")?)
-                .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
-        })
+        self.list_prefix(
+            org,
+            account,
+            keys::CUSTOMER_PREFIX,
+            page,
+            &[],
+            &[],
+            Vec::new(),
+            |item| {
+                serde_json::from_str(get_s(item, "customer")?)
+                    .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
+            },
+        )
         .await
     }
 
     /// The skip records with `reason` ("why is this item not in my ledger?"), in key order.
     pub async fn list_skips(
         &self,
+        org: &OrgId,
         account: &AccountId,
         reason: SkipReason,
         page: &PageRequest,
     ) -> Result<LedgerPage<SkipRecord>, ListError> {
-        let prefix = format!("SKIP#{}#", reason.as_str());
-        self.list_prefix(account, &prefix, page, &[], &[], Vec::new(), |item| {
+        let prefix = keys::skip_prefix(reason);
+        self.list_prefix(org, account, &prefix, page, &[], &[], Vec::new(), |item| {
             serde_json::from_str(get_s(item, "skip")?)
                 .map_err(|_| StoreError::Corrupt("attribute skip is not a skip record".into()))
         })
@@ -583,12 +545,16 @@ impl DynamoStore {
     }
 
     /// The counts and times of the account's last completed sync (`None` before the first).
-    pub async fn counts(&self, account: &AccountId) -> Result<Option<SyncSummary>, StoreError> {
+    pub async fn counts(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<Option<SyncSummary>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(account_pk(account), SUMMARY_SK.into())))
+            .set_key(Some(key(account_pk(org, account), SUMMARY_SK.into())))
             .send()
             .await
             .map_err(service_error)?;
@@ -601,6 +567,7 @@ impl DynamoStore {
     /// One ledger item by id.
     pub async fn get_ledger_item(
         &self,
+        org: &OrgId,
         account: &AccountId,
         item_id: &str,
     ) -> Result<Option<LedgerItem>, StoreError> {
@@ -608,7 +575,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(account_pk(account), item_sk(item_id))))
+            .set_key(Some(key(account_pk(org, account), item_sk(item_id))))
             .send()
             .await
             .map_err(service_error)?;
@@ -621,6 +588,7 @@ impl DynamoStore {
     #[allow(clippy::too_many_arguments)]
     async fn list_prefix<T>(
         &self,
+        org: &OrgId,
         account: &AccountId,
         prefix: &str,
         page: &PageRequest,
@@ -631,7 +599,10 @@ impl DynamoStore {
     ) -> Result<LedgerPage<T>, ListError> {
         let limit = page.limit();
         let mut start = match &page.cursor {
-            Some(c) => Some(key(account_pk(account), decode_cursor(c, prefix)?)),
+            Some(c) => Some(key(
+                account_pk(org, account),
+                decode_cursor(c, prefix).ok_or(InvalidCursor)?,
+            )),
             None => None,
         };
         let mut out = Vec::new();
@@ -642,7 +613,7 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(account_pk(account)))
+                .expression_attribute_values(":pk", s(account_pk(org, account)))
                 .expression_attribute_values(":prefix", s(prefix))
                 .set_exclusive_start_key(start.take());
             if !filters.is_empty() {
@@ -685,7 +656,11 @@ impl DynamoStore {
 
     /// Rebuilds the mirror of the account (one query sweep over `CUST#…`, `ITEM#…`, `SKIP#…`,
     /// projected to keys, hashes and the item state fields; about one page per MB stored).
-    pub async fn load_mirror(&self, account: &AccountId) -> Result<StoredMirror, StoreError> {
+    pub async fn load_mirror(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<StoredMirror, StoreError> {
         let mut m = StoredMirror::default();
         let mut start = None;
         loop {
@@ -694,9 +669,9 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND SK BETWEEN :a AND :b")
-                .expression_attribute_values(":pk", s(account_pk(account)))
-                .expression_attribute_values(":a", s("CUST#"))
-                .expression_attribute_values(":b", s("SKIP#\u{10ffff}"))
+                .expression_attribute_values(":pk", s(account_pk(org, account)))
+                .expression_attribute_values(":a", s(keys::MIRROR_FIRST))
+                .expression_attribute_values(":b", s(keys::MIRROR_LAST))
                 .projection_expression("SK, #h, #cid, #st, #ov, #dd, #fh, #ck, #r, #k, #raw, #rh")
                 .expression_attribute_names("#h", "hash")
                 .expression_attribute_names("#cid", "customerId")
@@ -728,19 +703,22 @@ impl DynamoStore {
     /// Applies the mirror writes (BatchWriteItem, 25 a call, unprocessed items retried).
     pub async fn write_mirror(
         &self,
+        org: &OrgId,
         account: &AccountId,
         writes: &[MirrorWrite],
     ) -> Result<BatchStats, StoreError> {
-        let requests = writes.iter().map(|w| write_request(account, w));
+        let pk = account_pk(org, account);
+        let requests = writes.iter().map(|w| write_request(&pk, w));
         write_stream(&self.client, &self.table, requests, BatchRetry::default()).await
     }
 
     pub async fn put_summary(
         &self,
+        org: &OrgId,
         account: &AccountId,
         summary: &SyncSummary,
     ) -> Result<(), StoreError> {
-        let mut item = key(account_pk(account), SUMMARY_SK.into());
+        let mut item = key(account_pk(org, account), SUMMARY_SK.into());
         item.insert("type".into(), s(T_SUMMARY));
         item.insert("summary".into(), s(to_json(summary)?));
         self.client
@@ -756,6 +734,7 @@ impl DynamoStore {
     /// The checkpoint of the account's interrupted sync: (job key, state JSON), if any.
     pub async fn get_checkpoint(
         &self,
+        org: &OrgId,
         account: &AccountId,
     ) -> Result<Option<(String, String)>, StoreError> {
         let mut items = Vec::new();
@@ -766,7 +745,7 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-                .expression_attribute_values(":pk", s(account_pk(account)))
+                .expression_attribute_values(":pk", s(account_pk(org, account)))
                 .expression_attribute_values(":p", s(CHECKPOINT_SK))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
@@ -800,6 +779,7 @@ impl DynamoStore {
     /// header or none). Returns the write stats.
     pub async fn put_checkpoint(
         &self,
+        org: &OrgId,
         account: &AccountId,
         job_key: &str,
         state_json: &str,
@@ -816,7 +796,7 @@ impl DynamoStore {
         }
         let mut requests = Vec::new();
         for (i, c) in chunks.iter().enumerate() {
-            let mut item = key(account_pk(account), checkpoint_chunk_sk(i));
+            let mut item = key(account_pk(org, account), checkpoint_chunk_sk(i));
             item.insert("type".into(), s(T_CHECKPOINT));
             item.insert("data".into(), s(*c));
             requests.push(put(item)?);
@@ -834,7 +814,7 @@ impl DynamoStore {
                 .await?,
             );
         }
-        let mut header = key(account_pk(account), CHECKPOINT_SK.into());
+        let mut header = key(account_pk(org, account), CHECKPOINT_SK.into());
         header.insert("type".into(), s(T_CHECKPOINT));
         header.insert("jobKey".into(), s(job_key));
         header.insert("chunks".into(), n(chunks.len()));
@@ -851,13 +831,17 @@ impl DynamoStore {
     }
 
     /// Removes the checkpoint (header first). No-op when there is none.
-    pub async fn delete_checkpoint(&self, account: &AccountId) -> Result<(), StoreError> {
+    pub async fn delete_checkpoint(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<(), StoreError> {
         let res = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :p)")
-            .expression_attribute_values(":pk", s(account_pk(account)))
+            .expression_attribute_values(":pk", s(account_pk(org, account)))
             .expression_attribute_values(":p", s(CHECKPOINT_SK))
             .projection_expression("SK")
             .send()
@@ -874,7 +858,7 @@ impl DynamoStore {
         sks.sort();
         let requests = sks
             .into_iter()
-            .map(|sk| delete(account_pk(account), sk))
+            .map(|sk| delete(account_pk(org, account), sk))
             .collect::<Result<Vec<_>, _>>()?;
         write_in_batches(&self.client, &self.table, requests, BatchRetry::default()).await?;
         Ok(())
@@ -888,7 +872,7 @@ impl DynamoStore {
         account: &AccountId,
         notice: &ReadyNotice,
     ) -> Result<bool, StoreError> {
-        let mut item = key(super::setup::org_pk(org), ready_notice_sk(account));
+        let mut item = key(org_pk(org), ready_notice_sk(account));
         item.insert("type".into(), s(T_READY));
         item.insert("accountId".into(), s(account.as_str()));
         item.insert("notice".into(), s(to_json(notice)?));
@@ -915,10 +899,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                super::setup::org_pk(org),
-                ready_notice_sk(account),
-            )))
+            .set_key(Some(key(org_pk(org), ready_notice_sk(account))))
             .consistent_read(true)
             .send()
             .await
@@ -946,10 +927,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                super::setup::org_pk(org),
-                ready_notice_sk(account),
-            )))
+            .set_key(Some(key(org_pk(org), ready_notice_sk(account))))
             .update_expression("SET mail = :sent, mailSentAt = :t")
             .condition_expression("mail = :pending")
             .expression_attribute_values(":sent", s("sent"))
@@ -967,7 +945,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(super::setup::org_pk(org), PROFILE_SK.into())))
+            .set_key(Some(key(org_pk(org), PROFILE_SK.into())))
             .projection_expression("#ce")
             .expression_attribute_names("#ce", "contactEmail")
             .send()
@@ -1016,7 +994,7 @@ pub struct ReadyNotice {
 
 fn add_to_mirror(m: &mut StoredMirror, item: &Item) -> Result<(), StoreError> {
     let sk = get_s(item, "SK")?;
-    if let Some(id) = sk.strip_prefix("CUST#") {
+    if let Some(id) = keys::customer_id_of(sk) {
         let id: i64 = id
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("customer key {sk}")))?;
@@ -1027,7 +1005,7 @@ fn add_to_mirror(m: &mut StoredMirror, item: &Item) -> Result<(), StoreError> {
         if opt_s(item, "regHash").is_some() {
             m.registry_hashes.insert(id, parse_hash(item, "regHash")?);
         }
-    } else if let Some(id) = sk.strip_prefix("ITEM#") {
+    } else if let Some(id) = keys::item_id_of(sk) {
         let status = serde_json::from_value(serde_json::Value::String(
             get_s(item, "status")?.to_string(),
         ))
@@ -1049,7 +1027,7 @@ fn add_to_mirror(m: &mut StoredMirror, item: &Item) -> Result<(), StoreError> {
                 credit_keys,
             },
         );
-    } else if sk.starts_with("SKIP#") {
+    } else if sk.starts_with(keys::SKIP_PREFIX) {
         let key = get_s(item, "key")?.to_string();
         let reason = reason_from(get_s(item, "reason")?)
             .ok_or_else(|| StoreError::Corrupt("skip reason".into()))?;
@@ -1067,7 +1045,7 @@ mod tests {
     use std::sync::Mutex;
 
     fn req(i: usize) -> WriteRequest {
-        put(key("ACC#a".into(), format!("ITEM#{i}"))).unwrap()
+        put(key("pk".into(), item_sk(&i.to_string()))).unwrap()
     }
 
     fn sk_of(r: &WriteRequest) -> String {
@@ -1180,19 +1158,7 @@ mod tests {
     }
 
     #[test]
-    fn cursors_round_trip_and_foreign_ones_are_refused() {
-        let c = encode_cursor("ITEM#inv_1");
-        assert_eq!(decode_cursor(&c, "ITEM#").unwrap(), "ITEM#inv_1");
-        assert_eq!(decode_cursor(&c, "CUST#"), Err(InvalidCursor));
-        assert_eq!(decode_cursor("%%%", "ITEM#"), Err(InvalidCursor));
-    }
-
-    #[test]
-    fn skip_keys_carry_the_reason() {
-        assert_eq!(
-            skip_sk(SkipReason::MissingDueDate, "item_7"),
-            "SKIP#missing_due_date#item_7"
-        );
+    fn skip_reasons_parse_from_their_stored_names() {
         assert_eq!(
             reason_from("null_voucher_type"),
             Some(SkipReason::NullVoucherType)

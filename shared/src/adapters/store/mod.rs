@@ -1,13 +1,16 @@
 //! DynamoDB store: one table (`TABLE_NAME`), keys `PK`/`SK`, indexes `GSI1` (`GSI1PK`/`GSI1SK`) and
-//! `GSI2` (`GSI2PK`/`GSI2SK`), TTL attribute `expiresAt`. Every item type and access pattern is listed
-//! in docs/data-model.md.
+//! `GSI2` (`GSI2PK`/`GSI2SK`), TTL attribute `expiresAt`. Every key is built in [`keys`]; every item
+//! type and access pattern is listed in docs/data-model.md.
 //!
 //! SDK types stay in here: callers see domain types and outcome enums; `ConditionalCheckFailed` is
 //! mapped to those outcomes.
 
 pub mod claims;
-mod item;
+pub(crate) mod item;
+pub mod keys;
 pub mod ledger;
+pub mod mail_log;
+pub mod migrate;
 pub mod setup;
 
 use aws_sdk_dynamodb::Client;
@@ -39,6 +42,24 @@ impl DynamoStore {
 
     pub fn table_name(&self) -> &str {
         &self.table
+    }
+
+    /// One item, read consistently.
+    pub(crate) async fn get(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<item::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(out.item)
     }
 }
 
@@ -80,3 +101,24 @@ where
         Err(e) => Err(service_error(e)),
     }
 }
+
+/// The cancellation reason codes of a cancelled transaction, in item order (`"None"` for an item
+/// that did not fail); `None` for any other failure.
+pub(crate) fn cancellation_codes(
+    err: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+) -> Option<Vec<String>> {
+    match err {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+            Some(
+                e.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None").to_string())
+                    .collect(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The reason code of an item whose condition failed in a cancelled transaction.
+pub(crate) const CONDITION_FAILED: &str = "ConditionalCheckFailed";

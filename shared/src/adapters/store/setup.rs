@@ -1,19 +1,21 @@
-//! Items of the integration setup: accounts, Tripletex keys (never a token) and integrations.
-//!
-//! | item        | PK          | SK                       | GSI1PK / GSI1SK                    | GSI2PK / GSI2SK                      |
-//! |-------------|-------------|--------------------------|------------------------------------|--------------------------------------|
-//! | account     | `ORG#{org}` | `ACCOUNT#{accountId}`    |                                    |                                      |
-//! | key         | `ORG#{org}` | `KEY#{keyId}`            |                                    |                                      |
-//! | integration | `ORG#{org}` | `INTEGRATION#{accountId}`| `KEY#{keyId}` / `ORG#{org}#ACCOUNT#{accountId}` | `INTEGRATIONS` / `{keyId}#{accountId}` |
+//! Items of the integration setup, in the organization's partition: accounts, Tripletex keys
+//! (never a token) and integrations. Integrations are also in GSI1 (by key) and GSI2 (all, for the
+//! scheduled sync); the keys are in [`super::keys`].
 //!
 //! The key item counts the integrations using it (`integrationCount`); an integration write and the
 //! count change are one transaction, and deleting a key requires the count to be 0, so a key can never
 //! be deleted under an integration.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::item::*;
-use super::{service_error, written, DynamoStore, StoreError};
+use super::keys::{
+    self, account_sk, integration_gsi1sk, integration_gsi2sk, integration_sk, key_gsi1pk, key_sk,
+    org_pk,
+};
+use super::{
+    cancellation_codes, service_error, written, DynamoStore, StoreError, CONDITION_FAILED,
+};
 use crate::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     LastSync, OrgId, SyncProgress, TripletexKey,
@@ -21,32 +23,9 @@ use crate::domain::setup::{
 
 use crate::domain::OrgNumber;
 
-/// The small JSON documents kept as string attributes.
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 const T_ACCOUNT: &str = "Account";
 const T_KEY: &str = "TripletexKey";
 const T_INTEGRATION: &str = "Integration";
-
-pub fn org_pk(org: &OrgId) -> String {
-    format!("ORG#{org}")
-}
-pub fn account_sk(id: &AccountId) -> String {
-    format!("ACCOUNT#{id}")
-}
-pub fn key_sk(id: &KeyId) -> String {
-    format!("KEY#{id}")
-}
-pub fn integration_sk(account: &AccountId) -> String {
-    format!("INTEGRATION#{account}")
-}
-pub fn key_gsi1pk(id: &KeyId) -> String {
-    format!("KEY#{id}")
-}
-/// GSI2 partition that lists every integration (for the scheduled sync).
-pub const INTEGRATIONS_GSI2PK: &str = "INTEGRATIONS";
 
 /// Outcome of [`DynamoStore::create_integration`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,12 +57,8 @@ pub enum DeleteKey {
     InUse(u32),
 }
 
-fn key_of(pk: String, sk: String) -> std::collections::HashMap<String, AttributeValue> {
-    [("PK".to_string(), s(pk)), ("SK".to_string(), s(sk))].into()
-}
-
 fn account_item(a: &Account) -> Item {
-    let mut item = key_of(org_pk(&a.org), account_sk(&a.id));
+    let mut item = key(org_pk(&a.org), account_sk(&a.id));
     item.insert("type".into(), s(T_ACCOUNT));
     item.insert("id".into(), s(a.id.as_str()));
     item.insert("org".into(), s(a.org.as_str()));
@@ -112,7 +87,7 @@ fn account_from(item: &Item) -> Result<Account, StoreError> {
 }
 
 fn key_item(k: &TripletexKey) -> Item {
-    let mut item = key_of(org_pk(&k.org), key_sk(&k.id));
+    let mut item = key(org_pk(&k.org), key_sk(&k.id));
     item.insert("type".into(), s(T_KEY));
     item.insert("id".into(), s(k.id.as_str()));
     item.insert("org".into(), s(k.org.as_str()));
@@ -144,7 +119,7 @@ fn key_from(item: &Item) -> Result<TripletexKey, StoreError> {
 
 fn integration_item(i: &Integration) -> Item {
     let st = &i.settings;
-    let mut item = key_of(org_pk(&i.org), integration_sk(&i.account_id));
+    let mut item = key(org_pk(&i.org), integration_sk(&i.account_id));
     item.insert("type".into(), s(T_INTEGRATION));
     item.insert("id".into(), s(i.id.as_str()));
     item.insert("org".into(), s(i.org.as_str()));
@@ -192,12 +167,12 @@ fn integration_item(i: &Integration) -> Item {
     item.insert("GSI1PK".into(), s(key_gsi1pk(&st.key_id)));
     item.insert(
         "GSI1SK".into(),
-        s(format!("ORG#{}#ACCOUNT#{}", i.org, i.account_id)),
+        s(integration_gsi1sk(&i.org, &i.account_id)),
     );
-    item.insert("GSI2PK".into(), s(INTEGRATIONS_GSI2PK));
+    item.insert("GSI2PK".into(), s(keys::INTEGRATIONS_GSI2PK));
     item.insert(
         "GSI2SK".into(),
-        s(format!("{}#{}", st.key_id, i.account_id)),
+        s(integration_gsi2sk(&st.key_id, &i.account_id)),
     );
     item
 }
@@ -235,41 +210,7 @@ fn integration_from(item: &Item) -> Result<Integration, StoreError> {
     })
 }
 
-fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Service(format!("request could not be built: {e}"))
-}
-
-/// The cancellation reason codes of a cancelled transaction, in item order (None = other failure).
-fn cancellation_codes(
-    err: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-) -> Option<Vec<String>> {
-    match err {
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
-            Some(
-                e.cancellation_reasons()
-                    .iter()
-                    .map(|r| r.code().unwrap_or("None").to_string())
-                    .collect(),
-            )
-        }
-        _ => None,
-    }
-}
-
 impl DynamoStore {
-    async fn get(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(pk, sk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(service_error)?;
-        Ok(out.item)
-    }
-
     /// All items of one partition whose SK starts with `prefix` (all pages).
     async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
@@ -329,7 +270,7 @@ impl DynamoStore {
 
     /// The organization's accounts, oldest first (ids are time-ordered).
     pub async fn list_accounts(&self, org: &OrgId) -> Result<Vec<Account>, StoreError> {
-        self.query_prefix(org_pk(org), "ACCOUNT#")
+        self.query_prefix(org_pk(org), keys::ACCOUNT_PREFIX)
             .await?
             .iter()
             .map(account_from)
@@ -355,7 +296,7 @@ impl DynamoStore {
     }
 
     pub async fn list_keys(&self, org: &OrgId) -> Result<Vec<TripletexKey>, StoreError> {
-        self.query_prefix(org_pk(org), "KEY#")
+        self.query_prefix(org_pk(org), keys::KEY_PREFIX)
             .await?
             .iter()
             .map(key_from)
@@ -368,7 +309,7 @@ impl DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(org_pk(org), key_sk(id))))
+            .set_key(Some(key(org_pk(org), key_sk(id))))
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(integrationCount) OR integrationCount = :zero)",
             )
@@ -406,12 +347,12 @@ impl DynamoStore {
     fn count_update(
         &self,
         org: &OrgId,
-        key: &KeyId,
+        key_id: &KeyId,
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(org_pk(org), key_sk(key))))
+            .set_key(Some(key(org_pk(org), key_sk(key_id))))
             .update_expression("SET integrationCount = if_not_exists(integrationCount, :zero) + :d")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":zero", n(0))
@@ -436,7 +377,7 @@ impl DynamoStore {
             .map_err(build_err)?;
         let check = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(
+            .set_key(Some(key(
                 org_pk(&integration.org),
                 account_sk(&integration.account_id),
             )))
@@ -458,7 +399,7 @@ impl DynamoStore {
                 let Some(codes) = cancellation_codes(&e) else {
                     return Err(service_error(e));
                 };
-                let failed = |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+                let failed = |i: usize| codes.get(i).is_some_and(|c| c == CONDITION_FAILED);
                 if failed(0) {
                     Ok(CreateIntegration::AlreadyExists)
                 } else if failed(2) {
@@ -501,7 +442,7 @@ impl DynamoStore {
         ];
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key_of(
+            .set_key(Some(key(
                 org_pk(&integration.org),
                 integration_sk(&integration.account_id),
             )))
@@ -521,7 +462,7 @@ impl DynamoStore {
             .expression_attribute_values(":gsi1pk", s(key_gsi1pk(&st.key_id)))
             .expression_attribute_values(
                 ":gsi2sk",
-                s(format!("{}#{}", st.key_id, integration.account_id)),
+                s(integration_gsi2sk(&st.key_id, &integration.account_id)),
             );
         let mut remove = Vec::new();
         match &integration.client_company_name {
@@ -568,7 +509,7 @@ impl DynamoStore {
                 let Some(codes) = cancellation_codes(&e) else {
                     return Err(service_error(e));
                 };
-                let failed = |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+                let failed = |i: usize| codes.get(i).is_some_and(|c| c == CONDITION_FAILED);
                 if failed(0) {
                     Ok(UpdateIntegration::VersionConflict)
                 } else if failed(1) {
@@ -592,7 +533,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(org_pk(org), integration_sk(account))))
+            .set_key(Some(key(org_pk(org), integration_sk(account))))
             .update_expression("SET initialSyncEnqueued = :t")
             .condition_expression("attribute_exists(PK) AND initialSyncVersion = :v")
             .expression_attribute_values(":t", b(true))
@@ -619,7 +560,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_of(org_pk(org), integration_sk(account))))
+            .set_key(Some(key(org_pk(org), integration_sk(account))))
             .condition_expression("attribute_exists(PK) AND id = :id")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.as_str()))
@@ -649,7 +590,7 @@ impl DynamoStore {
 
     /// Every integration, ordered by key then account (GSI2): what the scheduled sync walks.
     pub async fn all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        self.query_index("GSI2", "GSI2PK", INTEGRATIONS_GSI2PK)
+        self.query_index("GSI2", "GSI2PK", keys::INTEGRATIONS_GSI2PK)
             .await
     }
 
@@ -721,7 +662,11 @@ mod tests {
         assert_eq!(integration_from(&item).unwrap(), i);
         assert_eq!(
             get_s(&item, "GSI2SK").unwrap(),
-            "key_0192f0c4a1b27f3e8c1d2e3f4a5b6c7f#acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"
+            integration_gsi2sk(&i.settings.key_id, &i.account_id)
+        );
+        assert_eq!(
+            get_s(&item, "GSI1SK").unwrap(),
+            keys::account_pk(&i.org, &i.account_id)
         );
         // An item written before `writeAddressesToTripletex` existed reads as off.
         let mut old = item.clone();
