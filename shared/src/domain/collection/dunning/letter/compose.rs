@@ -1139,7 +1139,11 @@ impl Composer<'_> {
         }
         if !s.earlier_fees.is_zero() {
             v.push((
-                tr(lang, "Tidligere gebyrer", "Earlier fees"),
+                tr(
+                    lang,
+                    "Gebyrer fra tidligere brev",
+                    "Fees from earlier letters",
+                ),
                 s.earlier_fees,
             ));
         }
