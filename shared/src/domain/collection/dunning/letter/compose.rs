@@ -173,7 +173,7 @@ impl Composer<'_> {
         }
         .replace("§ ", "§\u{a0}");
         let sender_lines = self.sender_lines();
-        let recipient_lines = recipient_lines(&input.recipient, lang);
+        let recipient_lines = recipient_lines(&input.recipient);
         let meta = vec![
             Field {
                 label: tr(lang, "Dato", "Date").into(),
@@ -254,7 +254,7 @@ impl Composer<'_> {
     /// The creditor's address; an English letter goes abroad, so it names Norway.
     fn sender_address(&self) -> Vec<String> {
         let a = &self.input.sender.address;
-        let mut lines = address_lines(a, self.lang);
+        let mut lines = address_lines(a);
         let norwegian = a
             .country_code
             .as_deref()
@@ -1230,7 +1230,7 @@ fn grouped_orgnr(digits: &str) -> String {
 }
 
 /// Street lines, then «0155 Oslo», then the country for an address abroad.
-fn address_lines(a: &PostalAddress, lang: Language) -> Vec<String> {
+fn address_lines(a: &PostalAddress) -> Vec<String> {
     let mut lines: Vec<String> = a
         .lines
         .iter()
@@ -1247,7 +1247,7 @@ fn address_lines(a: &PostalAddress, lang: Language) -> Vec<String> {
     if !place.is_empty() {
         lines.push(place);
     }
-    if let Some(country) = country_line(a.country_code.as_deref(), lang) {
+    if let Some(country) = country_line(a.country_code.as_deref()) {
         lines.push(country);
     }
     lines
@@ -1256,7 +1256,7 @@ fn address_lines(a: &PostalAddress, lang: Language) -> Vec<String> {
 /// The country line of an address abroad, in capitals (as the Universal Postal Union asks):
 /// the English name for the countries Norwegian creditors most often write to, the ISO code
 /// otherwise (a post office reads both). `None` for Norway or an unknown country.
-fn country_line(code: Option<&str>, _lang: Language) -> Option<String> {
+fn country_line(code: Option<&str>) -> Option<String> {
     let code = code?.trim().to_ascii_uppercase();
     if code.is_empty() || code == "NO" {
         return None;
@@ -1293,7 +1293,7 @@ fn country_line(code: Option<&str>, _lang: Language) -> Option<String> {
 
 /// The window block: the name, then the address, at most [`MAX_ADDRESS_LINES`] lines (extra
 /// street lines are joined with commas into the last street line), never a blank line.
-fn recipient_lines(r: &Recipient, lang: Language) -> Vec<String> {
+fn recipient_lines(r: &Recipient) -> Vec<String> {
     let mut street: Vec<String> = r
         .address
         .lines
@@ -1306,7 +1306,7 @@ fn recipient_lines(r: &Recipient, lang: Language) -> Vec<String> {
             lines: Vec::new(),
             ..r.address.clone()
         };
-        address_lines(&only_place, lang)
+        address_lines(&only_place)
     };
     let room = MAX_ADDRESS_LINES - 1 - tail.len();
     if street.len() > room && room > 0 {
