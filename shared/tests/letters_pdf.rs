@@ -262,6 +262,19 @@ fn check_print_rules(l: &Layout, what: &str) {
             "{what}: line gap {g}"
         );
     }
+    // The closing never stands alone on a page: the last paragraph comes with it.
+    let closing_page = l
+        .boxes()
+        .find(|(_, b)| b.role == Role::Closing)
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| panic!("{what}: no closing"));
+    assert!(
+        l.pages[closing_page]
+            .boxes
+            .iter()
+            .any(|b| b.role == Role::Body),
+        "{what}: the closing is alone on page {closing_page}"
+    );
     // No two text boxes on a page overlap.
     for (i, p) in l.pages.iter().enumerate() {
         for (a_i, a) in p.boxes.iter().enumerate() {

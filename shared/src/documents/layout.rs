@@ -609,7 +609,7 @@ impl Engine {
 
     fn flow(&mut self, doc: &LetterDocument) -> Result<(), RenderError> {
         for p in &doc.intro {
-            self.paragraph(p)?;
+            self.paragraph(p, 0.0)?;
         }
         self.y += 1.0 * MM;
         self.table(doc)?;
@@ -617,15 +617,19 @@ impl Engine {
         self.y += 3.0 * MM;
         self.payment(doc)?;
         self.y += 4.0 * MM;
-        for p in &doc.body {
-            self.paragraph(p)?;
+        // The closing never stands alone on a page: it keeps the last paragraph with it.
+        let closing = self.closing_height(doc);
+        let last = doc.body.len().saturating_sub(1);
+        for (i, p) in doc.body.iter().enumerate() {
+            self.paragraph(p, if i == last { closing } else { 0.0 })?;
         }
         self.closing(doc)
     }
 
     /// A paragraph; a heading stays with the first two lines, and a paragraph split over two
-    /// pages leaves at least two lines on each.
-    fn paragraph(&mut self, p: &Paragraph) -> Result<(), RenderError> {
+    /// pages leaves at least two lines on each. `keep_with_next` is the height of what must
+    /// follow the paragraph on the same page (the closing after the last one).
+    fn paragraph(&mut self, p: &Paragraph, keep_with_next: f32) -> Result<(), RenderError> {
         let lines = wrap(self.fonts, &runs_of(&p.runs), BODY_SIZE, WIDTH);
         let heading = p
             .heading
@@ -635,6 +639,12 @@ impl Engine {
             .as_ref()
             .map_or(0.0, |h| h.len() as f32 * BODY_LEADING);
         let total = heading_h + lines.len() as f32 * BODY_LEADING;
+        if keep_with_next > 0.0
+            && self.y + total + PARAGRAPH_GAP + keep_with_next > FLOW_BOTTOM
+            && self.y > CONTINUATION_FLOW_TOP
+        {
+            self.new_page()?;
+        }
         if self.y + total > FLOW_BOTTOM {
             let first = lines.len().min(2);
             let fits_first = self.y + heading_h + first as f32 * BODY_LEADING <= FLOW_BOTTOM;
@@ -906,10 +916,14 @@ impl Engine {
         Ok(())
     }
 
+    fn closing_height(&self, doc: &LetterDocument) -> f32 {
+        1.0 * MM + BODY_LEADING * (doc.closing.len() as f32 + 0.6)
+    }
+
     fn closing(&mut self, doc: &LetterDocument) -> Result<(), RenderError> {
-        self.y += 1.0 * MM;
         let n = doc.closing.len();
-        self.ensure(BODY_LEADING * (n + 1) as f32)?;
+        self.ensure(self.closing_height(doc))?;
+        self.y += 1.0 * MM;
         for (i, line) in doc.closing.iter().enumerate() {
             if i + 1 == n && n > 1 {
                 self.y += BODY_LEADING * 0.6;
