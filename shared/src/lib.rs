@@ -8,6 +8,11 @@
 pub mod config;
 pub mod domain;
 
+// The dunning letter as PDF (krilla, embedded fonts): only for the functions and tools that
+// render letters.
+#[cfg(feature = "documents")]
+pub mod documents;
+
 #[cfg(feature = "adapters")]
 pub mod adapters;
 #[cfg(feature = "adapters")]

@@ -1,12 +1,13 @@
 //! `inndrive`: the operator CLI.
 //!
-//! One binary, one subcommand per area (`inndrive rules …`, `inndrive classify …`; others are
-//! added as siblings in [`Command`]).
+//! One binary, one subcommand per area (`inndrive rules …`, `inndrive classify …`,
+//! `inndrive letters …`; others are added as siblings in [`Command`]).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod classify;
+mod letters;
 mod rules;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,8 @@ enum Command {
     /// How a credit on a customer's ledger is classified (write-off, payment, credit note,
     /// reversal, unknown) and why.
     Classify(classify::ClassifyArgs),
+    /// The dunning letters: render a sample letter (PDF, text or e-mail) with the production code.
+    Letters(letters::LettersArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Rules(args) => rules::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Letters(args) => letters::run(args),
     };
     match result {
         Ok(code) => code,

@@ -50,6 +50,28 @@ impl BankAccount {
     pub fn formatted(&self) -> String {
         format!("{} {} {}", &self.0[..4], &self.0[4..6], &self.0[6..])
     }
+
+    /// The IBAN of the account (ISO 13616): `NO`, two check digits (98 − the number mod 97, with
+    /// the country code moved to the end as N = 23, O = 24), then the 11 digits. For debtors
+    /// paying from abroad.
+    pub fn iban(&self) -> String {
+        let rearranged = format!("{}232400", self.0);
+        let remainder = rearranged
+            .bytes()
+            .fold(0u32, |r, b| (r * 10 + u32::from(b - b'0')) % 97);
+        format!("NO{:02}{}", 98 - remainder, self.0)
+    }
+
+    /// The IBAN in groups of four, as printed: `NO93 8601 1117 947`.
+    pub fn iban_formatted(&self) -> String {
+        let iban = self.iban();
+        let groups: Vec<&str> = iban
+            .as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        groups.join(" ")
+    }
 }
 
 impl fmt::Display for BankAccount {
@@ -122,6 +144,22 @@ mod tests {
                 assert!(BankAccount::parse(&s).is_err(), "{s} should be refused");
             }
         }
+    }
+
+    #[test]
+    fn the_iban_matches_the_published_norwegian_example() {
+        // NO93 8601 1117 947 is the example IBAN for Norway in the IBAN registry (SWIFT).
+        let a = BankAccount::parse("8601 11 17947").unwrap();
+        assert_eq!(a.iban(), "NO9386011117947");
+        assert_eq!(a.iban_formatted(), "NO93 8601 1117 947");
+        // And the IBAN's own check holds (the whole number, rearranged, is 1 mod 97).
+        let b = BankAccount::parse("1503.43.21059").unwrap();
+        let iban = b.iban();
+        let rearranged = format!("{}2324{}", &iban[4..], &iban[2..4]);
+        let r = rearranged
+            .bytes()
+            .fold(0u32, |r, c| (r * 10 + u32::from(c - b'0')) % 97);
+        assert_eq!(r, 1, "{iban}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! [`BankAccount`]. The policy, the planner and the letter texts build on these.
 
 mod bank_account;
+pub mod letter;
 
 pub use bank_account::{BankAccount, BankAccountError};
 
