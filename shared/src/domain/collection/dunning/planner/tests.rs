@@ -897,7 +897,7 @@ fn letters_from_elsewhere_move_the_chain_on() {
 
 #[test]
 fn a_record_rebuilds_the_letters_and_the_charges() {
-    let mut w = World::with(
+    let w = World::with(
         book(),
         claim_due(8001, kr(1000), d("2026-01-19")),
         DebtorKind::Business,
