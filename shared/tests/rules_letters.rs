@@ -328,7 +328,7 @@ fn sats_750_and_whole_kroner_from_2026_01_01() {
 fn rule_gap_after_the_new_inkassolov_and_after_the_last_sats() {
     let b = Rulebook::norway();
     let c = claim("2026-11-02", &[]);
-    for k in [Paminnelse, P, V, B] {
+    for k in [P, V, B] {
         assert_eq!(
             b.decide_letter(&c, k, d("2027-01-01")),
             Err(RuleGap::new(
@@ -338,6 +338,14 @@ fn rule_gap_after_the_new_inkassolov_and_after_the_last_sats() {
             "{k}"
         );
     }
+    // A fee-free påminnelse stays lawful under the new act, stamped with it.
+    let p = b.decide_letter(&c, Paminnelse, d("2027-01-01")).unwrap();
+    assert!(p.allowed);
+    assert_eq!((p.fee, p.reason), (Money::ZERO, Reason::NoFeeForThisLetter));
+    assert!(p
+        .rules
+        .iter()
+        .any(|r| b.tag(r) == "inkassolov:inkassolov-2026@LOV-2026-05-22-19"));
     assert!(b.decide_letter(&c, P, d("2026-12-31")).is_ok());
     // The § 4-18 varsel is enforcement law, not inkasso law.
     assert!(

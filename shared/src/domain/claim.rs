@@ -590,6 +590,17 @@ pub struct Settlement {
     pub undone: bool,
 }
 
+/// A credit's parts that reduce the principal ([`ClaimState::counted_credits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountedCredit {
+    /// The ledger date.
+    pub date: NaiveDate,
+    /// The payment part (a part payment also interrupts limitation).
+    pub paid: Money,
+    /// The credit-note part.
+    pub credited: Money,
+}
+
 /// The claim's amounts, recomputed from the recorded credits after every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -1107,6 +1118,26 @@ impl ClaimState {
                 .credits
                 .iter()
                 .any(|e| e.is_active() && e.treatment == Treatment::PendingReview)
+    }
+
+    /// The credits that reduce the principal, as they count now: each active, decided credit
+    /// with a payment or credit-note part, in recorded order (not sorted). Write-offs, credits
+    /// held for review, credits placed elsewhere and reversed credits are left out. The
+    /// principal outstanding after a day is `max(0, principal − credited − paid)` summed over
+    /// the credits through that day (the order [`ClaimAmounts::compute`] applies: principal
+    /// first), which is the balance forsinkelsesrente runs on.
+    pub fn counted_credits(&self) -> impl Iterator<Item = CountedCredit> + '_ {
+        self.credits
+            .iter()
+            .filter(|e| e.is_active())
+            .filter_map(|e| {
+                let (paid, _, credited) = e.treatment.parts(e.credit.amount);
+                (!paid.is_zero() || !credited.is_zero()).then_some(CountedCredit {
+                    date: e.credit.date,
+                    paid,
+                    credited,
+                })
+            })
     }
 
     /// The settlement in force (the last one, if not undone).

@@ -261,6 +261,23 @@ impl Rulebook {
         })
     }
 
+    /// Forsinkelsesrente over a changing balance (see [`Rulebook::interest_on_balances`]),
+    /// total only. No heap allocation: the dunning planner's hot path.
+    pub fn interest_total_on_balances(
+        &self,
+        due: NaiveDate,
+        opening: Money,
+        changes: &[BalanceChange],
+        until: NaiveDate,
+    ) -> Result<InterestTotal, InterestError> {
+        let (acc, _, _) = self.accrue_balances(due, opening, changes, until, &mut |_| {})?;
+        Ok(InterestTotal {
+            total: acc.total()?,
+            days: acc.days,
+            rules: acc.rules(),
+        })
+    }
+
     /// Forsinkelsesrente with its segments.
     pub fn interest(
         &self,
@@ -545,6 +562,13 @@ mod tests {
             + dec!(6000) * dec!(0.1225) * dec!(92) / dec!(365)
             + dec!(6000) * dec!(0.12) * dec!(10) / dec!(365);
         assert_eq!(i.total, Money::round_half_up(exact));
+        let total = b
+            .interest_total_on_balances(d("2025-06-20"), kr("10000"), &changes, d("2026-01-10"))
+            .unwrap();
+        assert_eq!(
+            (total.total, total.days, total.rules),
+            (i.total, i.days, i.rules)
+        );
         assert_eq!(i.segments.len(), 4);
         assert_eq!(i.segments[1].to, d("2025-09-30"));
         assert_eq!(i.segments[2].from, d("2025-10-01"));

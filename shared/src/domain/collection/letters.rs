@@ -19,12 +19,18 @@
 //!   (INKL § 17 (2)); the objection must be assessed first.
 //! - Business debtors: a claimed standardkompensasjon (FRL § 3a) offsets the fees; the creditor
 //!   gets the larger of the two, never the sum (INKF §§ 1-5, 2-6).
-//! - On or after the new inkassolov's in-force date every inkasso letter is a [`RuleGap`].
+//! - On or after the new inkassolov's in-force date every fee-bearing inkasso letter (purring,
+//!   inkassovarsel, betalingsoppfordring) is a [`RuleGap`]: their regulations are not published.
+//!   A påminnelse stays lawful: it carries no fee, and the new act's rules for every creditor
+//!   (§§ 14–18: god inkassoskikk, clear and polite communication, no costs after an objection)
+//!   govern how it is written, not whether it may be sent.
 //!
 //! The decision holds only `Copy` data; sentences are formatted at the edges.
 
 use super::calendar::next_business_day_on_or_after;
-use super::rulebook::{add_days, add_months, fee_amount, Missing, RuleGap, RuleRef, Rulebook};
+use super::rulebook::{
+    add_days, add_months, fee_amount, Missing, RuleGap, RuleRef, Rulebook, Table,
+};
 use crate::domain::money::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -213,6 +219,11 @@ pub enum Reason {
     DebtorObjected,
     /// Allowed; the fee is (partly) absorbed by the standardkompensasjon already claimed.
     OffsetByCompensation,
+    /// Allowed without a fee: the creditor's dunning policy claims no fee for this step.
+    FeeNotInPolicy,
+    /// Allowed without a fee: the letter covers several claims of the debtor and carries one
+    /// fee, on another (older) claim.
+    OneFeePerLetter,
 }
 
 impl Reason {
@@ -227,6 +238,8 @@ impl Reason {
             Reason::NeedsMissedDeadline => "needs-missed-deadline",
             Reason::DebtorObjected => "debtor-objected",
             Reason::OffsetByCompensation => "offset-by-compensation",
+            Reason::FeeNotInPolicy => "fee-not-in-policy",
+            Reason::OneFeePerLetter => "one-fee-per-letter",
         }
     }
 }
@@ -328,6 +341,12 @@ impl LetterDecision {
                 "{k} kan sendes. Gebyret ({} kr) avregnes mot standardkompensasjonen som allerede er krevd; tillegg nå: {} kr.",
                 self.fee_nominal, self.fee
             ),
+            Reason::FeeNotInPolicy => {
+                format!("{k} sendes uten gebyr: kreditor krever ikke gebyr for dette steget.")
+            }
+            Reason::OneFeePerLetter => format!(
+                "{k} sendes uten gebyr for dette kravet: brevet gjelder flere krav og har ett gebyr, på det eldste kravet."
+            ),
         }
     }
 
@@ -380,6 +399,12 @@ impl LetterDecision {
                 "The {k} may be sent. Its fee (NOK {}) is set off against the standardkompensasjon already claimed; to add now: NOK {}.",
                 self.fee_nominal, self.fee
             ),
+            Reason::FeeNotInPolicy => format!(
+                "The {k} is sent without a fee: the creditor claims no fee for this step."
+            ),
+            Reason::OneFeePerLetter => format!(
+                "The {k} is sent without a fee for this claim: the letter covers several claims and carries one fee, on the oldest claim."
+            ),
         }
     }
 }
@@ -399,13 +424,26 @@ impl Rulebook {
         kind: LetterKind,
         send: NaiveDate,
     ) -> Result<LetterDecision, RuleGap> {
-        let is_inkasso_letter = kind != LetterKind::Varsel418;
-        if is_inkasso_letter && self.new_law_in_force_on(send) {
-            return Err(RuleGap::new(send, Missing::NewInkassolovRegulations));
+        // The new inkassolov: its regulations for a creditor's own fee-bearing letters are not
+        // published. The fee-free påminnelse stays lawful (see the module comment); the § 4-18
+        // varsel is enforcement law, outside the inkasso regime.
+        let mut rules = RuleRefs::new();
+        if self.new_law_in_force_on(send) {
+            match kind {
+                LetterKind::Paminnelse => rules.push(RuleRef {
+                    table: Table::Inkassolov,
+                    index: self.new_law as u16,
+                }),
+                LetterKind::Varsel418 => {}
+                LetterKind::Purring
+                | LetterKind::Inkassovarsel
+                | LetterKind::Betalingsoppfordring => {
+                    return Err(RuleGap::new(send, Missing::NewInkassolovRegulations));
+                }
+            }
         }
         let effective_due = next_business_day_on_or_after(claim.due_date);
         let day_after_due = add_days(effective_due, 1);
-        let mut rules = RuleRefs::new();
         let mut d = LetterDecision {
             kind,
             send_date: send,

@@ -3,11 +3,31 @@
 //! The vocabulary every part of dunning shares: the [`Step`]s of the chain, the [`Channel`] a
 //! notice goes by, the [`Language`] it is written in, the creditor as [`Sender`] with its
 //! [`BankAccount`]. The policy, the planner and the letter texts build on these.
+//!
+//! - [`policy`]: the account's [`DunningPolicy`] and its validation;
+//! - [`planner`]: [`plan`] one claim for a day: send, wait, hold ([`HoldReason`]) or done;
+//! - [`grouping`]: the day's notices of one debtor at one step in one letter, one fee;
+//! - [`record`]: what is kept per sent notice so the planner's inputs can be rebuilt;
+//! - [`customer`]: the debtor as the planner sees it (e-mail, postal address, register stops).
 
 mod bank_account;
+pub mod customer;
+pub mod grouping;
+pub mod hold;
 pub mod letter;
+pub mod planner;
+pub mod policy;
+pub mod record;
 
 pub use bank_account::{BankAccount, BankAccountError};
+pub use customer::CustomerView;
+pub use grouping::{group_notices, CaseRef, LetterClaim, LetterId, LetterPlan};
+pub use hold::{HoldReason, ReviewReason};
+pub use planner::{
+    plan, FeeLine, InterestLine, NoticeAmounts, PlanDecision, PlanInput, PlannedNotice,
+};
+pub use policy::{Chain, DunningPolicy, Mode, PolicyRule, PolicyViolation, StepPolicy};
+pub use record::{compensation_claimed, NoticeRecord};
 
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::ledger::PostalAddress;
@@ -135,7 +155,7 @@ impl FromStr for Step {
 }
 
 /// How a notice reaches the debtor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// E-mail with the letter attached as PDF.
@@ -164,7 +184,9 @@ impl Channel {
 }
 
 /// The language a notice is written in: bokmål, or English for a debtor abroad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
