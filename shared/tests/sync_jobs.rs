@@ -4,7 +4,8 @@ mod sync_support;
 
 use chrono::{TimeZone, Utc};
 use shared::adapters::queue::SyncQueue;
-use shared::services::sync::{enqueue_scheduled, request_sync, RequestSync};
+use shared::services::ledger::LedgerService;
+use shared::services::sync::enqueue_scheduled;
 use sync_support::*;
 
 async fn drain(w: &World) -> Vec<(String, String, serde_json::Value)> {
@@ -50,20 +51,14 @@ async fn the_nightly_run_enqueues_one_job_per_integration_once_a_day() {
     // Ready already (the initial sync is not pending any more).
     completed_initial(&w).await;
     let t = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
-    let r = enqueue_scheduled(&w.store, &w.sqs, &w.sync_queue_url, t)
-        .await
-        .unwrap();
+    let queue = SyncQueue::new(w.sqs.clone(), w.sync_queue_url.clone());
+    let r = enqueue_scheduled(&w.store, &queue, t).await.unwrap();
     // moto's table is per test, but GSI2 lists only this test's integrations.
     assert_eq!((r.integrations, r.enqueued), (1, 1));
     // A retried schedule the same Oslo day: deduplicated.
-    enqueue_scheduled(
-        &w.store,
-        &w.sqs,
-        &w.sync_queue_url,
-        t + chrono::Duration::minutes(2),
-    )
-    .await
-    .unwrap();
+    enqueue_scheduled(&w.store, &queue, t + chrono::Duration::minutes(2))
+        .await
+        .unwrap();
     let msgs = drain(&w).await;
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     let (group, dedup, body) = &msgs[0];
@@ -86,21 +81,20 @@ async fn completed_initial(w: &World) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_sync_queues_a_manual_job_on_the_keys_group() {
+async fn a_requested_sync_is_queued_on_the_keys_group_and_runs_like_any_other() {
     let w = World::new(&base_company(), |_| {}).await;
+    completed_initial(&w).await;
     let queue = SyncQueue::new(w.sqs.clone(), w.sync_queue_url.clone());
-    let r = request_sync(&w.store, &queue, &w.org, &w.account)
+    let ledger = LedgerService::new(w.store.clone(), w.ddb.clone(), queue);
+    let requested = ledger
+        .request_sync(&w.org, w.account.as_str(), Utc::now())
         .await
         .unwrap();
-    let RequestSync::Queued(job) = r else {
-        panic!("expected a queued job");
-    };
-    assert_eq!(job.integration_id, w.integration.id);
+    assert!(!requested.deduplicated);
     let msgs = drain(&w).await;
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].0, w.integration.settings.key_id.as_str());
     assert_eq!(msgs[0].2["reason"], "manual");
-    // The job runs like any other.
     let out = w
         .service(shared::services::sync::SyncConfig::default())
         .handle_message(&msgs[0].2.to_string(), None)
@@ -110,13 +104,4 @@ async fn request_sync_queues_a_manual_job_on_the_keys_group() {
         out,
         shared::services::sync::JobOutcome::Completed(_)
     ));
-    // An account without integration.
-    let other =
-        shared::domain::setup::AccountId::from_suffix("0192f0c4a1b27f3e8c1d2e3f4a5b6c70").unwrap();
-    assert_eq!(
-        request_sync(&w.store, &queue, &w.org, &other)
-            .await
-            .unwrap(),
-        RequestSync::NoIntegration
-    );
 }

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{json, Value};
 use shared::adapters::queue::SyncReason;
-use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
 use shared::adapters::tripletex::model::ListPage;
 use shared::adapters::tripletex::{Acting, EmployeeKey, TripletexClient};
+use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
 use sync_support::*;
 
 fn proc_cpu() -> Duration {
@@ -331,7 +331,7 @@ async fn main() {
                     aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled(),
                 )
                 .build();
-            s.classification = shared::services::sync::ClassificationQueue::new(
+            s.classification = shared::adapters::queue::ClassificationQueue::new(
                 aws_sdk_sqs::Client::from_conf(conf),
                 w.class_queue_url.clone(),
             );

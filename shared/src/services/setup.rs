@@ -20,15 +20,15 @@ use chrono_tz::Europe::Oslo;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::queue::{QueueError, SyncJob, SyncReason};
+use crate::adapters::secrets::SecretsError;
+use crate::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
+use crate::adapters::store::StoreError;
 use crate::domain::setup::{
     self as dom, Account, AccountId, FieldError, Integration, IntegrationId, IntegrationSettings,
     IntegrationSettingsPatch, IntegrationStatus, KeyId, LastSync, OrgId, SyncProgress,
     TripletexFix, TripletexKey,
 };
-use crate::adapters::queue::{QueueError, SyncJob, SyncReason};
-use crate::adapters::secrets::SecretsError;
-use crate::adapters::store::setup::{CreateIntegration, DeleteKey, UpdateIntegration};
-use crate::adapters::store::StoreError;
 pub use ports::{
     EmployeeCredential, GatewayError, JobQueue, ReachableCompany, SetupStore, TokenVault,
     TripletexGateway, VerifiedKey,
@@ -301,8 +301,7 @@ fn queue_unavailable(e: QueueError) -> SetupError {
 
 // ------------------------------------------------------------------ the service
 
-/// The current time (replaceable in tests).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use crate::clock::Clock;
 
 pub struct SetupService {
     store: Arc<dyn SetupStore>,
@@ -359,7 +358,7 @@ impl SetupService {
             vault,
             queue,
             tripletex,
-            clock: Arc::new(Utc::now),
+            clock: crate::clock::system(),
         }
     }
 

@@ -24,20 +24,18 @@ use chrono::{NaiveDate, Utc};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache};
+use shared::adapters::mail::{DynamoSentMailLog, Mailer};
+use shared::adapters::queue::{ClassificationQueue, SyncJob, SyncReason};
+use shared::adapters::secrets::Secrets;
+use shared::adapters::store::ledger::{PageRequest, StoredCustomer};
+use shared::adapters::store::DynamoStore;
+use shared::adapters::tripletex::{RetryPolicy, TripletexClient};
 use shared::domain::ledger::{LedgerItem, LedgerQuery, SkipReason, SkipRecord};
 use shared::domain::setup::{
     Account, AccountId, Integration, IntegrationId, IntegrationSettings, IntegrationStatus, KeyId,
     OrgId, TripletexKey,
 };
-use shared::adapters::mail::{DynamoSentMailLog, Mailer};
-use shared::adapters::queue::{SyncJob, SyncReason};
-use shared::adapters::secrets::Secrets;
-use shared::services::sync::{
-    job_for, ClassificationQueue, ReadyMail, SyncConfig, SyncService, TripletexSource,
-};
-use shared::adapters::store::ledger::{PageRequest, StoredCustomer};
-use shared::adapters::store::DynamoStore;
-use shared::adapters::tripletex::{RetryPolicy, TripletexClient};
+use shared::services::sync::{job_for, ReadyMail, SyncConfig, SyncService, TripletexSource};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
 static MOTO: OnceLock<String> = OnceLock::new();
@@ -617,6 +615,7 @@ impl World {
                 log: Arc::new(DynamoSentMailLog::new(self.ddb.clone(), self.table.clone())),
             }),
             config,
+            clock: shared::clock::system(),
         }
     }
 
