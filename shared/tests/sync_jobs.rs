@@ -1,49 +1,10 @@
 //! Sync jobs: the manual request and the nightly enqueue (moto).
 
-mod sync_support;
-
 use chrono::{TimeZone, Utc};
 use shared::adapters::queue::SyncQueue;
 use shared::services::ledger::LedgerService;
 use shared::services::sync::enqueue_scheduled;
-use sync_support::*;
-
-async fn drain(w: &World) -> Vec<(String, String, serde_json::Value)> {
-    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
-    let mut out = Vec::new();
-    for _ in 0..10 {
-        let got = w
-            .sqs
-            .receive_message()
-            .queue_url(&w.sync_queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(A::All)
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            break;
-        }
-        for m in got.messages() {
-            let a = m.attributes().cloned().unwrap_or_default();
-            w.sqs
-                .delete_message()
-                .queue_url(&w.sync_queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-            out.push((
-                a.get(&A::MessageGroupId).cloned().unwrap_or_default(),
-                a.get(&A::MessageDeduplicationId)
-                    .cloned()
-                    .unwrap_or_default(),
-                serde_json::from_str(m.body().unwrap()).unwrap(),
-            ));
-        }
-    }
-    out
-}
+use test_support::sync::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nightly_run_enqueues_one_job_per_integration_once_a_day() {
@@ -59,7 +20,7 @@ async fn the_nightly_run_enqueues_one_job_per_integration_once_a_day() {
     enqueue_scheduled(&w.store, &queue, t + chrono::Duration::minutes(2))
         .await
         .unwrap();
-    let msgs = drain(&w).await;
+    let msgs = w.drain_sync_queue().await;
     assert_eq!(msgs.len(), 1, "{msgs:?}");
     let (group, dedup, body) = &msgs[0];
     assert_eq!(group, w.integration.settings.key_id.as_str());
@@ -91,7 +52,7 @@ async fn a_requested_sync_is_queued_on_the_keys_group_and_runs_like_any_other() 
         .await
         .unwrap();
     assert!(!requested.deduplicated);
-    let msgs = drain(&w).await;
+    let msgs = w.drain_sync_queue().await;
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].0, w.integration.settings.key_id.as_str());
     assert_eq!(msgs[0].2["reason"], "manual");

@@ -2,18 +2,17 @@
 //! sees of the mirrored ledger (ledger, customers, sync status, manual sync, notifications) (API
 //! Gateway HTTP API with a JWT authorizer). Everything is built once per process; the handler is in handler.rs.
 
-mod handler;
-
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use integration_setup::handler;
 use lambda_http::{run, service_fn};
-use shared::config::AppConfig;
 use shared::adapters::queue::SyncQueue;
 use shared::adapters::secrets::Secrets;
+use shared::adapters::store::DynamoStore;
+use shared::config::AppConfig;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
-use shared::adapters::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> ExitCode {

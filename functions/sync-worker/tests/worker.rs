@@ -3,18 +3,16 @@
 //! delivered to the worker, which checkpoints after `SyncPagesPerInvocation` pages, is delivered
 //! again (batch item failure) and completes; the same job delivered once more does nothing.
 
-#[path = "../../../shared/tests/sync_support/mod.rs"]
-mod sync_support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use inndrive_local::stack::{start, StackOptions};
 use serde_json::json;
-use shared::domain::setup::IntegrationStatus;
 use shared::adapters::queue::{SyncQueue, SyncReason};
-use sync_support::*;
+use shared::domain::setup::IntegrationStatus;
+use test_support::moto;
+use test_support::sync::*;
 
 fn bin_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sync-worker"))

@@ -14,14 +14,13 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::adapters::queue::SyncQueue;
 use shared::adapters::secrets::Secrets;
+use shared::adapters::store::DynamoStore;
 use shared::services::ledger::LedgerService;
 use shared::services::setup::{LazyTripletexGateway, SetupService};
-use shared::adapters::store::DynamoStore;
 use test_support::{drain_fifo, moto, Stack};
 use tripletex_sandbox::{Faults, Fixture, SandboxHandle};
 
-#[path = "../../src/handler.rs"]
-pub mod handler;
+pub use integration_setup::handler;
 
 static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
