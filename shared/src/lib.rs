@@ -17,6 +17,9 @@ pub mod documents;
 pub mod adapters;
 #[cfg(feature = "adapters")]
 pub mod allocator;
+// The current time, injected (services never read the system clock themselves).
+#[cfg(feature = "adapters")]
+pub mod clock;
 // The HTTP edge of the API functions: error body, organization claim, JSON parsing, routing span.
 #[cfg(feature = "adapters")]
 pub mod http;

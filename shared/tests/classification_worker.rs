@@ -1,11 +1,8 @@
 //! The loss-classification worker's service against moto: the ledger events the sync sends →
 //! classified credits, claim state, cases and settlement jobs. Each test has its own table.
 
-mod classification_support;
-
 use std::sync::Arc;
 
-use classification_support::*;
 use shared::adapters::store::claims::{ClaimRecord, HoldReason};
 use shared::domain::case::{CaseId, CaseState, CloseReason};
 use shared::domain::claim::{ClaimId, ClaimStatus};
@@ -14,6 +11,7 @@ use shared::domain::ledger::ItemStatus;
 use shared::domain::Money;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, Handled};
+use test_support::classification::*;
 
 const CUSTOMER: i64 = 40001;
 

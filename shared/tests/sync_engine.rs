@@ -1,7 +1,5 @@
 //! The ledger sync engine against moto and the Tripletex sandbox (issue 4).
 
-mod sync_support;
-
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,7 +10,7 @@ use shared::adapters::store::ledger::MailState;
 use shared::domain::ledger::{ItemStatus, SkipReason};
 use shared::domain::setup::IntegrationStatus;
 use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
-use sync_support::*;
+use test_support::sync::*;
 
 fn completed(o: JobOutcome) -> RunStats {
     match o {
@@ -450,6 +448,51 @@ async fn an_interrupted_sync_resumes_from_its_checkpoint() {
         w.current_integration().await.status,
         IntegrationStatus::Ready
     );
+}
+
+/// The service's clock decides a checkpoint's age: one younger than `checkpoint_max_age` is
+/// resumed, an older one is dropped and the read starts afresh, at the clock's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_older_than_its_max_age_is_not_resumed() {
+    use chrono::{Duration, SubsecRound, Utc};
+    let mut w = World::new(&base_company(), |_| {}).await;
+    let t0 = Utc::now().trunc_subsecs(0);
+    let max_age = SyncConfig::default().checkpoint_max_age;
+    let at = |w: &mut World, t| w.clock = shared::clock::fixed(t);
+    let suspending = SyncConfig {
+        max_pages_per_invocation: Some(3),
+        ..SyncConfig::default()
+    };
+    at(&mut w, t0);
+    let job = w.job(SyncReason::Initial);
+    let first = w.service(suspending.clone()).run_job(&job, None).await;
+    assert!(
+        matches!(first, Ok(JobOutcome::Suspended(ref s)) if !s.resumed),
+        "{first:?}"
+    );
+
+    // Just younger than the maximum age: resumed (and suspended again, 3 pages further).
+    at(&mut w, t0 + max_age - Duration::minutes(1));
+    let second = w.service(suspending).run_job(&job, None).await;
+    assert!(
+        matches!(second, Ok(JobOutcome::Suspended(ref s)) if s.resumed),
+        "{second:?}"
+    );
+
+    // The checkpoint (started at t0) is now older than the maximum: read afresh.
+    let later = t0 + max_age + Duration::minutes(1);
+    at(&mut w, later);
+    let stats = completed(
+        w.service(SyncConfig::default())
+            .run_job(&job, None)
+            .await
+            .unwrap(),
+    );
+    assert!(!stats.resumed);
+    let summary = w.store.counts(&w.org, &w.account).await.unwrap().expect("summary");
+    assert_eq!(summary.last_completed_started_at, Some(later));
+    assert_eq!(summary.last_completed_at, Some(later));
+    assert_eq!(w.items().await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use inndrive_local::repo_root;
 
 fn cfn_lint() -> PathBuf {
     let venv = std::env::var_os("INNDRIVE_MOTO_VENV")

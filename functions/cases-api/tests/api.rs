@@ -1,9 +1,6 @@
 //! The case routes through the real handler, against moto. The claims and cases are made by the
 //! real classification service from the ledger events the sync sends.
 
-#[path = "../../../shared/tests/classification_support/mod.rs"]
-mod support;
-
 use chrono::{DateTime, Utc};
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -11,7 +8,7 @@ use serde_json::{json, Value};
 use shared::domain::ledger::ItemStatus;
 use shared::services::cases::CasesService;
 use shared::services::classification::ClassificationService;
-use support::*;
+use test_support::classification::*;
 
 const ORG: &str = "org_cases";
 

@@ -793,9 +793,7 @@ async fn bad_requests_get_4xx_with_the_field_never_500() {
 async fn tripletex_down_is_503_with_retry_after() {
     let w = World::new().await;
     // Point the service at a port nobody listens on: the consumer token is fine, Tripletex is not there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
+    let port = test_support::free_port();
     let secrets = shared::adapters::secrets::Secrets::new(w.sm.clone(), w.secret_prefix.clone());
     let setup = shared::services::setup::SetupService::new(
         std::sync::Arc::new(w.store.clone()),

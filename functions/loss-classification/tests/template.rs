@@ -5,7 +5,7 @@
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+    let path = test_support::repo_root().join("template.yaml");
     serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("YAML")
 }
 

@@ -1,12 +1,8 @@
 //! The loss-classification function's handler against moto: SQS events with partial batch
 //! failures, the scheduler's `{"daily": true}`, and the real FIFO voucher-posting queue.
 
-#[path = "../../../shared/tests/classification_support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -17,7 +13,8 @@ use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::ledger::LedgerEvent;
 use shared::services::cases::CasesService;
 use shared::services::classification::{ClassificationService, VoucherPostingQueue};
-use support::*;
+use test_support::classification::*;
+use test_support::{drain_fifo, Stack};
 
 /// A record as the sync sends it: a `ClassificationBatch` (here with one event).
 fn record(id: &str, w: &World, event: &LedgerEvent) -> Value {
@@ -49,24 +46,13 @@ fn sqs_event(records: Vec<Value>) -> LambdaEvent<Value> {
     LambdaEvent::new(json!({ "Records": records }), Context::default())
 }
 
+/// template.yaml's voucher-posting queue, under a stage of its own.
 async fn posting_queue(w: &World) -> (aws_sdk_sqs::Client, String) {
-    let sqs = aws_sdk_sqs::Client::new(&w.sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name(format!(
-            "inndrive-test-{}-voucher-posting.fifo",
-            &run_id()[..10]
-        ))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
-        .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
-        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (sqs, url)
+    let stack = Stack::provision(&w.sdk, &["VoucherPostingQueue"], None).await;
+    (
+        aws_sdk_sqs::Client::new(&w.sdk),
+        stack.queue_url("VoucherPostingQueue"),
+    )
 }
 
 /// The worker as main.rs builds it, with the real SQS voucher-posting queue.
@@ -78,38 +64,6 @@ fn worker(w: &World, sqs: &aws_sdk_sqs::Client, url: &str) -> Worker {
         ),
         cases: CasesService::new(w.store.clone()),
     }
-}
-
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String, Value)> {
-    let mut out = Vec::new();
-    for _ in 0..10 {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            break;
-        }
-        for m in got.messages() {
-            let a = m.attributes().unwrap();
-            out.push((
-                a[&MessageSystemAttributeName::MessageGroupId].clone(),
-                a[&MessageSystemAttributeName::MessageDeduplicationId].clone(),
-                serde_json::from_str(m.body().unwrap()).unwrap(),
-            ));
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    out
 }
 
 #[test]
@@ -179,7 +133,7 @@ async fn a_batch_settles_a_recovered_claim_once_and_reports_only_the_bad_record(
     );
     assert!(rec.held.is_empty());
 
-    let jobs = drain(&sqs, &url).await;
+    let jobs = drain_fifo(&sqs, &url).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let key = format!("settle:{}:inv_3001:1", w.account);
     assert_eq!(jobs[0].0, format!("{}#inv_3001", w.account));
@@ -203,7 +157,7 @@ async fn a_batch_settles_a_recovered_claim_once_and_reports_only_the_bad_record(
         .unwrap();
     assert_eq!(out["batchItemFailures"], json!([]));
     assert_eq!(w.claim_rev("inv_3001").await, Some(rev));
-    assert!(drain(&sqs, &url).await.is_empty());
+    assert!(drain_fifo(&sqs, &url).await.is_empty());
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use lambda_runtime::{run, service_fn, LambdaEvent};
+use shared::adapters::queue::SyncQueue;
 use shared::adapters::store::DynamoStore;
 use shared::config::required;
 use shared::services::sync::enqueue_scheduled;
@@ -23,10 +24,11 @@ async fn main() -> ExitCode {
     };
     let sdk = shared::adapters::aws::sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let (store, sqs, queue_url) = (&store, &sqs, &queue_url);
+    let queue = SyncQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
+    let clock = shared::clock::system();
+    let (store, queue, clock) = (&store, &queue, &clock);
     let handler = move |_event: LambdaEvent<serde_json::Value>| async move {
-        let run = enqueue_scheduled(store, sqs, queue_url, chrono::Utc::now())
+        let run = enqueue_scheduled(store, queue, clock())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "scheduled sync failed; the schedule's retry policy runs it again");

@@ -2,16 +2,13 @@
 //! is not emulated locally, so the test invokes the function as the schedule would (twice: a
 //! retried schedule run) and reads the FIFO sync queue.
 
-#[path = "../../../shared/tests/sync_support/mod.rs"]
-mod sync_support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName as A;
 use inndrive_local::stack::{start, StackOptions};
 use serde_json::json;
-use sync_support::*;
+use test_support::moto;
+use test_support::sync::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schedule_enqueues_one_job_per_integration_and_a_retry_adds_none() {
@@ -80,41 +77,13 @@ async fn the_schedule_enqueues_one_job_per_integration_and_a_retry_adds_none() {
         .await
         .unwrap();
 
-    let mut mine = Vec::new();
-    for _ in 0..10 {
-        let got = w
-            .sqs
-            .receive_message()
-            .queue_url(&w.sync_queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(A::All)
-            .send()
-            .await
-            .unwrap();
-        if got.messages().is_empty() {
-            break;
-        }
-        for m in got.messages() {
-            w.sqs
-                .delete_message()
-                .queue_url(&w.sync_queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            if body["integrationId"] == json!(w.integration.id.as_str()) {
-                let a = m.attributes().cloned().unwrap_or_default();
-                mine.push((
-                    a.get(&A::MessageGroupId).cloned().unwrap_or_default(),
-                    a.get(&A::MessageDeduplicationId)
-                        .cloned()
-                        .unwrap_or_default(),
-                    body,
-                ));
-            }
-        }
-    }
+    // The stack's queue is this test's own; other integrations (none here) would be filtered out.
+    let mine: Vec<_> = w
+        .drain_sync_queue()
+        .await
+        .into_iter()
+        .filter(|(_, _, body)| body["integrationId"] == json!(w.integration.id.as_str()))
+        .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].0, w.integration.settings.key_id.as_str());
     assert!(mine[0]

@@ -12,9 +12,6 @@
 //! sandbox and moto run in their own processes. Peak RSS is VmHWM, reset before each phase
 //! (/proc/self/clear_refs).
 
-#[path = "../../../shared/tests/sync_support/mod.rs"]
-mod sync_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,7 +23,8 @@ use shared::adapters::queue::SyncReason;
 use shared::adapters::tripletex::model::ListPage;
 use shared::adapters::tripletex::{Acting, EmployeeKey, TripletexClient};
 use shared::services::sync::{JobOutcome, RunStats, SyncConfig};
-use sync_support::*;
+use test_support::moto;
+use test_support::sync::*;
 
 fn proc_cpu() -> Duration {
     let (user, sys) = proc_user_sys();
@@ -331,7 +329,7 @@ async fn main() {
                     aws_sdk_sqs::config::StalledStreamProtectionConfig::disabled(),
                 )
                 .build();
-            s.classification = shared::services::sync::ClassificationQueue::new(
+            s.classification = shared::adapters::queue::ClassificationQueue::new(
                 aws_sdk_sqs::Client::from_conf(conf),
                 w.class_queue_url.clone(),
             );

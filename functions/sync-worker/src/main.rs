@@ -13,17 +13,16 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::adapters::brreg::{BrregClient, CachedBrreg, DynamoBrregCache, PRODUCTION_BASE_URL};
 use shared::adapters::mail::{DynamoSentMailLog, Mailer};
-use shared::adapters::queue::{process_sqs_batch, SyncJob, SyncQueue};
+use shared::adapters::queue::{process_sqs_batch, ClassificationQueue, SyncJob, SyncQueue};
 use shared::adapters::secrets::Secrets;
 use shared::adapters::store::DynamoStore;
 use shared::config::{optional, AppConfig};
 use shared::services::sync::{
-    continue_later, ClassificationQueue, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService,
-    TripletexSource,
+    continue_later, JobOutcome, ReadyMail, SyncConfig, SyncError, SyncService, TripletexSource,
 };
 
-/// Seconds until a checkpointed job is delivered again.
-const RESUME_AFTER_SECS: i32 = 5;
+/// How soon a checkpointed job is delivered again when its continuation could not be queued.
+const RESUME_AFTER: Duration = Duration::from_secs(5);
 
 /// The invocation's deadline (epoch ms) as an `Instant`.
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
@@ -106,11 +105,14 @@ async fn main() -> ExitCode {
         )),
         mail,
         config: sync_config,
+        clock: shared::clock::system(),
     };
     let service = &service;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let sync_queue = SyncQueue::new(sqs.clone(), config.sync_queue_url.clone());
-    let (sqs, sync_queue_url, sync_queue) = (&sqs, &config.sync_queue_url, &sync_queue);
+    let sync_queue = SyncQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        config.sync_queue_url.clone(),
+    );
+    let sync_queue = &sync_queue;
     let handler = move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = deadline_of(event.context.deadline);
         let response: SqsBatchResponse = process_sqs_batch(event, |msg| async move {
@@ -151,15 +153,8 @@ async fn main() -> ExitCode {
                         }
                     }
                     if let Some(r) = receipt {
-                        if let Err(e) = sqs
-                            .change_message_visibility()
-                            .queue_url(sync_queue_url)
-                            .receipt_handle(r)
-                            .visibility_timeout(RESUME_AFTER_SECS)
-                            .send()
-                            .await
-                        {
-                            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not shorten the visibility timeout; the job resumes after the queue's");
+                        if let Err(e) = sync_queue.redeliver_after(&r, RESUME_AFTER).await {
+                            tracing::warn!(error = %e, "could not shorten the visibility timeout; the job resumes after the queue's");
                         }
                     }
                     Err(SyncError::Suspended)

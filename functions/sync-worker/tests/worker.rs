@@ -3,9 +3,6 @@
 //! delivered to the worker, which checkpoints after `SyncPagesPerInvocation` pages, is delivered
 //! again (batch item failure) and completes; the same job delivered once more does nothing.
 
-#[path = "../../../shared/tests/sync_support/mod.rs"]
-mod sync_support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,7 +11,8 @@ use inndrive_local::stack::{start, StackOptions};
 use serde_json::json;
 use shared::adapters::queue::{SyncQueue, SyncReason};
 use shared::domain::setup::IntegrationStatus;
-use sync_support::*;
+use test_support::moto;
+use test_support::sync::*;
 
 fn bin_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sync-worker"))

@@ -1,5 +1,7 @@
 //! moto (local AWS): find or create the project's venv, start `moto_server`, stop it.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -18,6 +20,27 @@ pub fn venv_dir(repo_root: &Path) -> PathBuf {
         Some(v) if !v.is_empty() => PathBuf::from(v),
         _ => repo_root.join(".venv-moto"),
     }
+}
+
+/// An installed `moto_server` (nothing is created): in `$INNDRIVE_MOTO_VENV`, `<repo root>/.venv-tools`
+/// (./dev's), `<repo root>/.venv-moto` or `/work/.venv-moto`, the first that has one. Else the
+/// venvs looked in.
+pub fn installed_server(repo_root: &Path) -> Result<PathBuf, Vec<PathBuf>> {
+    let venvs: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            repo_root.join(".venv-tools"),
+            repo_root.join(".venv-moto"),
+            PathBuf::from("/work/.venv-moto"),
+        ])
+        .collect();
+    venvs
+        .iter()
+        .map(|v| v.join("bin/moto_server"))
+        .find(|p| p.exists())
+        .ok_or(venvs)
 }
 
 /// Makes sure `<venv>/bin/moto_server` exists, creating the venv when it is missing.
@@ -141,6 +164,52 @@ impl Drop for Moto {
             let _ = c.start_kill();
         }
     }
+}
+
+/// Starts `server` (a `moto_server`) on a free port for the rest of this process's life and returns
+/// its endpoint once it answers (30 s at most): the one moto of a test binary, kept in a static,
+/// whose end no drop would see. A shell runs moto_server and stops it when its stdin closes, which
+/// happens when this process exits, however it exits.
+pub fn start_for_process(server: &Path) -> anyhow::Result<String> {
+    let port = free_port()?;
+    let script = format!(
+        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        server.display()
+    );
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting moto_server")?;
+    // Our end of the shell's stdin stays open until the process exits.
+    std::mem::forget(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if answers(port) {
+            return Ok(format!("http://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("moto_server did not answer on port {port} within 30 s")
+}
+
+/// Whether an HTTP server answers `GET /moto-api/` on the port (blocking, under a second).
+fn answers(port: u16) -> bool {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
 }
 
 /// A free TCP port on 127.0.0.1 (for servers we cannot hand a listener to).

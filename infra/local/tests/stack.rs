@@ -540,9 +540,7 @@ async fn api_gateway_routes_jwt_and_payload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_template_provisions_idempotently() {
     use inndrive_local::template::{Resolver, Template};
-    let template =
-        Template::from_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"))
-            .unwrap();
+    let template = Template::from_path(&inndrive_local::repo_root().join("template.yaml")).unwrap();
     let stage = unique("s");
     let overrides = BTreeMap::from([
         ("Stage".to_string(), stage.clone()),

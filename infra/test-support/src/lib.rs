@@ -10,21 +10,27 @@
 //! `template.yaml` (plus what they refer to, e.g. a queue's dead-letter queue) and creates them
 //! through `inndrive_local::provision`, as the local stack does, with `Stage` = `test-<11 hex>`.
 //!
-//! The crate does not depend on `shared` (shared's tests use it): build the SDK configuration with
-//! `shared::adapters::aws::sdk_config()` after [`moto`] has set the environment, and hand it in.
+//! Two worlds built on it, for the tests of several crates: [`sync`] (the ledger sync: a stack with
+//! the table and the sync and classification queues, the Tripletex sandbox with a scenario
+//! company, the real engine) and [`classification`] (the classification and case services: a table
+//! with an account, builders of the ledger events the sync sends). They use `shared`, whose own
+//! integration tests use this crate (a cycle through dev-dependencies, which cargo allows: the
+//! tests and this crate link the same `shared`).
+//!
+//! moto, `repo_root` and `free_port` are `inndrive_local`'s (the local stack needs them at run
+//! time), so there is one of each.
+
+pub mod classification;
+pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use inndrive_local::provision::provision;
+pub use inndrive_local::repo_root;
 use inndrive_local::template::{scalar_to_string, Resolver, Template};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -33,17 +39,9 @@ static MOTO: OnceLock<String> = OnceLock::new();
 static TEMPLATE: OnceLock<Template> = OnceLock::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// The repository root (where template.yaml is).
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// A free TCP port on 127.0.0.1 (nothing listens on it once this returns).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    inndrive_local::moto::free_port().expect("a free loopback port")
 }
 
 /// A name no other test (of any process) uses: `{prefix}-{pid}-{counter}-{uuid}`.
@@ -56,69 +54,19 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-fn moto_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().unwrap(),
-        Duration::from_millis(200),
-    ) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1"))
+/// 32 lowercase hex digits, new each time: what the id types take as a suffix.
+pub fn id_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn start_moto() -> String {
-    let root = repo_root();
-    let candidates: Vec<PathBuf> = std::env::var_os("INNDRIVE_MOTO_VENV")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            root.join(".venv-tools"),
-            root.join(".venv-moto"),
-            PathBuf::from("/work/.venv-moto"),
-        ])
-        .collect();
-    let Some(bin) = candidates
-        .iter()
-        .map(|v| v.join("bin/moto_server"))
-        .find(|p| p.exists())
-    else {
+    let server = inndrive_local::moto::installed_server(&repo_root()).unwrap_or_else(|venvs| {
         panic!(
             "these tests need moto: set MOTO_ENDPOINT (./dev test does) or create a venv with \
-             moto_server in one of {candidates:?}"
-        );
-    };
-    let port = free_port();
-    // The shell stops moto when our end of its stdin closes, i.e. when the test process exits.
-    let script = format!(
-        "'{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        bin.display()
-    );
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting moto_server");
-    // Keep stdin open for the life of the process.
-    std::mem::forget(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if moto_answers(port) {
-            return format!("http://127.0.0.1:{port}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("moto_server did not answer on port {port} within 30 s");
+             moto_server in one of {venvs:?}"
+        )
+    });
+    inndrive_local::moto::start_for_process(&server).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The moto endpoint (one per test binary); sets the SDK's environment once, before any SDK
@@ -287,16 +235,17 @@ pub async fn sent_messages() -> Vec<Value> {
     panic!("moto's data.json could not be read as JSON after 10 attempts: {last}");
 }
 
-/// Receives and deletes every message of a queue (up to 20 rounds of 10, until a round is empty):
-/// (message group id, deduplication id, body as JSON; missing attributes are ""). Deleting matters:
-/// FIFO holds back a group's next message while one is in flight, so a duplicate would otherwise
-/// stay hidden.
+/// Receives and deletes every message of a queue, until two receives in a row find none:
+/// (message group id, deduplication id, body as JSON; missing attributes are ""). Deleting
+/// matters: FIFO holds back a group's next message while one is in flight, so a duplicate would
+/// otherwise stay hidden.
 pub async fn drain_fifo(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
 ) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
-    for _ in 0..20 {
+    let mut empty_rounds = 0;
+    while empty_rounds < 2 {
         let got = sqs
             .receive_message()
             .queue_url(queue_url)
@@ -308,8 +257,10 @@ pub async fn drain_fifo(
             .expect("ReceiveMessage in moto");
         let msgs = got.messages();
         if msgs.is_empty() {
-            break;
+            empty_rounds += 1;
+            continue;
         }
+        empty_rounds = 0;
         for m in msgs {
             let attrs = m.attributes();
             let get = |k: MessageSystemAttributeName| {

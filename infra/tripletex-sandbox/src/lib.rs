@@ -5,6 +5,7 @@ pub mod faults;
 pub mod fields;
 pub mod fixture;
 pub mod generator;
+pub mod scenario;
 mod server;
 mod store;
 

@@ -301,8 +301,7 @@ fn queue_unavailable(e: QueueError) -> SetupError {
 
 // ------------------------------------------------------------------ the service
 
-/// The current time (replaceable in tests).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use crate::clock::Clock;
 
 pub struct SetupService {
     store: Arc<dyn SetupStore>,
@@ -359,7 +358,7 @@ impl SetupService {
             vault,
             queue,
             tripletex,
-            clock: Arc::new(Utc::now),
+            clock: crate::clock::system(),
         }
     }
 

@@ -1,10 +1,20 @@
 //! The ledger sync (issue 4): one job from the FIFO sync queue mirrors one integration's customer
 //! ledger from Tripletex into DynamoDB and sends what changed to the classification queue.
 //!
+//! A job goes through named stages, the methods of [`SyncService`] in this order; a `Run` carries
+//! the job's context and counters from one to the next, the large data is handed on beside it:
+//!
 //! ```text
-//! job ─▶ integration, summary, checkpoint ─▶ mirror (1 query sweep) ─▶ read Tripletex (resumable)
-//!     ─▶ Brønnøysund (optional) ─▶ build_ledger ─▶ diff ─▶ events (SQS FIFO, packed per customer group)
-//!     ─▶ writes (BatchWriteItem, 25 a batch) ─▶ summary, status ready, ready notice + mail
+//! begin           the integration, the last summary, the checkpoint; the mirror (one query
+//!                 sweep); the read to do (the checkpoint's, or a new one)
+//! connect         the Tripletex client, the key's token
+//! read            Tripletex, resumable: checkpointed before the deadline
+//! build           build_ledger from the read (and the mirror's customers)
+//! enrich          Brønnøysund and the address write-back (optional)
+//! diff            against the mirror: store writes, and events packed per customer group
+//! publish events  SQS FIFO (SendMessageBatch), before the writes
+//! write           BatchWriteItem, 25 a request
+//! finish          summary, status ready, ready notice + mail
 //! ```
 //!
 //! - **Idempotent.** An unchanged re-sync writes no ledger record and sends no event; events carry
@@ -21,26 +31,25 @@
 //!   AWS being unavailable sets `failed` with a "retried automatically" text and fails the job, so
 //!   SQS retries it (then the DLQ).
 
+pub mod jobs;
 pub mod read;
 pub mod writeback;
 
+pub use jobs::{continue_later, enqueue_scheduled, job_for, scheduled_dedup_id, ScheduledRun};
 pub use read::{CustomerRead, ReadState, ReadStats, Step, StepStats};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Europe::Oslo;
 use secrecy::SecretString;
 use serde::Serialize;
 
-use crate::adapters::brreg::{BrregCache, CachedBrreg};
+use crate::adapters::brreg::{BrregCache, CachedBrreg, DynamoBrregCache};
 use crate::adapters::mail::{Mailer, OutgoingMail, SentMailLog};
-use crate::adapters::queue::{
-    BatchPacker, PackedBatch, QueueError, SyncJob, SyncQueue, SyncReason,
-};
+use crate::adapters::queue::{BatchPacker, ClassificationQueue, SyncJob};
 use crate::adapters::secrets::{Secrets, SecretsError};
 use crate::adapters::store::keys::ready_mail_key;
 use crate::adapters::store::ledger::{
@@ -49,6 +58,8 @@ use crate::adapters::store::ledger::{
 };
 use crate::adapters::store::{DynamoStore, StoreError};
 use crate::adapters::tripletex::{Acting, EmployeeKey, TripletexClient, TripletexError};
+use crate::clock::Clock;
+use crate::domain::ledger::raw::RawCustomer;
 use crate::domain::ledger::texts::ready_mail;
 use crate::domain::ledger::{
     build_ledger_keeping, diff, Completeness, LedgerBuild, LedgerPolicy, LedgerWrite, SyncCounts,
@@ -178,142 +189,6 @@ pub fn process_cpu_ms() -> u64 {
     (ticks(11) + ticks(12)) * 10
 }
 
-/// The classification queue (FIFO): a sync's events packed per customer group
-/// ([`crate::adapters::queue::ClassificationBatch`]).
-#[derive(Debug, Clone)]
-pub struct ClassificationQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-/// Bytes of one SendMessageBatch call at most (the sum of its bodies; SQS: 256 KiB).
-const MAX_CALL_BYTES: usize = 256 * 1024 - 4 * 1024;
-
-impl ClassificationQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
-
-    /// Sends the messages with SendMessageBatch (up to 10 and `MAX_CALL_BYTES` a call), in
-    /// order, taking them from `messages` as it goes (only one call's worth of JSON is held).
-    /// Entries SQS could not take (its fault) are sent again after a pause (bounded), before the
-    /// next call; entries it refused (ours) fail the sync. Returns (calls, messages, time waited).
-    pub async fn send_all<I>(&self, messages: I) -> Result<(u32, u32, Duration), SyncError>
-    where
-        I: IntoIterator<Item = Result<PackedBatch, serde_json::Error>>,
-    {
-        let (mut calls, mut sent) = (0u32, 0u32);
-        let mut waited = Duration::ZERO;
-        let mut source = messages.into_iter().peekable();
-        loop {
-            let mut chunk: Vec<PackedBatch> = Vec::with_capacity(10);
-            let mut bytes = 0;
-            while chunk.len() < 10 {
-                let fits = match source.peek() {
-                    None => false,
-                    Some(Err(_)) => true,
-                    Some(Ok(m)) => chunk.is_empty() || bytes + m.body.len() <= MAX_CALL_BYTES,
-                };
-                if !fits {
-                    break;
-                }
-                match source.next() {
-                    Some(Ok(m)) => {
-                        bytes += m.body.len();
-                        chunk.push(m);
-                    }
-                    Some(Err(e)) => {
-                        return Err(SyncError::Queue(format!(
-                            "could not serialise the events: {e}"
-                        )))
-                    }
-                    None => break,
-                }
-            }
-            if chunk.is_empty() {
-                break;
-            }
-            sent += chunk.len() as u32;
-            let mut attempts = 0u32;
-            loop {
-                let (c, w, failed) = self.send_batch(&chunk).await?;
-                calls += c;
-                waited += w;
-                if failed.is_empty() {
-                    break;
-                }
-                attempts += 1;
-                if attempts > 4 {
-                    return Err(SyncError::Queue(format!(
-                        "{} messages still failing after {attempts} attempts",
-                        failed.len()
-                    )));
-                }
-                let delay = Duration::from_millis(100 << attempts);
-                tokio::time::sleep(delay).await;
-                waited += delay;
-                chunk = failed;
-            }
-        }
-        Ok((calls, sent, waited))
-    }
-
-    /// One SendMessageBatch call: (calls, time waited, the entries to send again).
-    async fn send_batch(
-        &self,
-        chunk: &[PackedBatch],
-    ) -> Result<(u32, Duration, Vec<PackedBatch>), SyncError> {
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (i, m) in chunk.iter().enumerate() {
-            entries.push(
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(m.body.clone())
-                    .message_group_id(&m.group_id)
-                    .message_deduplication_id(&m.deduplication_id)
-                    .build()
-                    .map_err(|e| SyncError::Queue(e.to_string()))?,
-            );
-        }
-        let started = Instant::now();
-        let out = self
-            .client
-            .send_message_batch()
-            .queue_url(&self.url)
-            .set_entries(Some(entries))
-            .send()
-            .await;
-        let waited = started.elapsed();
-        let mut again = Vec::new();
-        match out {
-            Ok(o) => {
-                for f in o.failed() {
-                    if let Some(m) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
-                        if f.sender_fault() {
-                            return Err(SyncError::Queue(format!(
-                                "message {} (group {}) refused: {}",
-                                m.deduplication_id,
-                                m.group_id,
-                                f.message().unwrap_or_default()
-                            )));
-                        }
-                        again.push(m.clone());
-                    }
-                }
-            }
-            Err(e) => {
-                let text = aws_sdk_sqs::error::DisplayErrorContext(&e).to_string();
-                tracing::warn!(error = %text, "SendMessageBatch failed; sent again");
-                again.extend(chunk.iter().cloned());
-            }
-        }
-        Ok((1, waited, again))
-    }
-}
-
 /// The ready mail: SES through [`Mailer::send_once`] (at most once per integration).
 pub struct ReadyMail {
     pub mailer: Mailer,
@@ -359,7 +234,7 @@ impl TripletexSource {
 }
 
 /// The sync worker's service.
-pub struct SyncService<C: BrregCache = crate::adapters::brreg::DynamoBrregCache> {
+pub struct SyncService<C: BrregCache = DynamoBrregCache> {
     pub store: DynamoStore,
     pub secrets: Secrets,
     pub tripletex: TripletexSource,
@@ -367,9 +242,11 @@ pub struct SyncService<C: BrregCache = crate::adapters::brreg::DynamoBrregCache>
     pub brreg: Option<CachedBrreg<C>>,
     pub mail: Option<ReadyMail>,
     pub config: SyncConfig,
+    /// The current time: the system clock in the worker, a fixed one in tests.
+    pub clock: Clock,
 }
 
-fn oslo_today(now: DateTime<Utc>) -> NaiveDate {
+pub(crate) fn oslo_today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&Oslo).date_naive()
 }
 
@@ -441,7 +318,115 @@ fn tripletex_failure(
     }
 }
 
+// ------------------------------------------------------------------ the stages
+
+/// Why the stages stopped before the end: with an outcome (nothing to do, suspended before the
+/// deadline, failed for a person to fix), or with an error (SQS delivers the job again).
+enum Exit {
+    Early(JobOutcome),
+    Error(SyncError),
+}
+
+impl From<SyncError> for Exit {
+    fn from(e: SyncError) -> Self {
+        Exit::Error(e)
+    }
+}
+
+impl From<StoreError> for Exit {
+    fn from(e: StoreError) -> Self {
+        Exit::Error(e.into())
+    }
+}
+
+/// One job on its way through the stages: what it syncs, what the last sync left, and the
+/// counters. The large data (the mirror, the read, the build, the writes) is handed from stage to
+/// stage beside it, each dropped by the last stage that needs it.
+struct Run<'j> {
+    job: &'j SyncJob,
+    integration: Integration,
+    /// The last completed sync's summary (the default before the first).
+    summary: SyncSummary,
+    /// The integration is not ready yet: progress is shown, and the ready notice is owed.
+    first_sync: bool,
+    /// The read goes on from a checkpoint.
+    resumed: bool,
+    checkpoint_key: String,
+    /// When the read started (in an earlier invocation, when resumed), and whether it reads every
+    /// customer: the summary records both.
+    read_started_at: DateTime<Utc>,
+    full_customer_read: bool,
+    started: Instant,
+    ddb_wait: Duration,
+    build_time: Duration,
+    /// Process CPU time at the start of the current phase (`RunStats::cpu_*_ms`).
+    cpu_mark: u64,
+    stats: RunStats,
+}
+
+impl Run<'_> {
+    /// CPU time since the last call (the phase that just ended), and a new mark.
+    fn cpu_lap(&mut self) -> u64 {
+        let now = process_cpu_ms();
+        let lap = now.saturating_sub(self.cpu_mark);
+        self.cpu_mark = now;
+        lap
+    }
+
+    fn absorb(&mut self, r: &ReadStats) {
+        let s = &mut self.stats;
+        s.tripletex_requests = r.requests;
+        s.tripletex_reread_pages = r.reread_pages;
+        s.tripletex_values = r.values;
+        s.tripletex_wait_ms = ms(r.waited);
+        s.tripletex_steps = r.steps.clone();
+    }
+
+    /// The stats with the totals of the run so far.
+    fn final_stats(&mut self) -> RunStats {
+        self.stats.dynamodb_wait_ms = ms(self.ddb_wait);
+        self.stats.total_ms = ms(self.started.elapsed());
+        std::mem::take(&mut self.stats)
+    }
+}
+
+/// Tripletex as this run reads it: the client, the integration's key, and whom it acts for.
+struct Connection<'a> {
+    client: &'a TripletexClient,
+    key: EmployeeKey,
+    acting: Acting,
+}
+
+/// The ledger built from the read, and the raw customers by id (stored beside the mirrored
+/// customers; the write-back takes Tripletex's address ids from them).
+struct Built {
+    ledger: LedgerBuild,
+    raw_customers: HashMap<i64, RawCustomer>,
+}
+
+/// What changed against the mirror: its writes, and the events packed for the classification queue
+/// (serialised only as they are sent).
+struct Changes {
+    writes: Vec<MirrorWrite>,
+    events: BatchPacker,
+    event_count: usize,
+}
+
+/// The kind of read a step belongs to, as a first sync's progress shows it.
+fn progress_phase(step: Step) -> &'static str {
+    match step {
+        Step::PostingRules | Step::Chart | Step::Customers { .. } => "customers",
+        Step::Invoices => "invoices",
+        Step::OpenPost { .. } | Step::Postings { .. } => "postings",
+        Step::Vouchers => "vouchers",
+    }
+}
+
 impl<C: BrregCache> SyncService<C> {
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
     /// Handles one SQS message body. `deadline`: the invocation's deadline.
     pub async fn handle_message(
         &self,
@@ -453,22 +438,52 @@ impl<C: BrregCache> SyncService<C> {
         self.run_job(&job, deadline).await
     }
 
-    /// Runs one sync job.
+    /// Runs one sync job. `deadline`: the invocation's deadline (the read is checkpointed
+    /// `deadline_margin` before it).
     pub async fn run_job(
         &self,
         job: &SyncJob,
         deadline: Option<Instant>,
     ) -> Result<JobOutcome, SyncError> {
-        let t0 = Instant::now();
+        match self.stages(job, deadline).await {
+            Ok(outcome) | Err(Exit::Early(outcome)) => Ok(outcome),
+            Err(Exit::Error(e)) => Err(e),
+        }
+    }
+
+    /// The pipeline, one stage after the other.
+    async fn stages(&self, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, Exit> {
+        let (mut run, mut mirror, read) = self.begin(job).await?;
+        let tripletex = self.connect(&run.integration).await?;
+        let read = self.read(&mut run, &tripletex, read, deadline).await?;
+        let built = self.build(&mut run, read, &mut mirror);
+        let registry = self.enrich(&mut run, &tripletex, &built).await;
+        let changes = self.diff_against_mirror(&mut run, built, mirror, registry)?;
+        self.publish_events(&mut run, changes.events, changes.event_count)
+            .await?;
+        self.write(&mut run, changes.writes).await?;
+        self.finish(run).await
+    }
+
+    /// Stage 1, begin: the integration, the last sync's summary and the checkpoint; whether there
+    /// is anything to do; the mirror as stored (one query sweep); and the read to do: the
+    /// checkpoint's, or a new one.
+    async fn begin<'j>(
+        &self,
+        job: &'j SyncJob,
+    ) -> Result<(Run<'j>, StoredMirror, ReadState), Exit> {
+        let started = Instant::now();
         let mut stats = RunStats::default();
         let store = &self.store;
         let Some(integration) = store.get_integration(&job.org, &job.account_id).await? else {
-            return Ok(JobOutcome::Skipped("the account has no integration".into()));
+            return Err(Exit::Early(JobOutcome::Skipped(
+                "the account has no integration".into(),
+            )));
         };
         if integration.id != job.integration_id {
-            return Ok(JobOutcome::Skipped(
+            return Err(Exit::Early(JobOutcome::Skipped(
                 "the integration was replaced since the job was queued".into(),
-            ));
+            )));
         }
         // An account last synced before the key scheme changed has its ledger moved first.
         let summary = store
@@ -476,22 +491,11 @@ impl<C: BrregCache> SyncService<C> {
             .await?
             .unwrap_or_default();
         stats.dynamodb_read_requests += 2;
-        let ckpt_key = checkpoint_key(&integration);
-        let now = Utc::now();
-        let checkpoint: Option<ReadState> = match store
-            .get_checkpoint(&job.org, &job.account_id)
-            .await?
-        {
-            Some((k, text)) if k == ckpt_key => match serde_json::from_str::<ReadState>(&text) {
-                Ok(s) if now - s.started_at < self.config.checkpoint_max_age => Some(s),
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "checkpoint unreadable; reading afresh");
-                    None
-                }
-            },
-            _ => None,
-        };
+        let checkpoint_key = checkpoint_key(&integration);
+        let now = self.now();
+        let checkpoint = self
+            .load_checkpoint(&job.org, &job.account_id, &checkpoint_key, now)
+            .await?;
         stats.dynamodb_read_requests += 1;
         let same_integration = summary.integration_id.as_deref() == Some(integration.id.as_str());
         if checkpoint.is_none()
@@ -502,50 +506,101 @@ impl<C: BrregCache> SyncService<C> {
         {
             // Still owe the ready mail if an earlier delivery could not send it.
             self.ready_mail_if_pending(&integration).await?;
-            return Ok(JobOutcome::Skipped(
+            return Err(Exit::Early(JobOutcome::Skipped(
                 "a sync that started after this job was requested has completed".into(),
-            ));
+            )));
         }
-        let first_sync = integration.status != IntegrationStatus::Ready;
 
         let ddb_started = Instant::now();
-        let mut mirror = store.load_mirror(&job.org, &job.account_id).await?;
+        let mirror = store.load_mirror(&job.org, &job.account_id).await?;
         stats.dynamodb_read_requests += mirror.query_pages;
-        let mut ddb_wait = ddb_started.elapsed();
+        let ddb_wait = ddb_started.elapsed();
 
         let resumed = checkpoint.is_some();
         stats.resumed = resumed;
-        let mut st = match checkpoint {
+        let read = match checkpoint {
             Some(s) => s,
-            None => {
-                let full = !same_integration
-                    || summary.settings_version != Some(integration.version)
-                    || mirror.raw_customers.is_empty()
-                    || summary
-                        .last_full_customer_read_at
-                        .is_none_or(|t| now - t >= self.config.full_customer_read_every);
-                let customer_read = match (full, summary.last_completed_started_at) {
-                    (false, Some(t)) => CustomerRead::ChangedSince {
-                        since: (t - self.config.changed_since_overlap)
-                            .with_timezone(&Oslo)
-                            .format("%Y-%m-%dT%H:%M:%S")
-                            .to_string(),
-                    },
-                    _ => CustomerRead::Full,
-                };
-                let today = oslo_today(now);
-                ReadState::new(
-                    integration.id.to_string(),
-                    integration.version,
-                    now,
-                    integration.settings.fetch_from,
-                    today.succ_opt().unwrap_or(today),
-                    customer_read,
-                )
-            }
+            None => self.new_read(&integration, &summary, &mirror, now),
         };
+        let run = Run {
+            job,
+            first_sync: integration.status != IntegrationStatus::Ready,
+            integration,
+            summary,
+            resumed,
+            checkpoint_key,
+            read_started_at: read.started_at,
+            full_customer_read: read.customer_read == CustomerRead::Full,
+            started,
+            ddb_wait,
+            build_time: Duration::ZERO,
+            cpu_mark: 0,
+            stats,
+        };
+        Ok((run, mirror, read))
+    }
 
-        // ------------------------------------------------------------------ read Tripletex
+    /// The checkpoint of this integration's settings version, unless it is too old to resume.
+    async fn load_checkpoint(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReadState>, StoreError> {
+        Ok(match self.store.get_checkpoint(org, account).await? {
+            Some((k, text)) if k == key => match serde_json::from_str::<ReadState>(&text) {
+                Ok(s) if now - s.started_at < self.config.checkpoint_max_age => Some(s),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint unreadable; reading afresh");
+                    None
+                }
+            },
+            _ => None,
+        })
+    }
+
+    /// A read from the start: customers changed since the last sync (with an overlap), or all of
+    /// them when the integration or its settings are new, the mirror has none, or the last full
+    /// read is `full_customer_read_every` old.
+    fn new_read(
+        &self,
+        integration: &Integration,
+        summary: &SyncSummary,
+        mirror: &StoredMirror,
+        now: DateTime<Utc>,
+    ) -> ReadState {
+        let same_integration = summary.integration_id.as_deref() == Some(integration.id.as_str());
+        let full = !same_integration
+            || summary.settings_version != Some(integration.version)
+            || mirror.raw_customers.is_empty()
+            || summary
+                .last_full_customer_read_at
+                .is_none_or(|t| now - t >= self.config.full_customer_read_every);
+        let customer_read = match (full, summary.last_completed_started_at) {
+            (false, Some(t)) => CustomerRead::ChangedSince {
+                since: (t - self.config.changed_since_overlap)
+                    .with_timezone(&Oslo)
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string(),
+            },
+            _ => CustomerRead::Full,
+        };
+        let today = oslo_today(now);
+        ReadState::new(
+            integration.id.to_string(),
+            integration.version,
+            now,
+            integration.settings.fetch_from,
+            today.succ_opt().unwrap_or(today),
+            customer_read,
+        )
+    }
+
+    /// Stage 2, connect: the Tripletex client and the integration's key (its token from Secrets
+    /// Manager; a missing one fails the sync with the fix).
+    async fn connect(&self, integration: &Integration) -> Result<Connection<'_>, Exit> {
         let client = self.tripletex.get(&self.secrets).await?;
         let token = match self
             .secrets
@@ -557,29 +612,45 @@ impl<C: BrregCache> SyncService<C> {
                 let text = "the Tripletex key's token is missing in Inndrive: register the key \
                             again and choose it for this account"
                     .to_string();
-                self.fail(&integration, &text).await?;
-                return Ok(JobOutcome::Failed(text));
+                self.fail(integration, &text).await?;
+                return Err(Exit::Early(JobOutcome::Failed(text)));
             }
-            Err(e) => return Err(SyncError::Secrets(e.to_string())),
+            Err(e) => return Err(SyncError::Secrets(e.to_string()).into()),
         };
-        let key = EmployeeKey::new(integration.settings.key_id.to_string(), token);
         let acting = if integration.accountant_key {
             Acting::Client(integration.settings.client_company_id)
         } else {
             Acting::OwnCompany
         };
-        let mut reader = Reader {
+        Ok(Connection {
             client,
-            key: &key,
+            key: EmployeeKey::new(integration.settings.key_id.to_string(), token),
             acting,
+        })
+    }
+
+    /// Stage 3, read: Tripletex, one request at a time, until the read is complete. Before the
+    /// deadline (or after `max_pages_per_invocation` pages) the read is stored as the checkpoint
+    /// and the run is suspended; a failure in Tripletex fails the sync.
+    async fn read(
+        &self,
+        run: &mut Run<'_>,
+        tripletex: &Connection<'_>,
+        mut read: ReadState,
+        deadline: Option<Instant>,
+    ) -> Result<ReadState, Exit> {
+        let mut reader = Reader {
+            client: tripletex.client,
+            key: &tripletex.key,
+            acting: tripletex.acting,
             page_size: self.config.page_size,
             voucher_ids_per_request: self.config.voucher_ids_per_request,
             stats: ReadStats::default(),
         };
-        let cpu_read0 = process_cpu_ms();
+        run.cpu_lap();
         let mut pages_now = 0u32;
-        let mut last_step: Option<&str> = None;
-        while let Some(step) = st.current() {
+        let mut shown: Option<&str> = None;
+        while let Some(step) = read.current() {
             let out_of_time = deadline.is_some_and(|d| {
                 d.checked_duration_since(Instant::now())
                     .is_none_or(|left| left < self.config.deadline_margin)
@@ -589,115 +660,135 @@ impl<C: BrregCache> SyncService<C> {
                 .max_pages_per_invocation
                 .is_some_and(|m| pages_now >= m);
             if out_of_time || out_of_pages {
-                self.absorb(&mut stats, &reader.stats);
-                let text = serde_json::to_string(&st).map_err(|e| {
-                    SyncError::Store(StoreError::Corrupt(format!("checkpoint: {e}")))
-                })?;
-                let started = Instant::now();
-                let w = store
-                    .put_checkpoint(&job.org, &job.account_id, &ckpt_key, &text)
-                    .await?;
-                ddb_wait += started.elapsed();
-                stats.dynamodb_write_requests += w.requests;
-                stats.dynamodb_wait_ms = ms(ddb_wait);
-                stats.total_ms = ms(t0.elapsed());
-                stats.checkpoint_pages = st.pages;
-                tracing::info!(
-                    step = step.name(),
-                    position = st.position,
-                    pages = st.pages,
-                    "sync checkpointed before the deadline; it goes on in a continuation job"
-                );
-                return Ok(JobOutcome::Suspended(stats));
+                run.absorb(&reader.stats);
+                let suspended = self.suspend(run, &read, step).await?;
+                return Err(Exit::Early(suspended));
             }
             // Progress on a first sync, once per kind of read (a handful of writes in all).
-            let phase = match step {
-                Step::PostingRules | Step::Chart | Step::Customers { .. } => "customers",
-                Step::Invoices => "invoices",
-                Step::OpenPost { .. } | Step::Postings { .. } => "postings",
-                Step::Vouchers => "vouchers",
-            };
-            if first_sync && last_step != Some(phase) {
+            let phase = progress_phase(step);
+            if run.first_sync && shown != Some(phase) {
                 self.progress(
-                    &integration,
+                    &run.integration,
                     IntegrationStatus::Syncing,
                     phase,
-                    st.pages as u64,
+                    read.pages as u64,
                 )
                 .await?;
-                stats.dynamodb_write_requests += 1;
+                run.stats.dynamodb_write_requests += 1;
             }
-            last_step = Some(phase);
-            let first_request = st.pages == 0;
-            match reader.step(&mut st).await {
+            shown = Some(phase);
+            let first_request = read.pages == 0;
+            match reader.step(&mut read).await {
                 Ok(()) => pages_now += 1,
                 Err(ReadError::Tripletex { step, error }) => {
                     let (text, retry) =
-                        tripletex_failure(&error, step, first_request, &integration);
+                        tripletex_failure(&error, step, first_request, &run.integration);
                     tracing::warn!(step = step.name(), error = %error, retry, "sync failed in Tripletex");
-                    self.fail(&integration, &text).await?;
-                    if retry {
-                        return Err(SyncError::TripletexUnavailable(text));
-                    }
-                    return Ok(JobOutcome::Failed(text));
+                    self.fail(&run.integration, &text).await?;
+                    return Err(if retry {
+                        Exit::Error(SyncError::TripletexUnavailable(text))
+                    } else {
+                        Exit::Early(JobOutcome::Failed(text))
+                    });
                 }
             }
         }
-        self.absorb(&mut stats, &reader.stats);
-        let cpu_build0 = process_cpu_ms();
-        stats.cpu_read_ms = cpu_build0.saturating_sub(cpu_read0);
+        run.absorb(&reader.stats);
+        run.stats.cpu_read_ms = run.cpu_lap();
+        Ok(read)
+    }
 
-        // ------------------------------------------------------------------ build and diff
+    /// Stores the read as the checkpoint: a continuation job goes on from it.
+    async fn suspend(
+        &self,
+        run: &mut Run<'_>,
+        read: &ReadState,
+        step: Step,
+    ) -> Result<JobOutcome, SyncError> {
+        let text = serde_json::to_string(read)
+            .map_err(|e| SyncError::Store(StoreError::Corrupt(format!("checkpoint: {e}"))))?;
+        let started = Instant::now();
+        let w = self
+            .store
+            .put_checkpoint(
+                &run.job.org,
+                &run.job.account_id,
+                &run.checkpoint_key,
+                &text,
+            )
+            .await?;
+        run.ddb_wait += started.elapsed();
+        run.stats.dynamodb_write_requests += w.requests;
+        run.stats.checkpoint_pages = read.pages;
+        tracing::info!(
+            step = step.name(),
+            position = read.position,
+            pages = read.pages,
+            "sync checkpointed before the deadline; it goes on in a continuation job"
+        );
+        Ok(JobOutcome::Suspended(run.final_stats()))
+    }
+
+    /// Stage 4, build: the ledger from the read (for a `changedSince` read, the other customers
+    /// come from the mirror). Closed items the mirror never had are history (the diff would skip
+    /// them): the build counts them and drops each as soon as it is built.
+    fn build(&self, run: &mut Run<'_>, read: ReadState, mirror: &mut StoredMirror) -> Built {
         let policy = LedgerPolicy {
-            loss_accounts: st.loss_accounts.clone(),
-            ..LedgerPolicy::from_settings(&integration.settings)
+            loss_accounts: read.loss_accounts.clone(),
+            ..LedgerPolicy::from_settings(&run.integration.settings)
         };
-        let started_at = st.started_at;
-        let customer_read_full = st.customer_read == CustomerRead::Full;
-        let raw_customers = std::mem::take(&mut mirror.raw_customers);
-        let build_started = Instant::now();
-        let read = st.into_read(raw_customers);
-        let mut raw_by_id: HashMap<i64, crate::domain::ledger::raw::RawCustomer> = read
+        let started = Instant::now();
+        let read = read.into_read(std::mem::take(&mut mirror.raw_customers));
+        let raw_customers: HashMap<i64, RawCustomer> = read
             .customers
             .iter()
             .filter_map(|c| c.id.map(|id| (id, c.clone())))
             .collect();
-        // Closed items the mirror never had are history (the diff would skip them): the build
-        // counts them and drops each as soon as it is built.
-        let build = build_ledger_keeping(&read, &policy, oslo_today(Utc::now()), |id| {
+        let ledger = build_ledger_keeping(&read, &policy, oslo_today(self.now()), |id| {
             mirror.state.items.contains_key(id)
         });
         drop(read);
-        let mut build_time = build_started.elapsed();
+        run.build_time += started.elapsed();
+        Built {
+            ledger,
+            raw_customers,
+        }
+    }
 
-        let registry = if integration.settings.update_addresses_from_brreg {
-            self.registry(&build, &mut stats).await
-        } else {
-            HashMap::new()
-        };
-
-        // The register's postal address back to Tripletex (`writeAddressesToTripletex`, off by
-        // default); never fails the sync (a stale version is retried by the next one).
-        if writeback::write_back_enabled(&integration.settings) && !registry.is_empty() {
-            let mut planned = writeback::planned_address_writes(&build.customers, &registry);
+    /// Stage 5, enrich: Enhetsregisteret for the business customers (`updateAddressesFromBrreg`),
+    /// and the register's postal address back to Tripletex (`writeAddressesToTripletex`, off by
+    /// default; never fails the sync: a stale version is retried by the next one).
+    async fn enrich(
+        &self,
+        run: &mut Run<'_>,
+        tripletex: &Connection<'_>,
+        built: &Built,
+    ) -> HashMap<i64, CustomerRegistry> {
+        if !run.integration.settings.update_addresses_from_brreg {
+            return HashMap::new();
+        }
+        let registry = self.registry(&built.ledger, &mut run.stats).await;
+        if writeback::write_back_enabled(&run.integration.settings) && !registry.is_empty() {
+            let mut planned = writeback::planned_address_writes(&built.ledger.customers, &registry);
             for p in &mut planned {
-                p.tripletex_address_id = raw_by_id
+                p.tripletex_address_id = built
+                    .raw_customers
                     .get(&p.customer_id)
                     .and_then(|r| r.postal_address.as_ref())
                     .and_then(|a| a.id);
             }
             let started = Instant::now();
             let report = writeback::write_back_addresses(
-                client,
-                &key,
-                acting,
-                &integration.settings,
+                tripletex.client,
+                &tripletex.key,
+                tripletex.acting,
+                &run.integration.settings,
                 &planned,
             )
             .await;
-            stats.tripletex_wait_ms += ms(started.elapsed());
-            stats.addresses_written = report.written;
-            stats.address_conflicts = report.conflicts;
+            run.stats.tripletex_wait_ms += ms(started.elapsed());
+            run.stats.addresses_written = report.written;
+            run.stats.address_conflicts = report.conflicts;
             tracing::info!(
                 written = report.written,
                 conflicts = report.conflicts,
@@ -706,82 +797,120 @@ impl<C: BrregCache> SyncService<C> {
                 "address write-back"
             );
         }
+        registry
+    }
 
-        let build_started = Instant::now();
-        let d = diff(&mirror.state, &build, Completeness::Full);
+    /// Stage 6, diff: what changed against the mirror, as store writes (customers with their raw
+    /// read and registry information) and events, packed per customer group.
+    fn diff_against_mirror(
+        &self,
+        run: &mut Run<'_>,
+        built: Built,
+        mirror: StoredMirror,
+        registry: HashMap<i64, CustomerRegistry>,
+    ) -> Result<Changes, Exit> {
+        let started = Instant::now();
+        let Built {
+            ledger,
+            mut raw_customers,
+        } = built;
+        let d = diff(&mirror.state, &ledger, Completeness::Full);
         let writes = mirror_writes(
             &mirror,
-            &build,
+            &ledger,
             d.writes,
             &registry,
-            integration.settings.update_addresses_from_brreg,
-            &mut raw_by_id,
+            run.integration.settings.update_addresses_from_brreg,
+            &mut raw_customers,
         );
         let event_count = d.events.len();
-        let messages = BatchPacker::new(
-            &integration.org,
-            &integration.account_id,
-            &integration.id,
-            d.events,
-        )
-        .map_err(|e| SyncError::Queue(format!("could not serialise the events: {e}")))?;
-        build_time += build_started.elapsed();
-        stats.build_ms = ms(build_time);
-        stats.counts = build.counts.clone();
-        drop(build);
-        let cpu_events0 = process_cpu_ms();
-        stats.cpu_build_ms = cpu_events0.saturating_sub(cpu_build0);
+        let i = &run.integration;
+        let events = BatchPacker::new(&i.org, &i.account_id, &i.id, d.events)
+            .map_err(|e| SyncError::Queue(format!("could not serialise the events: {e}")))?;
+        run.build_time += started.elapsed();
+        run.stats.build_ms = ms(run.build_time);
+        run.stats.counts = ledger.counts.clone();
+        drop((ledger, mirror, raw_customers, registry));
+        run.stats.cpu_build_ms = run.cpu_lap();
+        Ok(Changes {
+            writes,
+            events,
+            event_count,
+        })
+    }
 
-        // ------------------------------------------------------------------ events, then writes
-        if event_count > 0 {
-            let (calls, sent, waited) = self.classification.send_all(messages).await?;
-            stats.sqs_requests += calls;
-            stats.events_sent = event_count as u32;
-            stats.messages_sent = sent;
-            stats.sqs_wait_ms = ms(waited);
+    /// Stage 7, publish events: to the classification queue, before the writes. A run that stops
+    /// in between finds the same changes again and sends the same messages (deduplicated); the
+    /// other order could store a change whose event was never sent.
+    async fn publish_events(
+        &self,
+        run: &mut Run<'_>,
+        events: BatchPacker,
+        count: usize,
+    ) -> Result<(), Exit> {
+        if count > 0 {
+            let sent = self
+                .classification
+                .send_all(events)
+                .await
+                .map_err(|e| SyncError::Queue(e.to_string()))?;
+            run.stats.sqs_requests += sent.calls;
+            run.stats.events_sent = count as u32;
+            run.stats.messages_sent = sent.messages;
+            run.stats.sqs_wait_ms = ms(sent.waited);
         }
-        let cpu_writes0 = process_cpu_ms();
-        stats.cpu_events_ms = cpu_writes0.saturating_sub(cpu_events0);
+        run.stats.cpu_events_ms = run.cpu_lap();
+        Ok(())
+    }
+
+    /// Stage 8, write: the mirror's writes (BatchWriteItem, 25 a request).
+    async fn write(&self, run: &mut Run<'_>, writes: Vec<MirrorWrite>) -> Result<(), Exit> {
         if !writes.is_empty() {
-            let w: BatchStats = store
-                .write_mirror(&job.org, &job.account_id, &writes)
+            let w: BatchStats = self
+                .store
+                .write_mirror(&run.job.org, &run.job.account_id, &writes)
                 .await?;
-            stats.dynamodb_write_requests += w.requests;
-            stats.dynamodb_items_written += w.items;
-            ddb_wait += w.waited;
+            run.stats.dynamodb_write_requests += w.requests;
+            run.stats.dynamodb_items_written += w.items;
+            run.ddb_wait += w.waited;
         }
         drop(writes);
-        stats.cpu_writes_ms = process_cpu_ms().saturating_sub(cpu_writes0);
+        run.stats.cpu_writes_ms = run.cpu_lap();
+        Ok(())
+    }
 
-        // ------------------------------------------------------------------ done
-        let finished = Utc::now();
+    /// Stage 9, finish: the summary, the checkpoint removed, status ready (unless the integration
+    /// was replaced meanwhile); the ready notice after the first sync, and the ready mail.
+    async fn finish(&self, mut run: Run<'_>) -> Result<JobOutcome, Exit> {
+        let store = &self.store;
+        let account = &run.job.account_id;
+        let finished = self.now();
         let started = Instant::now();
-        let new_summary = SyncSummary {
-            counts: stats.counts.clone(),
-            last_completed_started_at: Some(started_at),
+        let summary = SyncSummary {
+            counts: run.stats.counts.clone(),
+            last_completed_started_at: Some(run.read_started_at),
             last_completed_at: Some(finished),
-            first_ready_at: summary.first_ready_at.or(Some(finished)),
-            last_full_customer_read_at: if customer_read_full {
-                Some(started_at)
+            first_ready_at: run.summary.first_ready_at.or(Some(finished)),
+            last_full_customer_read_at: if run.full_customer_read {
+                Some(run.read_started_at)
             } else {
-                summary.last_full_customer_read_at
+                run.summary.last_full_customer_read_at
             },
-            integration_id: Some(integration.id.to_string()),
-            settings_version: Some(integration.version),
+            integration_id: Some(run.integration.id.to_string()),
+            settings_version: Some(run.integration.version),
         };
-        store
-            .put_summary(&job.org, &job.account_id, &new_summary)
-            .await?;
-        stats.dynamodb_write_requests += 1;
-        if resumed {
-            store.delete_checkpoint(&job.org, &job.account_id).await?;
-            stats.dynamodb_write_requests += 1;
+        store.put_summary(&run.job.org, account, &summary).await?;
+        run.stats.dynamodb_write_requests += 1;
+        if run.resumed {
+            store.delete_checkpoint(&run.job.org, account).await?;
+            run.stats.dynamodb_write_requests += 1;
         }
+        let i = &run.integration;
         let still_ours = store
             .update_sync_state(
-                &integration.org,
-                &integration.account_id,
-                &integration.id,
+                &i.org,
+                &i.account_id,
+                &i.id,
                 IntegrationStatus::Ready,
                 None,
                 Some(&LastSync {
@@ -791,20 +920,18 @@ impl<C: BrregCache> SyncService<C> {
                 }),
             )
             .await?;
-        stats.dynamodb_write_requests += 1;
-        ddb_wait += started.elapsed();
+        run.stats.dynamodb_write_requests += 1;
+        run.ddb_wait += started.elapsed();
         if !still_ours {
             return Ok(JobOutcome::Skipped(
                 "the integration was replaced during the sync".into(),
             ));
         }
-        if summary.first_ready_at.is_none() || first_sync {
-            self.ready_notice(&integration, &stats.counts, finished)
-                .await?;
+        if run.summary.first_ready_at.is_none() || run.first_sync {
+            self.ready_notice(i, &run.stats.counts, finished).await?;
         }
-        self.ready_mail_if_pending(&integration).await?;
-        stats.dynamodb_wait_ms = ms(ddb_wait);
-        stats.total_ms = ms(t0.elapsed());
+        self.ready_mail_if_pending(i).await?;
+        let stats = run.final_stats();
         tracing::info!(
             written = stats.dynamodb_items_written,
             events = stats.events_sent,
@@ -813,14 +940,6 @@ impl<C: BrregCache> SyncService<C> {
             "sync completed"
         );
         Ok(JobOutcome::Completed(stats))
-    }
-
-    fn absorb(&self, stats: &mut RunStats, r: &ReadStats) {
-        stats.tripletex_requests = r.requests;
-        stats.tripletex_reread_pages = r.reread_pages;
-        stats.tripletex_values = r.values;
-        stats.tripletex_wait_ms = ms(r.waited);
-        stats.tripletex_steps = r.steps.clone();
     }
 
     async fn progress(
@@ -856,7 +975,7 @@ impl<C: BrregCache> SyncService<C> {
                 IntegrationStatus::Failed,
                 None,
                 Some(&LastSync {
-                    finished_at: Utc::now(),
+                    finished_at: self.now(),
                     succeeded: false,
                     message: Some(text.to_string()),
                 }),
@@ -877,7 +996,7 @@ impl<C: BrregCache> SyncService<C> {
             return out;
         };
         let started = Instant::now();
-        let now = Utc::now();
+        let now = self.now();
         for c in &build.customers {
             let Some(org) = &c.organization_number else {
                 continue;
@@ -968,7 +1087,7 @@ impl<C: BrregCache> SyncService<C> {
         );
         match mail
             .mailer
-            .send_once(mail.log.as_ref(), &msg, Utc::now())
+            .send_once(mail.log.as_ref(), &msg, self.now())
             .await
         {
             Ok(_) => {
@@ -997,7 +1116,7 @@ fn mirror_writes(
     writes: Vec<LedgerWrite>,
     registry: &HashMap<i64, CustomerRegistry>,
     brreg_on: bool,
-    raw_by_id: &mut HashMap<i64, crate::domain::ledger::raw::RawCustomer>,
+    raw_by_id: &mut HashMap<i64, RawCustomer>,
 ) -> Vec<MirrorWrite> {
     let mut out = Vec::with_capacity(writes.len());
     let mut customers_written = std::collections::HashSet::new();
@@ -1073,145 +1192,4 @@ fn mirror_writes(
         }
     }
     out
-}
-
-// ---------------------------------------------------------------------------- enqueueing jobs
-
-/// After a suspended run: queues the rest of the sync (reason `continue`, same key group). The
-/// caller acknowledges the current message when this succeeds, and fails it otherwise.
-pub async fn continue_later(
-    queue: &SyncQueue,
-    job: &SyncJob,
-    stats: &RunStats,
-) -> Result<String, SyncError> {
-    queue
-        .enqueue_continuation(job, stats.checkpoint_pages)
-        .await
-        .map_err(|e| SyncError::Queue(e.to_string()))
-}
-
-/// Outcome of [`request_sync`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestSync {
-    /// Queued (the SQS message id).
-    Queued(SyncJob),
-    /// The account has no integration.
-    NoIntegration,
-}
-
-/// `POST /v1/accounts/{id}/integration/sync`: asks for a sync now (manual), on the same FIFO
-/// queue and message group (the key) as the nightly and initial syncs. A second request within the
-/// same second is deduplicated by SQS; a job requested while a sync runs is served by it or runs
-/// after it.
-pub async fn request_sync(
-    store: &DynamoStore,
-    queue: &SyncQueue,
-    org: &OrgId,
-    account: &AccountId,
-) -> Result<RequestSync, SyncError> {
-    let Some(i) = store.get_integration(org, account).await? else {
-        return Ok(RequestSync::NoIntegration);
-    };
-    let job = job_for(&i, SyncReason::Manual, Utc::now());
-    queue
-        .enqueue(&job)
-        .await
-        .map_err(|e: QueueError| SyncError::Queue(e.to_string()))?;
-    Ok(RequestSync::Queued(job))
-}
-
-/// The job that syncs integration `i`.
-pub fn job_for(i: &Integration, reason: SyncReason, at: DateTime<Utc>) -> SyncJob {
-    SyncJob {
-        org: i.org.clone(),
-        account_id: i.account_id.clone(),
-        integration_id: i.id.clone(),
-        key_id: i.settings.key_id.clone(),
-        client_company_id: i.settings.client_company_id,
-        reason,
-        settings_version: i.version,
-        requested_at: at,
-    }
-}
-
-/// The deduplication id of the nightly job: `scheduled:{integrationId}:{YYYY-MM-DD}` (Oslo date),
-/// so a retried schedule run enqueues nothing twice.
-pub fn scheduled_dedup_id(i: &Integration, now: DateTime<Utc>) -> String {
-    format!("scheduled:{}:{}", i.id, oslo_today(now).format("%Y-%m-%d"))
-}
-
-/// What the scheduled run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduledRun {
-    pub integrations: u32,
-    pub enqueued: u32,
-    pub skipped: u32,
-}
-
-/// The nightly run: one job per integration (GSI2), message group = the key, 10 a SendMessageBatch.
-/// Integrations whose initial sync is still queued are left to it.
-pub async fn enqueue_scheduled(
-    store: &DynamoStore,
-    sqs: &aws_sdk_sqs::Client,
-    sync_queue_url: &str,
-    now: DateTime<Utc>,
-) -> Result<ScheduledRun, SyncError> {
-    let all = store.all_integrations().await?;
-    let mut run = ScheduledRun {
-        integrations: all.len() as u32,
-        ..Default::default()
-    };
-    let due: Vec<&Integration> = all
-        .iter()
-        .filter(|i| !(i.status == IntegrationStatus::Pending && i.initial_sync_enqueued))
-        .collect();
-    run.skipped = run.integrations - due.len() as u32;
-    for chunk in due.chunks(10) {
-        let mut entries = Vec::new();
-        for (n, i) in chunk.iter().enumerate() {
-            let job = job_for(i, SyncReason::Scheduled, now);
-            entries.push(
-                SendMessageBatchRequestEntry::builder()
-                    .id(n.to_string())
-                    .message_body(
-                        serde_json::to_string(&job).map_err(|e| SyncError::Queue(e.to_string()))?,
-                    )
-                    .message_group_id(job.message_group_id())
-                    .message_deduplication_id(scheduled_dedup_id(i, now))
-                    .build()
-                    .map_err(|e| SyncError::Queue(e.to_string()))?,
-            );
-        }
-        let out = sqs
-            .send_message_batch()
-            .queue_url(sync_queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| {
-                SyncError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
-            })?;
-        if !out.failed().is_empty() {
-            return Err(SyncError::Queue(format!(
-                "{} scheduled jobs were not accepted (the schedule's retry sends them again)",
-                out.failed().len()
-            )));
-        }
-        run.enqueued += chunk.len() as u32;
-    }
-    Ok(run)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn scheduled_dedup_id_uses_the_oslo_date() {
-        // 23:30 UTC on 31 Dec is already 1 Jan in Oslo.
-        let t = Utc.with_ymd_and_hms(2026, 12, 31, 23, 30, 0).unwrap();
-        assert_eq!(oslo_today(t).to_string(), "2027-01-01");
-    }
 }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 
 /// The current time; replaceable for tests of session renewal.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use crate::clock::Clock;
 
 /// An employee token ("API-brukernøkkel" or an accounting office's key) and our id for it.
 #[derive(Clone)]
@@ -194,7 +194,7 @@ impl TripletexClient {
             rate: Arc::default(),
             retry: RetryPolicy::default(),
             session_policy: SessionPolicy::default(),
-            clock: Arc::new(Utc::now),
+            clock: crate::clock::system(),
             generation: Arc::new(AtomicU64::new(0)),
             page_size: DEFAULT_PAGE_SIZE,
         }

@@ -653,12 +653,13 @@ mod probe {
     async fn read_all(base: &str) -> (LedgerRead, LedgerPolicy, NaiveDate) {
         let client = TripletexClient::new(base, SecretString::from("sandbox-consumer-token"));
         let key = EmployeeKey::new("probe", SecretString::from("sandbox-accountant-key-0001"));
-        let today = chrono::Utc::now().date_naive();
+        let now = (crate::clock::system())();
+        let today = now.date_naive();
         let fetch_from = today - chrono::Duration::days(3 * 366);
         let mut st = ReadState::new(
             "probe".into(),
             1,
-            chrono::Utc::now(),
+            now,
             fetch_from,
             today.succ_opt().unwrap(),
             CustomerRead::Full,

@@ -1,11 +1,6 @@
-//! Shared by the classification and case tests (shared/tests/classification_*.rs and the
-//! function crates' tests): moto, a fresh table per test, an account with its integration, a
-//! counting voucher-posting queue, and builders for the ledger events the sync sends.
-//!
-//! moto and the table (template.yaml's, under a stage of its own) come from the `test-support`
-//! crate.
-
-#![allow(dead_code)]
+//! The world of the classification and case tests (shared's and the loss-classification and
+//! cases-api functions'): template.yaml's table under a stage of its own, an account with its
+//! integration, a counting voucher-posting queue, and builders of the ledger events the sync sends.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
+use crate::{id_suffix, moto, Stack};
 use shared::adapters::queue::ClassificationMessage;
 use shared::adapters::store::DynamoStore;
 use shared::domain::claim::VoucherPostingJob;
@@ -27,7 +23,6 @@ use shared::domain::setup::{
 };
 use shared::domain::Money;
 use shared::services::classification::PostingJobs;
-use test_support::{moto, Stack};
 
 /// A voucher-posting queue that counts what it was given (and can be told to fail).
 #[derive(Default)]
@@ -70,8 +65,9 @@ pub struct World {
     pub jobs: Arc<CountingJobs>,
 }
 
+/// A new id suffix (32 hex digits).
 pub fn run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    id_suffix()
 }
 
 pub fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
