@@ -489,7 +489,12 @@ async fn a_checkpoint_older_than_its_max_age_is_not_resumed() {
             .unwrap(),
     );
     assert!(!stats.resumed);
-    let summary = w.store.counts(&w.org, &w.account).await.unwrap().expect("summary");
+    let summary = w
+        .store
+        .counts(&w.org, &w.account)
+        .await
+        .unwrap()
+        .expect("summary");
     assert_eq!(summary.last_completed_started_at, Some(later));
     assert_eq!(summary.last_completed_at, Some(later));
     assert_eq!(w.items().await.len(), 2);
@@ -756,7 +761,13 @@ async fn a_ledger_in_the_legacy_partition_is_moved_whole_and_once() {
     // An interrupted sync's checkpoint too (two chunks), under another job key (not resumed).
     let state = "ø".repeat(200_000);
     w.store
-        .put_checkpoint(&w.org, &w.account, "int_other:1", &state)
+        .put_checkpoint(
+            &w.org,
+            &w.account,
+            "int_other:1",
+            &state,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap();
     let pk = keys::account_pk(&w.org, &w.account);

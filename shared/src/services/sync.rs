@@ -715,6 +715,7 @@ impl<C: BrregCache> SyncService<C> {
                 &run.job.account_id,
                 &run.checkpoint_key,
                 &text,
+                self.now(),
             )
             .await?;
         run.ddb_wait += started.elapsed();
@@ -1092,7 +1093,7 @@ impl<C: BrregCache> SyncService<C> {
         {
             Ok(_) => {
                 self.store
-                    .mark_ready_mail_sent(&i.org, &i.account_id)
+                    .mark_ready_mail_sent(&i.org, &i.account_id, self.now())
                     .await?;
                 Ok(())
             }

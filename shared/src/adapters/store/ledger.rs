@@ -783,6 +783,7 @@ impl DynamoStore {
         account: &AccountId,
         job_key: &str,
         state_json: &str,
+        saved_at: DateTime<Utc>,
     ) -> Result<BatchStats, StoreError> {
         let mut chunks = Vec::new();
         let mut rest = state_json;
@@ -818,7 +819,7 @@ impl DynamoStore {
         header.insert("type".into(), s(T_CHECKPOINT));
         header.insert("jobKey".into(), s(job_key));
         header.insert("chunks".into(), n(chunks.len()));
-        header.insert("savedAt".into(), ts(&Utc::now()));
+        header.insert("savedAt".into(), ts(&saved_at));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -922,6 +923,7 @@ impl DynamoStore {
         &self,
         org: &OrgId,
         account: &AccountId,
+        at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let res = self
             .client
@@ -932,7 +934,7 @@ impl DynamoStore {
             .condition_expression("mail = :pending")
             .expression_attribute_values(":sent", s("sent"))
             .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":t", ts(&Utc::now()))
+            .expression_attribute_values(":t", ts(&at))
             .send()
             .await;
         written(res)
