@@ -360,7 +360,10 @@ fn plan_or_hold(inp: &PlanInput<'_>) -> Result<PlanDecision, HoldReason> {
         .max()
         .map_or(effective_due, |d| d.max(effective_due));
     let sp = policy.step(step);
-    let due_on = add_days(base, u32::from(sp.days_after));
+    // One step a day: never on the day a letter already went (a deadline of 0 days under an
+    // invalid policy would otherwise let the next step follow within the hour).
+    let after_last_letter = letters().map(|l| add_days(l.sent, 1)).max();
+    let due_on = add_days(base, u32::from(sp.days_after)).max(after_last_letter.unwrap_or(base));
     if today < due_on {
         return Ok(PlanDecision::WaitUntil { date: due_on, step });
     }
