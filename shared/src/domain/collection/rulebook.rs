@@ -893,7 +893,7 @@ impl Rulebook {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut multipliers_sorted = Vec::with_capacity(multipliers.len());
-        for fee in [CourtFee::BegjaeringOmUtlegg, CourtFee::Forliksklage] {
+        for fee in CourtFee::ALL {
             let mut part: Vec<MultiplierEntry> = multipliers
                 .iter()
                 .filter(|m| m.fee == fee)

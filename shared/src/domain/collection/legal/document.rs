@@ -22,7 +22,9 @@ use super::police::PoliceDistrict;
 use super::policy::LegalStepsPolicy;
 use crate::domain::case::{Case, ObjectionOutcome, ObjectionState};
 use crate::domain::claim::ClaimState;
-use crate::domain::collection::dunning::letter::format::{amount, kroner, percent, short_date};
+use crate::domain::collection::dunning::letter::format::{
+    amount, grouped_orgnr, kroner, percent, short_date,
+};
 use crate::domain::collection::dunning::letter::{
     plain, strong, Align, ClaimTable, Column, Field, Paragraph, TotalLine,
 };
@@ -919,10 +921,10 @@ fn party_blocks(p: &Party, role: &str) -> Vec<Block> {
     ];
     match &p.id {
         PartyId::Organisation { number } => {
-            fields.push(field("Organisasjonsnummer", number.to_string()))
+            fields.push(field("Organisasjonsnummer", grouped_orgnr(number.as_str())))
         }
         PartyId::SoleProprietorship { number } => {
-            fields.push(field("Organisasjonsnummer", number.to_string()));
+            fields.push(field("Organisasjonsnummer", grouped_orgnr(number.as_str())));
             fields.push(field(
                 "Foretaksform",
                 "Enkeltpersonforetak: innehaveren er personlig ansvarlig",
@@ -1387,7 +1389,7 @@ fn compose(i: &LegalDocumentInput) -> LegalDocument {
     }
     let org = match &i.creditor.id {
         PartyId::Organisation { number } | PartyId::SoleProprietorship { number } => {
-            format!("org.nr. {number}")
+            format!("org.nr. {}", grouped_orgnr(number.as_str()))
         }
         PartyId::Person => String::new(),
     };

@@ -70,6 +70,7 @@ fn at(day: NaiveDate) -> DateTime<Utc> {
 /// The sample debtor as a party to the case.
 pub fn sample_debtor(kind: DebtorKind) -> Party {
     let r = sample_recipient(Language::Nb, kind);
+    // The business debtor is a company with an organisasjonsnummer (a valid, made-up one).
     let id = match kind {
         DebtorKind::Consumer => PartyId::Person,
         DebtorKind::Business => match OrgNumber::parse("912345602") {
