@@ -400,6 +400,15 @@ fn step_name(step: Step) -> &'static str {
     }
 }
 
+fn step_short(step: Step) -> &'static str {
+    match step {
+        Step::Paminnelse => "betalingspåminnelse",
+        Step::Purring => "purring",
+        Step::Inkassovarsel => "inkassovarsel",
+        Step::Betalingsoppfordring => "betalingsoppfordring",
+    }
+}
+
 fn channel_no(c: Channel) -> &'static str {
     match c {
         Channel::Email => "e-post",
@@ -521,7 +530,7 @@ impl LegalDocumentInput {
             let r = n.record;
             if !r.fee.is_zero() {
                 fees.push(FeeClaim {
-                    label: format!("Gebyr, {} {}", step_name(r.step).to_lowercase(), nb(r.sent)),
+                    label: format!("Gebyr for {}", step_short(r.step)),
                     date: r.sent,
                     amount: r.fee,
                     basis: fee_basis(r.step).to_string(),
@@ -529,7 +538,7 @@ impl LegalDocumentInput {
             }
             if !r.compensation.is_zero() {
                 fees.push(FeeClaim {
-                    label: format!("Standardkompensasjon {}", nb(r.sent)),
+                    label: "Standardkompensasjon (forsinkelsesrenteloven § 3 a)".to_string(),
                     date: r.sent,
                     amount: r.compensation,
                     basis: "forsinkelsesrenteloven § 3 a".to_string(),
@@ -970,18 +979,17 @@ fn compose(i: &LegalDocumentInput) -> LegalDocument {
         format!("{} ({})", capital(creditor_role), "kreditor"),
         vec![],
     ))];
-    parties.extend(party_blocks(&i.creditor, creditor_role));
-    let mut contact = vec![field(
-        "Kontonummer for innbetaling",
-        i.creditor_account.to_string(),
-    )];
-    if let Some(e) = &i.creditor_email {
-        contact.push(field("E-post", e.clone()));
+    let mut creditor = party_blocks(&i.creditor, creditor_role);
+    if let Some(Block::Fields { fields }) = creditor.first_mut() {
+        fields.push(field("Kontonummer", i.creditor_account.to_string()));
+        if let Some(e) = &i.creditor_email {
+            fields.push(field("E-post", e.clone()));
+        }
+        if let Some(p) = &i.creditor_phone {
+            fields.push(field("Telefon", p.clone()));
+        }
     }
-    if let Some(p) = &i.creditor_phone {
-        contact.push(field("Telefon", p.clone()));
-    }
-    parties.push(Block::Fields { fields: contact });
+    parties.extend(creditor);
     parties.push(Block::Paragraph(Paragraph::headed(
         format!("{} ({})", capital(debtor_role), "skyldner"),
         vec![],
@@ -1376,7 +1384,14 @@ fn compose(i: &LegalDocumentInput) -> LegalDocument {
     let mut meta = vec![
         strong_field("Til", to),
         field("Dato", nb(i.date)),
-        field("Saksøkers referanse", i.case_reference.clone()),
+        field(
+            if utlegg {
+                "Saksøkers referanse"
+            } else {
+                "Klagers referanse"
+            },
+            i.case_reference.clone(),
+        ),
     ];
     if let Forum::Namsmann {
         district: Some(_),
@@ -1421,6 +1436,183 @@ fn compose(i: &LegalDocumentInput) -> LegalDocument {
             nb(i.date)
         ),
         warnings: i.warnings.clone(),
+    }
+}
+
+/// A user's approval of a drafted document: who, when, and the SHA-256 of the exact PDF bytes
+/// approved (lowercase hex). The signed document is that PDF stamped with the approver's name
+/// and time (`shared::documents::approve`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub by: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub sha256: String,
+}
+
+impl LegalDocument {
+    /// The payment history attachment: the invoice, each payment and credit, each notice with
+    /// its fee, and the balance after each, as of the filing date.
+    pub fn payment_history(i: &LegalDocumentInput, number: u32) -> LegalDocument {
+        let mut sections = Vec::new();
+        for c in &i.claims {
+            // (date, order, text, amount change) in date order; the notices' fees add to what is
+            // owed, payments and credits take from it.
+            let mut events: Vec<(NaiveDate, u8, String, Money, bool)> = vec![(
+                c.created,
+                0,
+                format!("Faktura {} (forfall {})", c.reference, nb(c.due_date)),
+                c.original_amount,
+                true,
+            )];
+            for p in &c.payments {
+                events.push((p.date, 2, "Innbetaling".to_string(), p.amount, false));
+            }
+            for n in &i.notices {
+                let fee = c
+                    .fees
+                    .iter()
+                    .filter(|f| f.date == n.sent)
+                    .fold(Money::ZERO, |a, f| a + f.amount);
+                events.push((
+                    n.sent,
+                    1,
+                    format!(
+                        "{} sendt med {}, frist {}",
+                        step_name(n.step),
+                        channel_no(n.channel),
+                        nb(n.deadline)
+                    ),
+                    fee,
+                    true,
+                ));
+            }
+            events.sort_by_key(|e| (e.0, e.1));
+            let mut balance = Money::ZERO;
+            let mut rows = Vec::new();
+            for (date, _, text, change, adds) in events {
+                balance = if adds {
+                    balance + change
+                } else {
+                    balance - change
+                };
+                rows.push(vec![
+                    nb(date),
+                    text,
+                    if change.is_zero() {
+                        "–".to_string()
+                    } else if adds {
+                        amount(change, NB)
+                    } else {
+                        format!("-{}", amount(change, NB))
+                    },
+                    amount(balance, NB),
+                ]);
+            }
+            if !c.credited.is_zero() {
+                balance = balance - c.credited;
+                rows.push(vec![
+                    "".to_string(),
+                    "Kreditert".to_string(),
+                    format!("-{}", amount(c.credited, NB)),
+                    amount(balance, NB),
+                ]);
+            }
+            sections.push(Section {
+                heading: format!("Faktura {}", c.reference),
+                blocks: vec![
+                    Block::Table(ClaimTable {
+                        columns: vec![
+                            Column { title: "Dato".into(), align: Align::Left },
+                            Column { title: "Hendelse".into(), align: Align::Left },
+                            Column { title: "Beløp (kr)".into(), align: Align::Right },
+                            Column { title: "Saldo (kr)".into(), align: Align::Right },
+                        ],
+                        rows,
+                    }),
+                    Block::Paragraph(Paragraph::new(vec![plain(format!(
+                        "Saldoen er hovedstol og gebyrer; forsinkelsesrenten til {} ({}) er spesifisert i {}.",
+                        nb(c.interest.to),
+                        kroner(c.interest.claimed, NB),
+                        i.kind.title().to_lowercase()
+                    ))])),
+                ],
+            });
+        }
+        attachment_page(i, number, "Betalingshistorikk", sections)
+    }
+
+    /// The objection attachment: what the debtor said, when and how, and the creditor's
+    /// assessment. `None` when the claim is not disputed.
+    pub fn objection_page(i: &LegalDocumentInput, number: u32) -> Option<LegalDocument> {
+        let o = i.objection.as_ref()?;
+        let sections = vec![Section {
+            heading: format!("Innsigelse mottatt {}", nb(o.received_on)),
+            blocks: vec![
+                Block::Fields {
+                    fields: vec![
+                        field("Mottatt", nb(o.received_on)),
+                        field("Kanal", o.channel.clone()),
+                        field("Fra", i.debtor.name.clone()),
+                    ],
+                },
+                Block::Paragraph(Paragraph::headed(
+                    "Skyldnerens innsigelse".to_string(),
+                    vec![plain(format!("«{}»", o.text))],
+                )),
+                Block::Paragraph(Paragraph::headed(
+                    "Kreditors vurdering".to_string(),
+                    vec![plain(format!(
+                        "Innsigelsen er vurdert som grunnløs: {}",
+                        o.assessment.clone().unwrap_or_default()
+                    ))],
+                )),
+            ],
+        }];
+        Some(attachment_page(
+            i,
+            number,
+            "Innsigelse og kreditors vurdering",
+            sections,
+        ))
+    }
+}
+
+fn attachment_page(
+    i: &LegalDocumentInput,
+    number: u32,
+    what: &str,
+    sections: Vec<Section>,
+) -> LegalDocument {
+    LegalDocument {
+        document_id: format!("{}-bilag-{number}", i.document_id),
+        kind: i.kind,
+        title: format!("Bilag {number}: {what}"),
+        subtitle: format!(
+            "til {} – {} mot {}",
+            i.kind.title().to_lowercase(),
+            i.creditor.name,
+            i.debtor.name
+        ),
+        creditor_name: i.creditor.name.clone(),
+        meta: vec![
+            field("Dato", nb(i.date)),
+            field(
+                match i.kind {
+                    DocumentKind::BegjaeringOmUtlegg => "Saksøkers referanse",
+                    DocumentKind::Forliksklage => "Klagers referanse",
+                },
+                i.case_reference.clone(),
+            ),
+        ],
+        sections,
+        footer: vec![format!(
+            "Bilag {number} – {} – {}",
+            i.kind.title(),
+            i.creditor.name
+        )],
+        continuation_header: format!("Bilag {number}: {what}"),
+        warnings: Vec::new(),
     }
 }
 

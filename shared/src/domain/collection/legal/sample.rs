@@ -295,7 +295,7 @@ pub fn sample_document(
         notices: &notices,
         creditor: &sender,
         debtor: &s.debtor,
-        description: "Rørleggerarbeid: utskifting av varmtvannsbereder, Bærumsveien 12 B",
+        description: "Rørleggerarbeid: utskifting av varmtvannsbereder",
         kid: Some(&s.kid),
         forum: &forum,
         policy: &policy,
