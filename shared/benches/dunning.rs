@@ -123,6 +123,7 @@ fn scenarios(book: &Rulebook, policies: &[DunningPolicy]) -> Vec<Scenario> {
                         due_date: due,
                         due_date_estimated: false,
                         version: Some(1),
+                        cross_check: None,
                     },
                 ))
                 .expect("mirror");
