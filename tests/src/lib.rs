@@ -75,7 +75,36 @@ pub fn stack_secret_prefix(stack: &LocalStack) -> String {
     format!("{stage_prefix}/")
 }
 
-/// Every item of a table, as JSON text (for scans).
+/// An item as JSON with its attributes in name order (nested maps too), so that two scans of an
+/// unchanged table compare equal: the SDK's `HashMap` has no order of its own.
+fn canonical(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn value(v: &A) -> Value {
+        match v {
+            A::S(s) => serde_json::json!({ "S": s }),
+            A::N(n) => serde_json::json!({ "N": n }),
+            A::Bool(b) => serde_json::json!({ "BOOL": b }),
+            A::Null(_) => serde_json::json!({ "NULL": true }),
+            A::B(b) => serde_json::json!({ "B": format!("{:?}", b.as_ref()) }),
+            A::L(l) => serde_json::json!({ "L": l.iter().map(value).collect::<Vec<_>>() }),
+            A::M(m) => serde_json::json!({ "M": canonical(m) }),
+            A::Ss(v) => serde_json::json!({ "SS": sorted(v.clone()) }),
+            A::Ns(v) => serde_json::json!({ "NS": sorted(v.clone()) }),
+            other => serde_json::json!({ "other": format!("{other:?}") }),
+        }
+    }
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+    let ordered: BTreeMap<&String, Value> = item.iter().map(|(k, v)| (k, value(v))).collect();
+    serde_json::to_value(ordered).unwrap_or(Value::Null)
+}
+
+/// Every item of a table, as JSON text with its attributes in name order (for scans and for
+/// before/after comparisons).
 pub async fn table_dump(stack: &LocalStack, table: &str) -> Result<Vec<String>> {
     let cfg = stack.sdk_config().await;
     let ddb = aws_sdk_dynamodb::Client::new(&cfg);
@@ -90,7 +119,7 @@ pub async fn table_dump(stack: &LocalStack, table: &str) -> Result<Vec<String>> 
             .await
             .context("scanning the table")?;
         for item in resp.items() {
-            out.push(format!("{item:?}"));
+            out.push(canonical(item).to_string());
         }
         start = resp.last_evaluated_key().cloned();
         if start.is_none() {
@@ -161,4 +190,79 @@ pub async fn peek_messages(
         }
     }
     Ok(out)
+}
+
+/// Where a Tripletex token of the demo fixture appears after a run: every table item, the
+/// secrets' metadata (names, descriptions, tags — not their values), every log line of the
+/// functions and the runner, every SQS message body a function was handed, every response a
+/// function gave, and every answer the `apis` read. Empty when nothing leaked; each hit names the
+/// place and the token's fixture name, never the token.
+pub async fn token_leaks(stack: &LocalStack, apis: &[&Api]) -> Result<Vec<String>> {
+    use inndrive_local::runtime::Direction;
+    let table = stack
+        .resources
+        .ref_value("Table")
+        .context("the template has the table")?
+        .to_string();
+    let mut places: Vec<(String, String)> = Vec::new();
+    for item in table_dump(stack, &table).await? {
+        places.push(("table item".into(), item));
+    }
+    for s in secrets_metadata(stack, &stack_secret_prefix(stack)).await? {
+        places.push(("secret metadata".into(), s));
+    }
+    for line in stack.logs() {
+        places.push(("log line".into(), line));
+    }
+    for t in stack.traffic() {
+        match t.direction {
+            // Only the queue's messages: an API request may carry a token the user sends to
+            // register a key, which is its purpose.
+            Direction::Event if t.text.contains("\"aws:sqs\"") => {
+                places.push((format!("SQS message to {}", t.function), t.text))
+            }
+            Direction::Event => {}
+            Direction::Response => places.push((format!("response of {}", t.function), t.text)),
+        }
+    }
+    for api in apis {
+        for raw in api.seen.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            places.push(("API answer".into(), raw.clone()));
+        }
+    }
+    let tokens = [
+        ("the accountant key", demo::ACCOUNTANT_KEY),
+        ("the company key", demo::COMPANY_KEY),
+        ("the deleted company's key", demo::DELETED_KEY),
+        ("the consumer token", demo::CONSUMER_TOKEN),
+    ];
+    let mut hits = Vec::new();
+    for (place, text) in &places {
+        for (name, token) in tokens {
+            if text.contains(token) {
+                hits.push(format!("{name} in a {place}"));
+            }
+        }
+    }
+    anyhow::ensure!(
+        places.iter().any(|(p, _)| p == "table item")
+            && places.iter().any(|(p, _)| p == "log line"),
+        "nothing to scan: the table or the logs are empty"
+    );
+    Ok(hits)
+}
+
+/// How many places [`token_leaks`] would scan, by kind (for the test's report).
+pub fn scanned_traffic(stack: &LocalStack) -> (usize, usize) {
+    use inndrive_local::runtime::Direction;
+    let t = stack.traffic();
+    let sqs = t
+        .iter()
+        .filter(|t| t.direction == Direction::Event && t.text.contains("\"aws:sqs\""))
+        .count();
+    let responses = t
+        .iter()
+        .filter(|t| t.direction == Direction::Response)
+        .count();
+    (sqs, responses)
 }

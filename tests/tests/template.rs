@@ -124,3 +124,65 @@ fn functions_queues_and_globals_follow_the_house_rules() {
     }
     assert!(sqs_events >= 1, "at least one SQS worker");
 }
+
+/// Every function alarms on its errors and every dead-letter queue on a message in it, both to
+/// the alarm topic: a new function or queue cannot ship without its alarm.
+#[test]
+fn every_function_and_every_dead_letter_queue_has_its_alarm() {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let t = inndrive_local::template::Template::parse(&text).expect("template parses");
+    let alarms: Vec<&serde_json::Value> = t
+        .resources
+        .values()
+        .filter(|r| r.type_ == "AWS::CloudWatch::Alarm")
+        .map(|r| &r.properties)
+        .collect();
+    let watched = |namespace: &str, metric: &str, dimension: &str, target: &serde_json::Value| {
+        alarms.iter().any(|a| {
+            a["Namespace"] == namespace
+                && a["MetricName"] == metric
+                && a["AlarmActions"] == serde_json::json!([{"Ref": "AlarmTopic"}])
+                && a["Dimensions"].as_array().is_some_and(|d| {
+                    d.iter()
+                        .any(|d| d["Name"] == dimension && d["Value"] == *target)
+                })
+        })
+    };
+    let dlqs: Vec<&str> = t
+        .resources
+        .values()
+        .filter(|r| r.type_ == "AWS::SQS::Queue")
+        .filter_map(|r| {
+            r.properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str()
+        })
+        .collect();
+    assert!(!dlqs.is_empty());
+    let mut checked = 0;
+    for (id, r) in &t.resources {
+        if r.type_ == "AWS::Serverless::Function" {
+            checked += 1;
+            assert!(
+                watched(
+                    "AWS/Lambda",
+                    "Errors",
+                    "FunctionName",
+                    &serde_json::json!({"Ref": id})
+                ),
+                "{id} has no Errors alarm to the AlarmTopic"
+            );
+        }
+    }
+    for q in &dlqs {
+        checked += 1;
+        assert!(
+            watched(
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                &serde_json::json!({"Fn::GetAtt": [q, "QueueName"]})
+            ),
+            "the dead-letter queue {q} has no depth alarm to the AlarmTopic"
+        );
+    }
+    assert!(checked >= 8, "{checked} alarms checked");
+}

@@ -123,6 +123,14 @@ pub async fn provision(
                 name
             }
             "AWS::Serverless::HttpApi" => crate::template::LOCAL_API_ID.to_string(),
+            // Monitoring: nothing runs on it locally (no metrics are emitted to alarm on).
+            "AWS::CloudWatch::Alarm" | "AWS::SNS::Topic" | "AWS::SNS::Subscription" => {
+                emulated = false;
+                report
+                    .actions
+                    .push(format!("{id}: monitoring, not needed locally"));
+                id.clone()
+            }
             other => {
                 emulated = false;
                 report.not_emulated.push((id.clone(), other.to_string()));

@@ -34,13 +34,32 @@ const MAX_LOG_LINES: usize = 200_000;
 #[derive(Debug, Default)]
 pub struct LogSink {
     lines: Mutex<VecDeque<String>>,
+    traffic: Mutex<VecDeque<Traffic>>,
     echo: bool,
+}
+
+/// One event handed to a function or one response it gave (kept so that tests can scan what
+/// crossed the boundary: SQS message bodies, API responses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Traffic {
+    /// The function's logical id.
+    pub function: String,
+    pub direction: Direction,
+    /// The payload as text (lossy for non-UTF-8 bytes).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Event,
+    Response,
 }
 
 impl LogSink {
     pub fn new(echo: bool) -> Arc<LogSink> {
         Arc::new(LogSink {
             lines: Mutex::new(VecDeque::new()),
+            traffic: Mutex::new(VecDeque::new()),
             echo,
         })
     }
@@ -53,6 +72,25 @@ impl LogSink {
             l.pop_front();
         }
         l.push_back(line);
+    }
+    pub fn record(&self, function: &str, direction: Direction, payload: &[u8]) {
+        let mut t = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() >= MAX_LOG_LINES {
+            t.pop_front();
+        }
+        t.push_back(Traffic {
+            function: function.to_string(),
+            direction,
+            text: String::from_utf8_lossy(payload).into_owned(),
+        });
+    }
+    pub fn traffic(&self) -> Vec<Traffic> {
+        self.traffic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
     pub fn snapshot(&self) -> Vec<String> {
         self.lines
@@ -284,6 +322,9 @@ impl FunctionRunner {
         let cancelled = Arc::new(AtomicBool::new(false));
         let (picked_tx, picked_rx) = oneshot::channel();
         let (result_tx, result_rx) = oneshot::channel();
+        self.shared
+            .logs
+            .record(&self.def.logical_id, Direction::Event, &payload);
         self.queue_tx
             .send(Invocation {
                 id: id.clone(),
@@ -327,7 +368,14 @@ impl FunctionRunner {
             }
         }
         match tokio::time::timeout(self.def.timeout, result_rx).await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => {
+                if let Ok(bytes) = &r {
+                    self.shared
+                        .logs
+                        .record(&self.def.logical_id, Direction::Response, bytes);
+                }
+                r
+            }
             Ok(Err(_)) => Err(InvokeError::Stopped),
             Err(_) => {
                 self.shared

@@ -406,6 +406,11 @@ impl LocalStack {
         self.logs.snapshot()
     }
 
+    /// Every event handed to a function and every response it gave, oldest first.
+    pub fn traffic(&self) -> Vec<crate::runtime::Traffic> {
+        self.logs.traffic()
+    }
+
     /// SDK configuration pointing at this stack's moto.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         moto::sdk_config_for(&self.moto_endpoint).await

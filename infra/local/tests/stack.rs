@@ -113,8 +113,8 @@ Resources:
         Health:
           Type: HttpApi
           Properties: { ApiId: !Ref Api, Path: "/health", Method: GET, Auth: { Authorizer: NONE } }
-  Topic:
-    Type: AWS::SNS::Topic
+  Stream:
+    Type: AWS::Kinesis::Stream
   FifoQueue:
     Type: AWS::SQS::Queue
     Properties:
@@ -443,7 +443,7 @@ async fn runtime_api_env_timeout_crash_and_init_error() {
         .any(|l| l.contains("[BrokenInit] INIT ERROR")));
     assert!(stack
         .not_emulated
-        .contains(&("Topic".to_string(), "AWS::SNS::Topic".to_string())));
+        .contains(&("Stream".to_string(), "AWS::Kinesis::Stream".to_string())));
     stack.shutdown().await;
 }
 

@@ -1,0 +1,407 @@
+//! Isolation over every route of the HTTP API, generated from the route list of `template.yaml`.
+//!
+//! Organization A connects a Tripletex client and runs the initial sync, so that every kind of id
+//! the API takes exists for A (account, key, case, notification, …). Then organization B calls
+//! every route with an id, once with A's ids and once with ids of the same shape that exist for
+//! nobody. Both answers must be the same 404 (the body compared with the ids and the request id
+//! taken out), and a dump of the whole table must be byte-for-byte the same before and after: B
+//! learns nothing and writes nothing. The routes without an id (lists, searches, creations) must
+//! show B nothing of A's.
+//!
+//! Then the whole run is scanned for the Tripletex tokens: table items, secret metadata, log
+//! lines, SQS messages, function responses, API answers.
+//!
+//! The suite knows each route by name ([`probes`]). A route in the template that it does not know
+//! fails the first test, so a new route cannot ship without its isolation probe.
+//!
+//! Needs every function binary (`cargo build --workspace --bins`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use e2e::{demo, fixture_company_id, start_stack, table_dump, Api, Reply};
+use inndrive_local::LocalStack;
+use serde_json::{json, Value};
+
+/// How B calls a route: the body it sends (a valid one, so that only the ids decide the answer).
+struct Probe {
+    body: Option<Value>,
+}
+
+fn probe(body: Option<Value>) -> Probe {
+    Probe { body }
+}
+
+/// Every route of the API with its probe, keyed as API Gateway keys routes (`GET /v1/accounts`).
+fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
+    let integration = json!({
+        "keyId": "{key}", "clientCompanyId": a_client, "fetchFrom": "2026-01-01",
+        "daysPastDue": 14, "updateAddressesFromBrreg": false,
+        "includeSaftImported": false, "includeNullVoucherType": false
+    });
+    BTreeMap::from([
+        // Routes without an id: what B sees or creates is B's own.
+        (
+            "POST /v1/accounts",
+            probe(Some(json!({"name": "B sin klient"}))),
+        ),
+        ("GET /v1/accounts", probe(None)),
+        (
+            "POST /v1/tripletex-keys",
+            probe(Some(
+                json!({"label": "B", "employeeToken": demo::COMPANY_KEY, "accountantKey": false}),
+            )),
+        ),
+        ("GET /v1/tripletex-keys", probe(None)),
+        // Routes with an id.
+        ("GET /v1/accounts/{id}", probe(None)),
+        ("DELETE /v1/tripletex-keys/{id}", probe(None)),
+        ("GET /v1/tripletex-keys/{id}/clients", probe(None)),
+        (
+            "PUT /v1/accounts/{id}/integration",
+            probe(Some(integration)),
+        ),
+        ("GET /v1/accounts/{id}/integration", probe(None)),
+        (
+            "PATCH /v1/accounts/{id}/integration",
+            probe(Some(json!({"daysPastDue": 21}))),
+        ),
+        ("GET /v1/accounts/{id}/integration/status", probe(None)),
+        (
+            "POST /v1/accounts/{id}/integration/sync",
+            probe(Some(json!({}))),
+        ),
+        ("GET /v1/accounts/{id}/ledger", probe(None)),
+        ("GET /v1/accounts/{id}/customers", probe(None)),
+        ("GET /v1/accounts/{id}/notifications", probe(None)),
+        (
+            "POST /v1/accounts/{id}/notifications/{nid}/seen",
+            probe(Some(json!({}))),
+        ),
+        ("GET /v1/accounts/{id}/cases", probe(None)),
+        ("GET /v1/cases/{id}", probe(None)),
+        (
+            "POST /v1/cases/{id}/pause",
+            probe(Some(json!({"until": "2027-01-15", "note": "B prøver"}))),
+        ),
+        ("POST /v1/cases/{id}/resume", probe(Some(json!({})))),
+        (
+            "POST /v1/cases/{id}/close",
+            probe(Some(json!({"reason": "withdrawn"}))),
+        ),
+        ("POST /v1/cases/{id}/reopen", probe(Some(json!({})))),
+        (
+            "POST /v1/cases/{id}/notes",
+            probe(Some(json!({"text": "B skriver her"}))),
+        ),
+    ])
+}
+
+/// A's ids, by the name of the path parameter and the collection it follows.
+struct Ids {
+    account: String,
+    key: String,
+    case: String,
+    notification: String,
+}
+
+impl Ids {
+    /// The value for `{param}` in a route whose path starts with `path`.
+    fn value(&self, path: &str, param: &str) -> String {
+        match (param, path) {
+            ("id", p) if p.starts_with("/v1/accounts/") => self.account.clone(),
+            ("id", p) if p.starts_with("/v1/tripletex-keys/") => self.key.clone(),
+            ("id", p) if p.starts_with("/v1/cases/") => self.case.clone(),
+            ("nid", _) => self.notification.clone(),
+            (param, path) => panic!("the isolation suite has no id for {{{param}}} in {path}"),
+        }
+    }
+
+    fn all(&self) -> [&str; 4] {
+        [&self.account, &self.key, &self.case, &self.notification]
+    }
+}
+
+/// An id of the same shape that exists for nobody: the last character of each part moved on in
+/// its alphabet (`acc_7Hq2` → `acc_7Hq3`), so that a format check cannot tell them apart.
+fn nobodys(id: &str) -> String {
+    id.split('.')
+        .map(|part| {
+            let mut chars: Vec<char> = part.chars().collect();
+            if let Some(last) = chars.last_mut() {
+                *last = match *last {
+                    '9' => '0',
+                    'z' => 'a',
+                    'Z' => 'A',
+                    c if c.is_ascii_alphanumeric() => (c as u8 + 1) as char,
+                    c => c,
+                };
+            }
+            chars.into_iter().collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The route's path with each `{param}` filled by `fill`.
+fn fill(path: &str, mut value: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').expect("a closed parameter") + start;
+        out.push_str(&rest[..start]);
+        out.push_str(&value(&rest[start + 1..end]));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The answer with what may differ between two ids taken out: the request id, and the ids.
+fn comparable(r: &Reply, ids: &[(String, &str)]) -> (u16, String) {
+    let mut body = r.body.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("requestId");
+        if let Some(e) = o.get_mut("error").and_then(Value::as_object_mut) {
+            e.remove("requestId");
+        }
+    }
+    let mut text = body.to_string();
+    for (id, name) in ids {
+        text = text.replace(id.as_str(), name);
+    }
+    (r.status, text)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn call(api: &Api, method: &str, path: &str, body: Option<&Value>) -> Reply {
+    api.call(method, path, body)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"))
+}
+
+/// A's world: a key, an account connected to a demo client, the initial sync done, cases opened
+/// and the "ready" notification there.
+async fn world_of_a(stack: &LocalStack, a: &Api, client: i64) -> Ids {
+    let r = a
+        .post(
+            "/v1/tripletex-keys",
+            &json!({"label": "A", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let key = r.body["id"].as_str().unwrap().to_string();
+    let r = a
+        .post("/v1/accounts", &json!({"name": "A sin klient"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let account = r.body["id"].as_str().unwrap().to_string();
+    let r = a
+        .put(
+            &format!("/v1/accounts/{account}/integration"),
+            &json!({
+                "keyId": key, "clientCompanyId": client, "fetchFrom": "2026-01-01",
+                "daysPastDue": 14, "updateAddressesFromBrreg": false,
+                "includeSaftImported": false, "includeNullVoucherType": false
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.raw);
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let cases = a
+            .get(&format!("/v1/accounts/{account}/cases"))
+            .await
+            .unwrap();
+        let notes = a
+            .get(&format!("/v1/accounts/{account}/notifications"))
+            .await
+            .unwrap();
+        let case = cases.body["cases"]
+            .as_array()
+            .and_then(|c| c.first())
+            .and_then(|c| c["id"].as_str());
+        let notification = notes.body["notifications"]
+            .as_array()
+            .and_then(|n| n.first())
+            .and_then(|n| n["id"].as_str());
+        if let (Some(case), Some(notification)) = (case, notification) {
+            return Ids {
+                account,
+                key,
+                case: case.to_string(),
+                notification: notification.to_string(),
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A's sync did not open cases and notify within 180 s: {} {}; logs:\n{}",
+            cases.raw,
+            notes.raw,
+            stack.logs().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing_and_no_token_is_anywhere(
+) {
+    let stack = start_stack().await.expect("stack");
+    let client = fixture_company_id("Fjordkraft Rørlegger AS");
+    let probes = probes(client);
+
+    // Every route of the template has its probe, and every probe a route.
+    let routes: BTreeSet<String> = stack
+        .functions
+        .iter()
+        .flat_map(|f| f.http_routes.iter())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let known: BTreeSet<String> = probes.keys().map(|k| k.to_string()).collect();
+    assert_eq!(
+        routes.difference(&known).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "routes of template.yaml without an isolation probe: add them to probes()"
+    );
+    assert_eq!(
+        known.difference(&routes).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "probes for routes template.yaml no longer has"
+    );
+
+    let a = Api::new(&stack, "org_iso_a");
+    let b = Api::new(&stack, "org_iso_b");
+    let ids = world_of_a(&stack, &a, client).await;
+    let table = stack
+        .resources
+        .ref_value("Table")
+        .expect("the table")
+        .to_string();
+    let names: Vec<(String, &str)> = [
+        (ids.account.clone(), "{account}"),
+        (ids.key.clone(), "{key}"),
+        (ids.case.clone(), "{case}"),
+        (ids.notification.clone(), "{notification}"),
+    ]
+    .into_iter()
+    .flat_map(|(id, name)| [(nobodys(&id), name), (id, name)])
+    .collect();
+
+    // Let A's pipeline come to rest, so that the dump compares B's calls only.
+    let rest_by = Instant::now() + Duration::from_secs(60);
+    let mut before = sorted(table_dump(&stack, &table).await.unwrap());
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let again = sorted(table_dump(&stack, &table).await.unwrap());
+        if again == before {
+            break;
+        }
+        assert!(
+            Instant::now() < rest_by,
+            "A's pipeline still writes after 60 s: {:?}",
+            again
+                .iter()
+                .filter(|i| !before.contains(i))
+                .chain(before.iter().filter(|i| !again.contains(i)))
+                .take(4)
+                .collect::<Vec<_>>()
+        );
+        before = again;
+    }
+    eprintln!("isolation: A's world has {} items", before.len());
+
+    let mut with_id = 0;
+    for (route, p) in &probes {
+        let (method, path) = route.split_once(' ').unwrap();
+        if !path.contains('{') {
+            continue;
+        }
+        with_id += 1;
+        eprintln!("isolation: {route}");
+        let body = p
+            .body
+            .as_ref()
+            .map(|b| serde_json::from_str(&b.to_string().replace("{key}", &ids.key)).unwrap());
+        let theirs = call(
+            &b,
+            method,
+            &fill(path, |n| ids.value(path, n)),
+            body.as_ref(),
+        )
+        .await;
+        let nobody = call(
+            &b,
+            method,
+            &fill(path, |n| nobodys(&ids.value(path, n))),
+            body.as_ref(),
+        )
+        .await;
+        assert_eq!(theirs.status, 404, "{route} with A's ids: {}", theirs.raw);
+        assert_eq!(
+            comparable(&theirs, &names),
+            comparable(&nobody, &names),
+            "{route}: A's ids and nobody's answer differently"
+        );
+    }
+    let after = sorted(table_dump(&stack, &table).await.unwrap());
+    assert!(
+        before == after,
+        "B's calls changed the table: {} items before, {} after",
+        before.len(),
+        after.len()
+    );
+
+    // The routes without an id show B nothing of A's.
+    for (route, p) in &probes {
+        let (method, path) = route.split_once(' ').unwrap();
+        if path.contains('{') {
+            continue;
+        }
+        let r = call(&b, method, path, p.body.as_ref()).await;
+        assert!(r.status < 500, "{route}: {}", r.raw);
+        for id in ids.all() {
+            assert!(!r.raw.contains(id), "{route} shows B A's {id}: {}", r.raw);
+        }
+    }
+    // A still has all of it.
+    let r = a.get(&format!("/v1/cases/{}", ids.case)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.raw);
+    eprintln!(
+        "isolation: {} routes, {with_id} with an id probed twice by another organization",
+        probes.len()
+    );
+
+    // After the pipeline ran (setup, sync, classification, cases) and every route was called: no
+    // Tripletex token in any table item, secret metadata, log line, SQS message, function
+    // response or API answer.
+    let leaks = e2e::token_leaks(&stack, &[&a, &b]).await.unwrap();
+    assert!(leaks.is_empty(), "tokens leaked: {leaks:?}");
+    let (sqs, responses) = e2e::scanned_traffic(&stack);
+    assert!(sqs > 0, "the scan saw the queues' messages");
+    eprintln!(
+        "secrets scan: {sqs} SQS events, {responses} function responses, {} log lines: 0 tokens",
+        stack.logs().len()
+    );
+    stack.shutdown().await;
+}
+
+#[test]
+fn nobodys_ids_keep_the_shape() {
+    assert_eq!(nobodys("acc_7Hq2"), "acc_7Hq3");
+    assert_eq!(nobodys("acc_1z.case_inv_80009"), "acc_1a.case_inv_80000");
+    assert_ne!(nobodys("ntf_ready"), "ntf_ready");
+    assert_eq!(
+        fill("/v1/accounts/{id}/notifications/{nid}/seen", |p| p
+            .to_uppercase()),
+        "/v1/accounts/ID/notifications/NID/seen"
+    );
+}
