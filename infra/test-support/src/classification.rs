@@ -176,6 +176,7 @@ pub async fn add_account(
                 write_addresses_to_tripletex: false,
                 include_saft_imported: false,
                 include_null_voucher_type: false,
+                voucher_posting: Default::default(),
             },
             accountant_key: false,
             client_company_name: None,
