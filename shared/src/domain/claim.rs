@@ -930,6 +930,28 @@ pub struct VoucherPostingJob {
     pub idempotency_key: String,
 }
 
+/// The undo of a settlement whose job was sent: the posting worker reverses the voucher it booked
+/// under `undoes` (if any), once. Key `undo:{accountId}:{claimId}:{settlementVersion}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoucherUndoJob {
+    pub org: OrgId,
+    pub account_id: AccountId,
+    pub claim_id: ClaimId,
+    pub settlement_version: u32,
+    /// The settlement's key ([`VoucherPostingJob::key`]).
+    pub undoes: String,
+    /// The ledger date of the event that undid the settlement (the reversing voucher's date).
+    pub undone_on: NaiveDate,
+    pub idempotency_key: String,
+}
+
+impl VoucherUndoJob {
+    pub fn key(account_id: &AccountId, claim_id: &ClaimId, settlement_version: u32) -> String {
+        format!("undo:{account_id}:{claim_id}:{settlement_version}")
+    }
+}
+
 /// What a settlement consists of.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
