@@ -5,3 +5,4 @@ pub mod classification;
 pub mod ledger;
 pub mod setup;
 pub mod sync;
+pub mod vouchers;

@@ -30,8 +30,8 @@ pub struct PostedVoucher {
     pub year: Option<i64>,
     pub date: Option<NaiveDate>,
     pub external_voucher_number: Option<String>,
-    /// The voucher that reverses this one, once reversed.
-    pub reversed_by: Option<i64>,
+    /// The voucher this one reverses (Tripletex's `reverseVoucher` on a reversing voucher).
+    pub reverses: Option<i64>,
     pub postings: Vec<PostedPosting>,
 }
 
@@ -109,7 +109,7 @@ impl From<VoucherWire> for PostedVoucher {
                 .as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
             external_voucher_number: w.external_voucher_number,
-            reversed_by: w.reverse_voucher.map(|r| r.id),
+            reverses: w.reverse_voucher.map(|r| r.id),
             postings: w
                 .postings
                 .unwrap_or_default()
@@ -295,6 +295,30 @@ impl TripletexClient {
             .filter(|v| v.external_voucher_number.as_deref() == Some(number))
             .map(|v| v.id)
             .collect())
+    }
+
+    /// `GET /ledger/voucher?dateFrom&dateTo`: the vouchers of `[from, to)` with their postings
+    /// and what they reverse.
+    pub async fn vouchers_in_window(
+        &self,
+        key: &EmployeeKey,
+        acting: Acting,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<PostedVoucher>, TripletexError> {
+        let all: Vec<VoucherWire> = self
+            .list(
+                key,
+                acting,
+                "/ledger/voucher",
+                &[
+                    ("dateFrom", from.format("%Y-%m-%d").to_string()),
+                    ("dateTo", to.format("%Y-%m-%d").to_string()),
+                ],
+                VOUCHER_FIELDS,
+            )
+            .await?;
+        Ok(all.into_iter().map(PostedVoucher::from).collect())
     }
 
     /// `GET /ledger/voucher/{id}`.
