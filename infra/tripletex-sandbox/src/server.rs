@@ -568,9 +568,11 @@ async fn v2(
     {
         let mut st = lock(&state.stats);
         st.total_requests += 1;
-        *st.requests_by_path.entry(stat_key).or_default() += 1;
+        *st.requests_by_path.entry(stat_key.clone()).or_default() += 1;
     }
-    let decision = lock(&state.faults).decide(&path);
+    // A rule's `pathContains` is matched against "METHOD /v2/path", so a rule can name a
+    // method ("POST /v2/ledger/voucher") as well as a part of the path.
+    let decision = lock(&state.faults).decide(&stat_key);
     if decision.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
     }
@@ -654,6 +656,17 @@ async fn v2(
             budget_key,
         },
     };
+    // Carried out, then lost on the way back.
+    if let Some(status) = decision.server_error_after {
+        lock(&state.stats).faults_injected += 1;
+        let e = TxError::new(
+            status,
+            1000,
+            "En feil har oppstått (sandbox fault after handling).",
+        );
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(status, body, None);
+    }
 
     // The per-key rate window (X-Rate-Limit-* on every non-429 response).
     let now = state.now();
