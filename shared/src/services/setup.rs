@@ -855,7 +855,7 @@ impl SetupService {
                     c.field,
                     "account_not_in_chart",
                     format!(
-                        "account {} does not exist in the client's chart of accounts in Tripletex                          (or is inactive)",
+                        "account {} does not exist in the client's chart of accounts in Tripletex (or is inactive)",
                         c.number
                     ),
                 )
