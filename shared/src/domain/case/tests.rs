@@ -592,6 +592,10 @@ fn every_transition_is_on_the_timeline_in_order() {
             CaseEvent::Reopened { .. } => "reopened",
             CaseEvent::NoteAdded { .. } => "note",
             CaseEvent::StepReached { .. } => "step",
+            CaseEvent::Settled { .. } => "settled",
+            CaseEvent::VoucherPosted { .. } => "voucherPosted",
+            CaseEvent::VoucherHeld { .. } => "voucherHeld",
+            CaseEvent::VoucherReversed { .. } => "voucherReversed",
         })
         .collect();
     assert_eq!(
