@@ -149,7 +149,17 @@ pub enum VoucherError {
 /// clear make it readable in Tripletex). At most 62 characters.
 pub fn external_voucher_number(key: &str, claim: &ClaimId, version: u32) -> String {
     let hash = fnv1a64(key.as_bytes());
-    format!("inndrive-{claim}-v{version}-{hash:016x}")
+    format!("{EXTERNAL_PREFIX}{claim}-v{version}-{hash:016x}")
+}
+
+/// How every settlement voucher's `externalVoucherNumber` starts.
+pub const EXTERNAL_PREFIX: &str = "inndrive-";
+
+/// A voucher Inndrive booked for a settlement (by its `externalVoucherNumber`): its receivables
+/// line carries the interest and fees onto the invoice; the ledger counts it as such, never as
+/// principal or a payment.
+pub fn is_settlement_voucher(external_voucher_number: &str) -> bool {
+    external_voucher_number.starts_with(EXTERNAL_PREFIX)
 }
 
 /// The case of a claim, as the user knows it (`case_{claimId}`).
