@@ -263,8 +263,9 @@ pub struct Mirror {
     #[serde(default)]
     pub due_date_estimated: bool,
     /// Tripletex's version of the invoice; an older version than the recorded one is stale, an
-    /// equal one changes only the cross-check. Without versions, a mirror that differs from the
-    /// recorded one replaces it.
+    /// equal one changes only the cross-check, a newer one with the same facts changes nothing
+    /// (the recorded version stays). Without versions, a mirror that differs from the recorded
+    /// one replaces it.
     #[serde(default)]
     pub version: Option<i64>,
     /// Tripletex's outstanding figure and the balance the credits imply, when the sync found them
@@ -1421,6 +1422,17 @@ impl ClaimState {
                 Ok(Some(change))
             }
             Some(old) if is_stale(m.version, old.version) || m == old => Ok(None),
+            // A newer version with the same facts: Tripletex counts a voucher booked onto the
+            // invoice (a payment, the settlement's own income voucher) as an edit of it. Nothing
+            // the claim uses changed, so nothing is recorded.
+            Some(old)
+                if Mirror {
+                    version: old.version,
+                    ..m.clone()
+                } == *old =>
+            {
+                Ok(None)
+            }
             Some(old) => {
                 if old.customer_id != m.customer_id {
                     return Err(ClaimError::CustomerChanged {
