@@ -45,7 +45,7 @@ use crate::services::cases::norwegian_date;
 use ports::{Booked, Books, LedgerError, PostingStore, VoucherLedger};
 
 /// How long a worker's lease on a settlement lasts: longer than the function's timeout (60 s),
-/// shorter than the queue's visibility timeout (180 s), so a redelivered message finds it expired.
+/// shorter than the queue's visibility timeout (360 s), so a redelivered message finds it expired.
 pub const LEASE_SECONDS: i64 = 120;
 
 /// The voucher type the income voucher gets, looked up by name in the client's company (ids
