@@ -63,6 +63,7 @@ fn settings(brreg: bool, write: bool) -> IntegrationSettings {
         write_addresses_to_tripletex: write,
         include_saft_imported: false,
         include_null_voucher_type: false,
+        voucher_posting: Default::default(),
     }
 }
 

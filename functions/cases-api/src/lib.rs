@@ -14,6 +14,14 @@
 //! | `POST /v1/cases/{id}/close` | `{reason, text?, note?}` |
 //! | `POST /v1/cases/{id}/reopen` | `{note?}` |
 //! | `POST /v1/cases/{id}/notes` | `{text}` → 201 |
+//! | `GET /v1/accounts/{id}/settlements` | each settlement: split, voucher in Tripletex, status (`posted`, `held` with the reason and fix, `reversed`, …) |
+//! | `POST /v1/accounts/{id}/settlements/{sid}/retry` | a held settlement back to the posting worker → 202 |
+//!
+//! The settlements live here rather than in integration-setup: they are a case's money story
+//! (the case timeline shows `settled` and `voucherPosted`), and this function already has the
+//! table and the JWT edge; the retry needs only SQS send on the voucher-posting queue, so the
+//! function still holds no Secrets Manager right and never talks to Tripletex (the posting
+//! itself stays in the voucher-posting worker, one exactly-once path).
 
 use std::sync::LazyLock;
 
@@ -25,6 +33,7 @@ use serde_json::json;
 use shared::domain::case::{CaseError, CaseState};
 use shared::http::{json_response, ApiError, Reply, Req, Router};
 use shared::services::cases::{norwegian_date, CaseCommand, CaseQuery, CasesError, CasesService};
+use shared::services::settlements::SettlementsError;
 
 /// The routes (template.yaml routes the same ones to this function).
 pub static ROUTER: LazyLock<Router<CasesService>> = LazyLock::new(|| {
@@ -36,6 +45,11 @@ pub static ROUTER: LazyLock<Router<CasesService>> = LazyLock::new(|| {
         .post("/v1/cases/{id}/close", close)
         .post("/v1/cases/{id}/reopen", reopen)
         .post("/v1/cases/{id}/notes", note)
+        .get("/v1/accounts/{id}/settlements", settlements)
+        .post(
+            "/v1/accounts/{id}/settlements/{sid}/retry",
+            retry_settlement,
+        )
 });
 
 /// Handles one request. Never fails: every error is an answer. `now` comes from the caller.
@@ -61,6 +75,58 @@ async fn detail(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     let detail = svc.get(&org, req.param("id")?).await.map_err(to_api)?;
     Ok(json_response(StatusCode::OK, &detail))
+}
+
+async fn settlements(svc: &CasesService, req: &Req) -> Reply {
+    let org = req.org()?;
+    let list = svc
+        .settlements()
+        .list(&org, req.param("id")?)
+        .await
+        .map_err(settlements_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "settlements": list }),
+    ))
+}
+
+async fn retry_settlement(svc: &CasesService, req: &Req) -> Reply {
+    let org = req.org()?;
+    req.no_body()?;
+    let view = svc
+        .settlements()
+        .retry(&org, req.param("id")?, req.param("sid")?, req.now())
+        .await
+        .map_err(settlements_error)?;
+    Ok(json_response(StatusCode::ACCEPTED, &view))
+}
+
+/// Maps the settlements' errors to HTTP answers.
+pub fn settlements_error(e: SettlementsError) -> ApiError {
+    match e {
+        SettlementsError::AccountNotFound => {
+            ApiError::not_found("account_not_found", "no such account")
+        }
+        SettlementsError::NotFound => {
+            ApiError::not_found("settlement_not_found", "no such settlement").with_field("sid")
+        }
+        SettlementsError::NotHeld(status) => ApiError::conflict(
+            "settlement_not_held",
+            format!("the settlement is {status}, not held: there is nothing to retry"),
+        )
+        .with("status", json!(status)),
+        SettlementsError::Concurrent => ApiError::conflict(
+            "concurrent_modification",
+            "the settlement changed meanwhile; read it again",
+        ),
+        SettlementsError::NoQueue | SettlementsError::Queue(_) => ApiError::unavailable(
+            "temporarily_unavailable",
+            "the retry could not be queued; try again shortly",
+            5,
+        )
+        .because(e.to_string()),
+        SettlementsError::Store(e) => ApiError::internal().because(format!("storage failed: {e}")),
+    }
 }
 
 async fn pause(svc: &CasesService, req: &Req) -> Reply {

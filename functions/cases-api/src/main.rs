@@ -1,9 +1,12 @@
-//! cases-api: the HTTP API of collection cases. Configuration: `TABLE_NAME` only (no secrets, no
-//! Tripletex, no queues: least privilege).
+//! cases-api: the HTTP API of collection cases and settlements. Configuration: `TABLE_NAME`,
+//! `VOUCHER_POSTING_QUEUE_URL` (the retry of a held settlement; no secrets, no Tripletex: least
+//! privilege).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Request};
+use shared::adapters::queue::VoucherPostingQueue;
 use shared::adapters::store::DynamoStore;
 use shared::config::required;
 use shared::services::cases::CasesService;
@@ -20,7 +23,17 @@ async fn main() -> ExitCode {
         }
     };
     let sdk = shared::adapters::aws::sdk_config().await;
-    let svc = CasesService::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    let mut svc = CasesService::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    match required("VOUCHER_POSTING_QUEUE_URL") {
+        Ok(url) => {
+            svc = svc.with_posting_queue(Arc::new(VoucherPostingQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                url,
+            )))
+        }
+        // The cases still work; a retry answers 503.
+        Err(e) => tracing::error!(error = %e, "no voucher-posting queue: retries are refused"),
+    }
     let svc = &svc;
     match run(service_fn(move |req: Request| async move {
         cases_api::handle(svc, req, chrono::Utc::now()).await

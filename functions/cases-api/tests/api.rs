@@ -423,3 +423,305 @@ async fn no_token_organization_unknown_routes_and_wrong_methods() {
         .await;
     assert_eq!(s, 405);
 }
+
+// ------------------------------------------------------------------ settlements
+
+mod settlements {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, TimeZone, Utc};
+    use serde_json::Value;
+
+    use shared::adapters::queue::PostingMessage;
+    use shared::adapters::secrets::Secrets;
+    use shared::domain::claim::{ChargesDemanded, ClaimEvent, ClaimEventKind, ClaimId, EventKey};
+    use shared::domain::ledger::LedgerEvent;
+    use shared::services::cases::CasesService;
+    use shared::services::classification::ClassificationService;
+    use shared::services::settlements::RetryQueue;
+    use shared::services::vouchers::ports::TripletexBooks;
+    use shared::services::vouchers::{Outcome, VoucherService};
+    use test_support::classification::{kr, mirrored, CountingJobs, CreditSpec};
+    use test_support::sync::{d, kid_payment, voucher_company, World};
+
+    use super::Api;
+
+    /// The voucher-posting queue as the retry sees it: what was sent, with its deduplication id.
+    #[derive(Default)]
+    struct SentRetries(Mutex<Vec<(PostingMessage, String)>>);
+
+    #[async_trait]
+    impl RetryQueue for SentRetries {
+        async fn resend(&self, message: &PostingMessage, dedup: &str) -> Result<(), String> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((message.clone(), dedup.to_string()));
+            Ok(())
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 8, 3, 10, 0, 0).unwrap()
+    }
+
+    struct Setup {
+        w: World,
+        api: Api,
+        queue: Arc<SentRetries>,
+        vouchers: VoucherService,
+        org: String,
+    }
+
+    impl Setup {
+        async fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+            self.api.call(method, path, Some(&self.org), body).await
+        }
+        fn external_count(&self) -> usize {
+            self.w
+                .sandbox
+                .vouchers(2001)
+                .iter()
+                .filter(|v| {
+                    v["externalVoucherNumber"]
+                        .as_str()
+                        .is_some_and(|e| !e.is_empty())
+                })
+                .count()
+        }
+    }
+
+    /// Invoice 10023 of the sandbox's scenario (12 500 kr, customer 40001, due 16 May 2026) as
+    /// the classification worker keeps it: overdue, a letter demanded 35 kr in fees and 41 kr
+    /// in interest, and the debtor paid 12 576 kr by KID on 1 Aug 2026. The classification
+    /// settles the claim and hands over the job; the real posting service holds it, because
+    /// no fee income account is chosen yet.
+    async fn setup() -> (Setup, PostingMessage) {
+        let w = World::new(&voucher_company(), |_| {}).await;
+        let jobs = Arc::new(CountingJobs::default());
+        let classification = ClassificationService::new(w.store.clone(), jobs.clone());
+        let msg = |event| shared::adapters::queue::ClassificationMessage {
+            org: w.org.clone(),
+            account_id: w.account.clone(),
+            integration_id: w.integration.id.clone(),
+            event,
+        };
+        let LedgerEvent::ItemMirrored(mut m) =
+            mirrored(80001, 40001, kr(12_500), d("2026-05-02"), d("2026-05-16"))
+        else {
+            unreachable!("mirrored() makes an ItemMirrored event")
+        };
+        m.facts.invoice_number = Some("10023".into());
+        m.facts.voucher_id = Some(50001);
+        m.key = format!("mirror:inv_80001:{}", m.facts.hash());
+        classification
+            .handle(&msg(LedgerEvent::ItemMirrored(m)), d("2026-06-10"), now())
+            .await
+            .unwrap();
+        // The letter's charges, recorded on the claim as the dunning records them.
+        let claim_id = ClaimId::invoice(80001).unwrap();
+        let mut rec = w
+            .store
+            .get_claim(&w.org, &w.account, &claim_id)
+            .await
+            .unwrap()
+            .expect("the claim");
+        rec.state
+            .apply(ClaimEvent::new(
+                EventKey::new("charges:ltr_1").unwrap(),
+                ClaimEventKind::ChargesDemanded(ChargesDemanded {
+                    reference: "ltr_1".into(),
+                    date: d("2026-06-01"),
+                    interest: "41".parse().unwrap(),
+                    fees: "35".parse().unwrap(),
+                }),
+            ))
+            .unwrap();
+        assert_eq!(
+            format!("{:?}", w.store.save_claim(&rec, None).await.unwrap()),
+            "Saved"
+        );
+        w.sandbox
+            .book_voucher(2001, &kid_payment("2026-08-01", 40001, "10023", 12576.0))
+            .expect("the payment is booked");
+        let payment = CreditSpec::new(80001, 96_000_001, d("2026-08-01"), 12_576).event();
+        classification
+            .handle(&msg(payment), d("2026-08-02"), now())
+            .await
+            .unwrap();
+        let job = jobs.sent.lock().unwrap().first().cloned().expect("settled");
+
+        let vouchers = VoucherService::new(
+            Arc::new(w.store.clone()),
+            Arc::new(TripletexBooks::new(
+                w.tripletex(),
+                Secrets::new(w.sm.clone(), w.secret_prefix.clone()),
+            )),
+        );
+        let first = PostingMessage::Settle(job);
+        let out = vouchers.handle(&first, now()).await.unwrap();
+        assert!(matches!(out, Outcome::Held(_)), "{out:?}");
+        let queue = Arc::new(SentRetries::default());
+        let api = Api {
+            svc: CasesService::new(w.store.clone()).with_posting_queue(queue.clone()),
+            now: now(),
+        };
+        let org = w.org.to_string();
+        (
+            Setup {
+                w,
+                api,
+                queue,
+                vouchers,
+                org,
+            },
+            first,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_held_settlement_is_listed_with_the_fix_retried_once_fixed_and_posted_once() {
+        let (mut s, first) = setup().await;
+        let base = format!("/v1/accounts/{}/settlements", s.w.account);
+        let (st, list) = s.call("GET", &base, None).await;
+        assert_eq!(st, 200, "{list}");
+        let one = &list["settlements"][0];
+        assert_eq!(one["id"], "inv_80001.1", "{list}");
+        assert_eq!(one["caseId"], "case_inv_80001");
+        assert_eq!(one["status"], "held");
+        assert_eq!(one["held"]["code"], "fee_account_not_chosen", "{one}");
+        assert!(!one["held"]["fix"]["no"].as_str().unwrap().is_empty());
+        assert!(!one["held"]["fix"]["en"].as_str().unwrap().is_empty());
+        assert_eq!(one["split"]["principal"], "12500.00", "{one}");
+        assert_eq!(one["split"]["interest"], "41.00");
+        assert_eq!(one["split"]["fees"], "35.00");
+        assert_eq!(one["rule"], "principalFirst");
+        assert_eq!(one["allocation"]["principalPaid"], "12500.00", "{one}");
+        assert_eq!(one["voucher"], Value::Null);
+        assert_eq!(s.external_count(), 0, "nothing booked while held");
+
+        // The user chooses the fee income account, then asks for a retry.
+        s.w.change_settings(|st| st.voucher_posting.fee_income_account = Some(3900))
+            .await;
+        let retry = format!("{base}/inv_80001.1/retry");
+        let (st, view) = s.call("POST", &retry, None).await;
+        assert_eq!(st, 202, "{view}");
+        assert_eq!(view["status"], "pending");
+        assert_eq!(view["held"], Value::Null);
+        assert_eq!(view["retries"], 1);
+        assert_eq!(view["rule"], "principalFirst", "filled from the claim");
+        // Asked again while on its way: sent again under the same deduplication id, so SQS
+        // drops the copy; nothing is written.
+        let (st, again) = s.call("POST", &retry, Some("{}")).await;
+        assert_eq!(st, 202, "{again}");
+        assert_eq!(again["retries"], 1);
+        let sent = s.queue.0.lock().unwrap().clone();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].1, sent[1].1);
+        assert!(sent[0].1.ends_with(":retry:1"), "{}", sent[0].1);
+        assert_eq!(sent[0].0, first, "the settlement's own job goes back");
+
+        // The worker takes the retried job (and the copy, had SQS let it through).
+        for (m, _) in &sent {
+            s.vouchers.handle(m, now()).await.unwrap();
+        }
+        assert_eq!(s.external_count(), 1, "one voucher in Tripletex");
+        let (_, list) = s.call("GET", &base, None).await;
+        let one = &list["settlements"][0];
+        assert_eq!(one["status"], "posted", "{one}");
+        assert_eq!(one["held"], Value::Null);
+        assert!(one["voucher"]["number"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("-2026")));
+        assert_eq!(one["voucher"]["date"], "2026-08-01");
+        assert!(one["voucher"]["externalVoucherNumber"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty() && e.len() <= 70));
+
+        // A posted settlement is not posted again.
+        let (st, e) = s.call("POST", &retry, None).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (409, Some("settlement_not_held")),
+            "{e}"
+        );
+        assert_eq!(e["error"]["status"], "posted", "{e}");
+        assert_eq!(s.queue.0.lock().unwrap().len(), 2, "nothing sent");
+        assert_eq!(s.external_count(), 1);
+
+        // The case timeline shows the settlement and the voucher.
+        let (st, d) = s
+            .call(
+                "GET",
+                &format!("/v1/cases/{}.case_inv_80001", s.w.account),
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{d}");
+        let timeline = d["timeline"].as_array().unwrap();
+        let types: Vec<&str> = timeline
+            .iter()
+            .map(|e| e["event"]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types.first(), Some(&"opened"), "{types:?}");
+        let settled = timeline
+            .iter()
+            .find(|e| e["event"]["type"] == "settled")
+            .unwrap_or_else(|| panic!("{types:?}"));
+        assert_eq!(settled["event"]["amounts"]["fees"], "35.00", "{settled}");
+        assert_eq!(settled["event"]["rule"], "principalFirst");
+        let posted = timeline
+            .iter()
+            .find(|e| e["event"]["type"] == "voucherPosted")
+            .unwrap_or_else(|| panic!("{types:?}"));
+        assert_eq!(posted["event"]["voucherNumber"], one["voucher"]["number"]);
+        let seqs: Vec<u64> = timeline
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, (1..=timeline.len() as u64).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn another_organization_and_bad_ids_get_404_and_bad_bodies_400() {
+        let (s, _) = setup().await;
+        let base = format!("/v1/accounts/{}/settlements", s.w.account);
+        let retry = format!("{base}/inv_80001.1/retry");
+        for (method, path) in [("GET", &base), ("POST", &retry)] {
+            let (st, e) = s.api.call(method, path, Some("org_other"), None).await;
+            assert_eq!(
+                (st, e["error"]["code"].as_str()),
+                (404, Some("account_not_found")),
+                "{method} {path}: {e}"
+            );
+        }
+        assert!(s.queue.0.lock().unwrap().is_empty(), "nothing sent");
+        for sid in ["inv_80001", "inv_80001.0", "inv_80001.9", "nope.1"] {
+            let (st, e) = s.call("POST", &format!("{base}/{sid}/retry"), None).await;
+            assert_eq!(
+                (st, e["error"]["field"].as_str()),
+                (404, Some("sid")),
+                "{sid}: {e}"
+            );
+        }
+        let (st, e) = s
+            .call("GET", "/v1/accounts/acc_nope/settlements", None)
+            .await;
+        assert_eq!(st, 404, "{e}");
+        let (st, e) = s.call("POST", &retry, Some(r#"{"force": true}"#)).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (400, Some("unknown_field")),
+            "{e}"
+        );
+        let (st, e) = s.call("POST", &retry, Some("{")).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (400, Some("malformed_json"))
+        );
+        let (_, list) = s.call("GET", &base, None).await;
+        assert_eq!(list["settlements"][0]["status"], "held", "untouched");
+        assert!(s.queue.0.lock().unwrap().is_empty());
+    }
+}

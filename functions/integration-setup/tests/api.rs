@@ -1022,3 +1022,102 @@ async fn writing_addresses_to_tripletex_is_a_setting_that_needs_the_register_loo
     assert_eq!(err["error"]["field"], "writeAddressesToTripletex");
     assert_no_token_leaks(&w).await;
 }
+
+#[tokio::test]
+async fn posting_settings_are_read_and_patched_and_their_accounts_checked_in_the_clients_chart() {
+    let w = World::new().await;
+    let acct = create_key(&w, "org_a", DEMO_ACCOUNTANT_KEY, true).await;
+    let account = create_account(&w, "org_a", "Fjordkraft Rørlegger AS").await;
+    let path = format!("/v1/accounts/{account}/integration");
+    let (status, created, _) = w
+        .call(
+            "PUT",
+            &path,
+            Some("org_a"),
+            Some(&integration_body(&acct, DEMO_FULL_CLIENT_ID)),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    // The defaults: no fee income account yet, principal first, closed periods held.
+    let (status, got, _) = w.call("GET", &path, Some("org_a"), None).await;
+    assert_eq!(status, 200, "{got}");
+    let vp = &got["settings"]["voucherPosting"];
+    assert_eq!(vp["feeIncomeAccount"], Value::Null, "{vp}");
+    assert_eq!(vp["allocationRule"], "principalFirst");
+    assert_eq!(vp["postInFirstOpenPeriod"], false);
+
+    // The demo client's chart has 3000 and 8050, not 3900: 422 naming the field, nothing stored.
+    let (status, err, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"voucherPosting": {"feeIncomeAccount": 3900}}"#),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "voucherPosting.feeIncomeAccount");
+    assert_eq!(err["error"]["details"][0]["code"], "account_not_in_chart");
+    // The wrong class is refused before Tripletex is asked.
+    let (status, err, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(r#"{"voucherPosting": {"interestIncomeAccount": 1500}}"#),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(
+        err["error"]["field"],
+        "voucherPosting.interestIncomeAccount"
+    );
+    // Bad input: 400 naming the field.
+    for (body, field) in [
+        (
+            r#"{"voucherPosting": {"feeIncomeAcount": 3000}}"#,
+            "voucherPosting.feeIncomeAcount",
+        ),
+        (
+            r#"{"voucherPosting": {"allocationRule": "lifo"}}"#,
+            "voucherPosting.allocationRule",
+        ),
+    ] {
+        let (status, err, _) = w.call("PATCH", &path, Some("org_a"), Some(body)).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
+    let (_, got, _) = w.call("GET", &path, Some("org_a"), None).await;
+    assert_eq!(got["settings"]["voucherPosting"], *vp, "unchanged");
+
+    // Accounts in the chart and the customary order: stored, no new initial sync.
+    let (status, patched, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_a"),
+            Some(
+                r#"{"voucherPosting": {"feeIncomeAccount": 3000, "interestIncomeAccount": 8050,
+                    "allocationRule": "costsFirst"}}"#,
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    let (_, got, _) = w.call("GET", &path, Some("org_a"), None).await;
+    let vp = &got["settings"]["voucherPosting"];
+    assert_eq!(vp["feeIncomeAccount"], 3000, "{vp}");
+    assert_eq!(vp["interestIncomeAccount"], 8050);
+    assert_eq!(vp["allocationRule"], "costsFirst");
+    assert_eq!(w.drain_queue().await.len(), 1, "only the initial sync");
+
+    // Another organization cannot read or change them.
+    let (status, _, _) = w
+        .call(
+            "PATCH",
+            &path,
+            Some("org_b"),
+            Some(r#"{"voucherPosting": {"feeIncomeAccount": 3000}}"#),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

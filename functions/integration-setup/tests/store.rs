@@ -67,6 +67,7 @@ fn integration(account: &AccountId, key: &KeyId) -> Integration {
             write_addresses_to_tripletex: false,
             include_saft_imported: false,
             include_null_voucher_type: false,
+            voucher_posting: Default::default(),
         },
         accountant_key: true,
         client_company_name: Some("Fjordkraft Rørlegger AS".into()),

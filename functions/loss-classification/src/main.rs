@@ -11,10 +11,11 @@ use lambda_runtime::{run, service_fn, LambdaEvent};
 use serde_json::Value;
 
 use loss_classification::Worker;
+use shared::adapters::queue::VoucherPostingQueue;
 use shared::adapters::store::DynamoStore;
 use shared::config::required;
 use shared::services::cases::CasesService;
-use shared::services::classification::{ClassificationService, VoucherPostingQueue};
+use shared::services::classification::ClassificationService;
 
 #[tokio::main]
 async fn main() -> ExitCode {

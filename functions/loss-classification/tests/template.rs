@@ -77,13 +77,23 @@ fn the_function_is_wired_to_its_queues_and_the_daily_schedule() {
 }
 
 #[test]
-fn the_cases_api_needs_the_table_only_and_serves_every_case_route() {
+fn the_cases_api_needs_the_table_and_the_posting_queue_only_and_serves_every_route() {
     let t = template();
     let f = &t["Resources"]["CasesApiFunction"];
     assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], "cases-api");
+    // Least privilege: the table, and sending on the voucher-posting queue (the retry of a held
+    // settlement); no Secrets Manager, no Tripletex.
     let policies = f["Properties"]["Policies"].as_sequence().unwrap();
-    assert_eq!(policies.len(), 1, "least privilege: {policies:?}");
+    assert_eq!(policies.len(), 2, "least privilege: {policies:?}");
     assert!(policies[0].get("DynamoDBCrudPolicy").is_some());
+    assert_eq!(
+        tag_target(&policies[1]["SQSSendMessagePolicy"]["QueueName"]),
+        "VoucherPostingQueue.QueueName"
+    );
+    assert_eq!(
+        tag_target(&f["Properties"]["Environment"]["Variables"]["VOUCHER_POSTING_QUEUE_URL"]),
+        "VoucherPostingQueue"
+    );
     let mut routes: Vec<String> = f["Properties"]["Events"]
         .as_mapping()
         .unwrap()
@@ -101,7 +111,9 @@ fn the_cases_api_needs_the_table_only_and_serves_every_case_route() {
         routes,
         vec![
             "GET /v1/accounts/{id}/cases",
+            "GET /v1/accounts/{id}/settlements",
             "GET /v1/cases/{id}",
+            "POST /v1/accounts/{id}/settlements/{sid}/retry",
             "POST /v1/cases/{id}/close",
             "POST /v1/cases/{id}/notes",
             "POST /v1/cases/{id}/pause",

@@ -8,11 +8,12 @@ use serde_json::{json, Value};
 
 use loss_classification::{trigger, Trigger, Worker};
 use shared::adapters::queue::ClassificationBatch;
+use shared::adapters::queue::VoucherPostingQueue;
 use shared::domain::case::CaseId;
 use shared::domain::claim::{ClaimId, ClaimStatus};
 use shared::domain::ledger::LedgerEvent;
 use shared::services::cases::CasesService;
-use shared::services::classification::{ClassificationService, VoucherPostingQueue};
+use shared::services::classification::ClassificationService;
 use test_support::classification::*;
 use test_support::{drain_fifo, Stack};
 

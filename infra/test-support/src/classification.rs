@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use crate::{id_suffix, moto, Stack};
 use shared::adapters::queue::ClassificationMessage;
 use shared::adapters::store::DynamoStore;
-use shared::domain::claim::VoucherPostingJob;
+use shared::domain::claim::{VoucherPostingJob, VoucherUndoJob};
 use shared::domain::classify::{CounterPosting, CreditEvidence, CreditKind};
 use shared::domain::ledger::{
     ClaimFacts, CreditEvent, CreditLine, ItemClosedEvent, ItemMirroredEvent, ItemOverdueEvent,
@@ -28,6 +28,7 @@ use shared::services::classification::PostingJobs;
 #[derive(Default)]
 pub struct CountingJobs {
     pub sent: Mutex<Vec<VoucherPostingJob>>,
+    pub undone: Mutex<Vec<VoucherUndoJob>>,
     pub fail: Mutex<bool>,
 }
 
@@ -38,6 +39,13 @@ impl PostingJobs for CountingJobs {
             return Err("queue unavailable (test)".into());
         }
         self.sent.lock().unwrap().push(job.clone());
+        Ok(())
+    }
+    async fn send_undo(&self, job: &VoucherUndoJob) -> Result<(), String> {
+        if *self.fail.lock().unwrap() {
+            return Err("queue unavailable (test)".into());
+        }
+        self.undone.lock().unwrap().push(job.clone());
         Ok(())
     }
 }
@@ -176,6 +184,7 @@ pub async fn add_account(
                 write_addresses_to_tripletex: false,
                 include_saft_imported: false,
                 include_null_voucher_type: false,
+                voucher_posting: Default::default(),
             },
             accountant_key: false,
             client_company_name: None,

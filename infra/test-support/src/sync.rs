@@ -74,6 +74,7 @@ pub fn default_settings(key: KeyId, client: i64) -> IntegrationSettings {
         write_addresses_to_tripletex: false,
         include_saft_imported: false,
         include_null_voucher_type: false,
+        voucher_posting: Default::default(),
     }
 }
 

@@ -63,6 +63,12 @@ pub enum FaultKind {
         #[serde(default = "five_hundred")]
         status: u16,
     },
+    /// The request is carried out, then answered with this status: a gateway that timed out
+    /// after Tripletex committed (a write happened although the caller saw an error).
+    ServerErrorAfterHandling {
+        #[serde(default = "five_hundred")]
+        status: u16,
+    },
     /// The body is cut in half (valid HTTP, invalid JSON).
     Truncate,
     /// 401 code 3000, as for an expired session (without touching the session).
@@ -199,6 +205,8 @@ pub struct Decision {
     pub latency_ms: u64,
     pub rate_limit: Option<(bool, u64)>,
     pub server_error: Option<u16>,
+    /// Handle the request, then answer with this status instead.
+    pub server_error_after: Option<u16>,
     pub truncate: bool,
     pub unauthorized: bool,
 }
@@ -246,8 +254,10 @@ impl FaultState {
                 let (applicable, fraction) = {
                     let r = &self.faults.rules[i];
                     let path_ok = r.path_contains.as_deref().is_none_or(|p| path.contains(p));
-                    let has_status =
-                        d.rate_limit.is_some() || d.server_error.is_some() || d.unauthorized;
+                    let has_status = d.rate_limit.is_some()
+                        || d.server_error.is_some()
+                        || d.server_error_after.is_some()
+                        || d.unauthorized;
                     let wanted = match r.kind {
                         FaultKind::Latency { .. } => pass == 0,
                         FaultKind::Truncate => pass == 1 && !has_status && !d.truncate,
@@ -274,6 +284,9 @@ impl FaultState {
                         reset_seconds,
                     } => d.rate_limit = Some((with_reset, reset_seconds)),
                     FaultKind::ServerError { status } => d.server_error = Some(status),
+                    FaultKind::ServerErrorAfterHandling { status } => {
+                        d.server_error_after = Some(status)
+                    }
                     FaultKind::Unauthorized => d.unauthorized = true,
                     FaultKind::Truncate => d.truncate = true,
                 }

@@ -40,15 +40,18 @@ pub enum Entitlement {
     LedgerPostings,
     Vouchers,
     Accounts,
+    /// «Avansert bilag»: needed to post a voucher to the ledger (`sendToLedger`) and to reverse.
+    AdvancedVoucher,
 }
 
 impl Entitlement {
-    pub const ALL: [Entitlement; 5] = [
+    pub const ALL: [Entitlement; 6] = [
         Self::Customers,
         Self::Invoices,
         Self::LedgerPostings,
         Self::Vouchers,
         Self::Accounts,
+        Self::AdvancedVoucher,
     ];
 }
 

@@ -125,6 +125,40 @@ impl SandboxHandle {
         self.state.customer(company_id, customer_id)
     }
 
+    /// Books a voucher in `company` as its own bookkeeper would (same rules as
+    /// `POST /ledger/voucher`, no key): e.g. a debtor's payment, KID-matched to an invoice
+    /// (a posting on 1500 with the customer and the invoice number). The voucher, or Tripletex's
+    /// error body.
+    pub fn book_voucher(
+        &self,
+        company_id: i64,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        self.state.book_voucher(company_id, body)
+    }
+
+    /// The company's vouchers as stored (wire format, postings as `{id}` references).
+    pub fn vouchers(&self, company_id: i64) -> Vec<serde_json::Value> {
+        self.state.objects(company_id, "vouchers")
+    }
+
+    /// The company's postings as stored (wire format).
+    pub fn postings(&self, company_id: i64) -> Vec<serde_json::Value> {
+        self.state.objects(company_id, "postings")
+    }
+
+    /// The company's invoices as stored (wire format, `amountOutstanding` as it now is).
+    pub fn invoices(&self, company_id: i64) -> Vec<serde_json::Value> {
+        self.state.objects(company_id, "invoices")
+    }
+
+    /// Locks the company's accounting periods through `date` (`None` opens them again): a
+    /// voucher dated in a locked period is refused, `GET /ledger/accountingPeriod` shows them
+    /// closed.
+    pub fn lock_periods_through(&self, company_id: i64, date: Option<chrono::NaiveDate>) {
+        self.state.set_locked_through(company_id, date)
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -18,6 +18,12 @@ pub const BANK: i64 = 70001920;
 pub const REVENUE: i64 = 70003000;
 /// 7830 Konstaterte tap på fordringer.
 pub const LOSS: i64 = 70007830;
+/// 3900 Annen driftsrelatert inntekt (the fee income account proposed to users).
+pub const OTHER_INCOME: i64 = 70003900;
+/// 7820 Innkommet på tidligere nedskrevne fordringer.
+pub const RECOVERY: i64 = 70007820;
+/// 8050 Annen renteinntekt (the chart has no 8055: the interest default falls back to it).
+pub const INTEREST_INCOME: i64 = 70008050;
 
 /// A voucher type.
 #[derive(Clone, Copy)]
@@ -180,6 +186,52 @@ pub fn base_company() -> Value {
             account(BANK, "Bankinnskudd", "GENERAL", false, true),
             account(REVENUE, "Salgsinntekt", "GENERAL", false, false),
             account(LOSS, "Konstaterte tap på fordringer", "GENERAL", false, false),
+        ],
+    })
+}
+
+/// The base scenario with the accounts a settlement voucher uses: 3900 (fees), 7820 (recovery)
+/// and 8050 (interest; no 8055).
+pub fn voucher_company() -> Value {
+    let mut c = base_company();
+    let accounts = c["accounts"].as_array_mut().expect("accounts");
+    accounts.push(account(
+        OTHER_INCOME,
+        "Annen driftsrelatert inntekt",
+        "GENERAL",
+        false,
+        false,
+    ));
+    accounts.push(account(
+        RECOVERY,
+        "Innkommet på tidligere nedskrevne fordringer",
+        "GENERAL",
+        false,
+        false,
+    ));
+    accounts.push(account(
+        INTEREST_INCOME,
+        "Annen renteinntekt",
+        "GENERAL",
+        false,
+        false,
+    ));
+    c
+}
+
+/// The body of a debtor's payment as Tripletex books a KID-matched one: bank debit, receivables
+/// credit with the customer and the invoice number (for `SandboxHandle::book_voucher`).
+pub fn kid_payment(date: &str, customer: i64, invoice_number: &str, amount: f64) -> Value {
+    json!({
+        "date": date,
+        "description": format!("Innbetaling KID faktura {invoice_number}"),
+        "voucherType": {"id": 8000002},
+        "postings": [
+            {"row": 1, "date": date, "account": {"id": BANK}, "amountGross": amount,
+             "amountGrossCurrency": amount, "description": "Innbetaling"},
+            {"row": 2, "date": date, "account": {"id": AR}, "customer": {"id": customer},
+             "invoiceNumber": invoice_number, "amountGross": -amount,
+             "amountGrossCurrency": -amount, "description": "Innbetaling"},
         ],
     })
 }

@@ -21,6 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+mod vouchers;
+
 /// Request counters, for tests and benchmarks (`GET /_sandbox/stats`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +74,8 @@ pub(crate) struct AppState {
     stores: RwLock<HashMap<i64, CompanyStore>>,
     /// Enhetsregisteret stand-in: orgnr → (status, body).
     brreg: HashMap<String, (u16, Value)>,
+    /// Per company: the accounting periods through this date are closed (locked).
+    locks: Mutex<HashMap<i64, NaiveDate>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,7 +126,35 @@ impl AppState {
             rate: Mutex::default(),
             clock_offset_secs: AtomicI64::new(0),
             next_id: AtomicU64::new(1),
+            locks: Mutex::default(),
         }
+    }
+
+    /// The date through which `company`'s periods are locked, if any.
+    pub(crate) fn locked_through(&self, company: i64) -> Option<NaiveDate> {
+        lock(&self.locks).get(&company).copied()
+    }
+
+    /// Locks (`Some`) or opens (`None`) `company`'s periods through a date.
+    pub(crate) fn set_locked_through(&self, company: i64, date: Option<NaiveDate>) {
+        match date {
+            Some(d) => lock(&self.locks).insert(company, d),
+            None => lock(&self.locks).remove(&company),
+        };
+    }
+
+    /// Creates a voucher as the company's own bookkeeper would (no key, no rights checked; the
+    /// same rules otherwise), e.g. a debtor's payment. Returns the voucher or Tripletex's error.
+    pub(crate) fn book_voucher(&self, company: i64, body: &Value) -> Result<Value, Value> {
+        vouchers::create_voucher(self, company, body, true).map_err(|e| e.body("admin"))
+    }
+
+    /// The company's objects of a collection in wire format (vouchers, postings, invoices).
+    pub(crate) fn objects(&self, company: i64, collection: &str) -> Vec<Value> {
+        self.stores()
+            .get(&company)
+            .map(|s| s.objects(collection))
+            .unwrap_or_default()
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
@@ -536,9 +568,11 @@ async fn v2(
     {
         let mut st = lock(&state.stats);
         st.total_requests += 1;
-        *st.requests_by_path.entry(stat_key).or_default() += 1;
+        *st.requests_by_path.entry(stat_key.clone()).or_default() += 1;
     }
-    let decision = lock(&state.faults).decide(&path);
+    // A rule's `pathContains` is matched against "METHOD /v2/path", so a rule can name a
+    // method ("POST /v2/ledger/voucher") as well as a part of the path.
+    let decision = lock(&state.faults).decide(&stat_key);
     if decision.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
     }
@@ -622,6 +656,17 @@ async fn v2(
             budget_key,
         },
     };
+    // Carried out, then lost on the way back.
+    if let Some(status) = decision.server_error_after {
+        lock(&state.stats).faults_injected += 1;
+        let e = TxError::new(
+            status,
+            1000,
+            "En feil har oppstått (sandbox fault after handling).",
+        );
+        let body = serde_json::to_vec(&e.body(&request_id)).unwrap_or_default();
+        return finish(status, body, None);
+    }
 
     // The per-key rate window (X-Rate-Limit-* on every non-429 response).
     let now = state.now();
@@ -698,7 +743,7 @@ fn handle(state: &AppState, req: &Req) -> HResult {
         };
     }
     let customer_put = *req.method == Method::PUT && rest.starts_with("/customer/");
-    if req.method != Method::GET && !customer_put {
+    if req.method != Method::GET && !customer_put && !vouchers::is_write(req.method, rest) {
         return Err((TxError::new(405, 4000, "Method not allowed"), None));
     }
     let ctx = authenticate(state, req).map_err(|e| (e, None))?;
@@ -732,6 +777,9 @@ fn handle(state: &AppState, req: &Req) -> HResult {
             if customer_put {
                 let id = rest.strip_prefix("/customer/").unwrap_or_default();
                 return with_budget(put_customer(state, req, &ctx, id).map(Out::Json));
+            }
+            if let Some(answer) = vouchers::route(state, req, &ctx, rest) {
+                return with_budget(answer);
             }
             if let Some(id) = rest.strip_prefix("/company/") {
                 return with_budget(company(state, req, &ctx, id).map(Out::Json));

@@ -404,6 +404,59 @@ impl CompanyStore {
         true
     }
 
+    /// Accounts known to the store: id → (number, closeable).
+    fn account_info(&self) -> AccountInfo {
+        self.table("accounts")
+            .map(|t| {
+                t.rows
+                    .iter()
+                    .filter_map(|r| {
+                        let closeable = match &r.src {
+                            Src::Json(v) => v.get("isCloseable").and_then(Value::as_bool),
+                            Src::Gen(_) => None,
+                        };
+                        Some((r.id, (r.keys.number?, closeable.unwrap_or(false))))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Inserts or replaces objects of a collection (`customers`, `invoices`, `postings`,
+    /// `vouchers`) given in wire format, re-indexing the table: what the sandbox's own writes
+    /// (vouchers, reversals, closed postings, an invoice's outstanding amount) go through.
+    pub fn upsert(&mut self, name: &'static str, objects: Vec<Value>) {
+        let accounts = self.account_info();
+        let mut rows = self.tables.remove(name).map(|t| t.rows).unwrap_or_default();
+        for v in objects {
+            let id = i64_at(&v, &["id"]).unwrap_or(0);
+            let row = Row {
+                id,
+                keys: keys_from_json(name, &v, &accounts),
+                hash: json_hash(&v),
+                src: Src::Json(v),
+            };
+            match rows.iter().position(|r| r.id == id) {
+                Some(i) => rows[i] = row,
+                None => rows.push(row),
+            }
+        }
+        self.tables.insert(name, Table::new(rows));
+    }
+
+    /// An object in wire format, by collection and id.
+    pub fn object(&self, name: &str, id: i64) -> Option<Value> {
+        let row = self.table(name)?.get(id)?;
+        Some(self.render(name, row))
+    }
+
+    /// Every object of a collection in wire format (small tables: vouchers of a scenario).
+    pub fn objects(&self, name: &str) -> Vec<Value> {
+        self.table(name)
+            .map(|t| t.rows.iter().map(|r| self.render(name, r)).collect())
+            .unwrap_or_default()
+    }
+
     /// `PostingRules` from the chart: the customer ledger account (1500, else the first account
     /// with ledgerType CUSTOMER), vendor (2400), employee (2910), rounding (7790).
     pub fn posting_rules(&self, company_id: i64) -> Value {

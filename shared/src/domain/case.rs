@@ -371,6 +371,35 @@ pub enum CaseEvent {
         level: WarningLevel,
         time_barred_on: NaiveDate,
     },
+    /// The claim was settled in full (shown from the claim's settlements; not stored on the
+    /// case).
+    #[serde(rename_all = "camelCase")]
+    Settled {
+        settlement_version: u32,
+        settled_on: NaiveDate,
+        amounts: crate::domain::claim::SettlementAmounts,
+        rule: crate::domain::claim::AllocationRule,
+    },
+    /// The settlement's income was booked in Tripletex (shown from its posting record).
+    #[serde(rename_all = "camelCase")]
+    VoucherPosted {
+        settlement_version: u32,
+        voucher_id: i64,
+        voucher_number: String,
+        date: NaiveDate,
+    },
+    /// The posting waits for a person (the code of `HeldReason`).
+    #[serde(rename_all = "camelCase")]
+    VoucherHeld {
+        settlement_version: u32,
+        code: String,
+    },
+    /// The booked voucher was reversed (the settlement was undone).
+    #[serde(rename_all = "camelCase")]
+    VoucherReversed {
+        settlement_version: u32,
+        voucher_number: String,
+    },
 }
 
 /// A collection case for one claim.

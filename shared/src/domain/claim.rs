@@ -26,8 +26,10 @@
 //! - Payments dated after an active write-off are recoveries (`recovered`, at most `writtenOff`).
 //! - An unknown credit, or one the classifier flags for review, is held as pending review: it
 //!   does not reduce anything until a person decides ([`ReviewDecision`]).
-//! - Beyond the principal a payment covers fees, then interest; anything beyond that is `excess`
-//!   (overpaid or over-credited money a person must refund or place).
+//! - A payment is split between principal, fees and interest by the account's
+//!   [`AllocationRule`] (principal first by default, or costs → interest → principal), in ledger
+//!   order ([`allocation::allocate`]); anything beyond what is owed is `excess` (overpaid or
+//!   over-credited money a person must refund or place).
 //! - An event for a claim that is not mirrored yet is [`Applied::HoldUntilMirrored`]; a reversal
 //!   of a voucher not seen yet is [`Applied::HoldUntilReferenced`]. Neither records the key, so
 //!   the worker's retry applies it. [`ClaimState::apply_batch`] retries held events within one
@@ -35,8 +37,11 @@
 //!
 //! Amounts are [`Money`] (whole øre, rust_decimal); no clock: dates and timestamps are passed in.
 
+pub mod allocation;
 #[cfg(test)]
 mod tests;
+
+pub use allocation::{Allocation, AllocationLine, AllocationRule};
 
 use super::classify::{Classification, CreditKind, Flag, Severity};
 use super::money::Money;
@@ -258,8 +263,9 @@ pub struct Mirror {
     #[serde(default)]
     pub due_date_estimated: bool,
     /// Tripletex's version of the invoice; an older version than the recorded one is stale, an
-    /// equal one changes only the cross-check. Without versions, a mirror that differs from the
-    /// recorded one replaces it.
+    /// equal one changes only the cross-check, a newer one with the same facts changes nothing
+    /// (the recorded version stays). Without versions, a mirror that differs from the recorded
+    /// one replaces it.
     #[serde(default)]
     pub version: Option<i64>,
     /// Tripletex's outstanding figure and the balance the credits imply, when the sync found them
@@ -588,6 +594,9 @@ pub struct Settlement {
     /// A later event (a reversed payment, new charges) made the claim owing again.
     #[serde(default)]
     pub undone: bool,
+    /// How the payments were split (the rule and one line per payment) when the claim settled.
+    #[serde(default)]
+    pub allocation: Allocation,
 }
 
 /// A credit's parts that reduce the principal ([`ClaimState::counted_credits`]).
@@ -633,6 +642,9 @@ pub struct ClaimAmounts {
     /// The invoice voucher itself was reversed.
     #[serde(default)]
     pub invoice_reversed: bool,
+    /// The split of every payment by the account's rule ([`allocation::allocate`]).
+    #[serde(default)]
+    pub allocation: Allocation,
 }
 
 impl ClaimAmounts {
@@ -644,6 +656,7 @@ impl ClaimAmounts {
         credits: &[CreditEntry],
         charges: &[ChargesDemanded],
         invoice_reversed: bool,
+        rule: AllocationRule,
     ) -> Result<Self, ClaimError> {
         let add = |a: Money, b: Money| a.checked_add(b).ok_or(ClaimError::Overflow);
         let sub = |a: Money, b: Money| a.checked_sub(b).ok_or(ClaimError::Overflow);
@@ -652,7 +665,8 @@ impl ClaimAmounts {
         let mut active: Vec<&CreditEntry> = credits.iter().filter(|e| e.is_active()).collect();
         active.sort_by_key(|e| (e.credit.date, e.credit.voucher_id, e.credit.posting.id));
 
-        // What is owed of the principal: the one function the ledger item uses too.
+        // What Tripletex should show, and what is undecided: the one function the ledger item
+        // uses too.
         let booked = if invoice_reversed {
             Money::ZERO
         } else {
@@ -668,11 +682,20 @@ impl ClaimAmounts {
 
         let (mut paid, mut written_off, mut credited) = (Money::ZERO, Money::ZERO, Money::ZERO);
         let mut paid_after_write_off = Money::ZERO;
+        let mut payments = Vec::new();
         for e in &active {
             let (p, w, c) = e.treatment.parts(e.credit.amount);
             // A payment on the write-off voucher itself (a split) is not a recovery.
             if !written_off.is_zero() {
                 paid_after_write_off = add(paid_after_write_off, p)?;
+            }
+            if !p.is_zero() {
+                payments.push(allocation::PaymentPart {
+                    date: e.credit.date,
+                    voucher_id: e.credit.voucher_id,
+                    posting_id: e.credit.posting.id,
+                    amount: p,
+                });
             }
             paid = add(paid, p)?;
             written_off = add(written_off, w)?;
@@ -681,42 +704,46 @@ impl ClaimAmounts {
         let recovered = paid_after_write_off.min(written_off);
 
         let credit_closed = invoice_reversed || credited >= principal;
-        let (mut fees, mut interest) = (Money::ZERO, Money::ZERO);
+        let (mut fees_demanded, mut interest_demanded) = (Money::ZERO, Money::ZERO);
         for ch in charges {
-            fees = add(fees, ch.fees)?;
-            interest = add(interest, ch.interest)?;
+            fees_demanded = add(fees_demanded, ch.fees)?;
+            interest_demanded = add(interest_demanded, ch.interest)?;
         }
-        let (fees_demanded, interest_demanded) = (fees, interest);
-        if credit_closed {
-            // A cancelled invoice was never owed, nor the charges on it.
-            fees = Money::ZERO;
-            interest = Money::ZERO;
-        }
+        // A cancelled invoice was never owed, nor the charges on it.
+        let charge_parts: Vec<allocation::ChargePart> = if credit_closed {
+            Vec::new()
+        } else {
+            charges
+                .iter()
+                .map(|ch| allocation::ChargePart {
+                    date: ch.date,
+                    fees: ch.fees,
+                    interest: ch.interest,
+                })
+                .collect()
+        };
 
-        let principal_outstanding = derived.owed;
-        // Of the payments, what went to the principal net of credit notes (min(paid, net)).
+        // The principal net of credit notes: what payments can go to.
         let net_principal = if invoice_reversed {
             Money::ZERO
         } else {
             pos(sub(principal, credited)?)
         };
-        let principal_paid = sub(net_principal, principal_outstanding)?;
-        let beyond = sub(paid, principal_paid)?;
-        let fees_paid = beyond.min(fees);
-        let interest_paid = sub(beyond, fees_paid)?.min(interest);
+        // The one split of the payments, by the account's rule.
+        let alloc = allocation::allocate(rule, net_principal, &payments, &charge_parts)?;
         let over_credit = if invoice_reversed {
             credited
         } else {
             pos(sub(credited, principal)?)
         };
-        let excess = add(sub(sub(beyond, fees_paid)?, interest_paid)?, over_credit)?;
-        let fees_outstanding = sub(fees, fees_paid)?;
-        let interest_outstanding = sub(interest, interest_paid)?;
+        let excess = add(alloc.excess, over_credit)?;
+        let principal_outstanding = alloc.principal_outstanding;
+        let fees_outstanding = alloc.fees_outstanding;
+        let interest_outstanding = alloc.interest_outstanding;
         let outstanding = add(
             add(principal_outstanding, fees_outstanding)?,
             interest_outstanding,
         )?;
-        let ledger_balance = derived.expected_balance;
 
         Ok(Self {
             principal,
@@ -732,8 +759,9 @@ impl ClaimAmounts {
             interest_outstanding,
             outstanding,
             excess,
-            ledger_balance,
+            ledger_balance: derived.expected_balance,
             invoice_reversed,
+            allocation: alloc,
         })
     }
 
@@ -903,6 +931,28 @@ pub struct VoucherPostingJob {
     pub idempotency_key: String,
 }
 
+/// The undo of a settlement whose job was sent: the posting worker reverses the voucher it booked
+/// under `undoes` (if any), once. Key `undo:{accountId}:{claimId}:{settlementVersion}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoucherUndoJob {
+    pub org: OrgId,
+    pub account_id: AccountId,
+    pub claim_id: ClaimId,
+    pub settlement_version: u32,
+    /// The settlement's key ([`VoucherPostingJob::key`]).
+    pub undoes: String,
+    /// The ledger date of the event that undid the settlement (the reversing voucher's date).
+    pub undone_on: NaiveDate,
+    pub idempotency_key: String,
+}
+
+impl VoucherUndoJob {
+    pub fn key(account_id: &AccountId, claim_id: &ClaimId, settlement_version: u32) -> String {
+        format!("undo:{account_id}:{claim_id}:{settlement_version}")
+    }
+}
+
 /// What a settlement consists of.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -962,6 +1012,9 @@ pub struct ClaimState {
     pub reversals: Vec<Reversal>,
     /// Bumped on every change: the adapter's optimistic-lock version.
     pub version: u64,
+    /// How payments are split ([`ClaimState::set_allocation_rule`], the account's setting).
+    #[serde(default)]
+    pub allocation_rule: AllocationRule,
 }
 
 /// A batch's results.
@@ -1002,7 +1055,23 @@ impl ClaimState {
             applied_keys: BTreeSet::new(),
             reversals: Vec::new(),
             version: 0,
+            allocation_rule: AllocationRule::default(),
         }
+    }
+
+    /// Sets the account's allocation rule and recomputes the amounts with it. Not an event: the
+    /// status, what is owed in all and the settlements do not depend on the rule (only the split
+    /// between principal and charges does), so nothing else changes. Returns whether the rule
+    /// changed.
+    pub fn set_allocation_rule(&mut self, rule: AllocationRule) -> Result<bool, ClaimError> {
+        if self.allocation_rule == rule {
+            return Ok(false);
+        }
+        let mut next = self.clone();
+        next.allocation_rule = rule;
+        next.recompute()?;
+        *self = next;
+        Ok(true)
     }
 
     pub fn is_mirrored(&self) -> bool {
@@ -1353,6 +1422,17 @@ impl ClaimState {
                 Ok(Some(change))
             }
             Some(old) if is_stale(m.version, old.version) || m == old => Ok(None),
+            // A newer version with the same facts: Tripletex counts a voucher booked onto the
+            // invoice (a payment, the settlement's own income voucher) as an edit of it. Nothing
+            // the claim uses changed, so nothing is recorded.
+            Some(old)
+                if Mirror {
+                    version: old.version,
+                    ..m.clone()
+                } == *old =>
+            {
+                Ok(None)
+            }
             Some(old) => {
                 if old.customer_id != m.customer_id {
                     return Err(ClaimError::CustomerChanged {
@@ -1579,6 +1659,7 @@ impl ClaimState {
             &self.credits,
             &self.charges,
             self.invoice_reversed_by.is_some(),
+            self.allocation_rule,
         )?;
         self.status = self.amounts.status();
         Ok(())
@@ -1615,6 +1696,7 @@ impl ClaimState {
                 amounts: amounts.clone(),
                 idempotency_key: key.clone(),
                 undone: false,
+                allocation: a.allocation.clone(),
             });
             effects.push(ClaimEffect::Settled(VoucherPostingJob {
                 org: self.org.clone(),

@@ -17,6 +17,7 @@ pub mod money;
 pub mod orgnr;
 pub mod owed;
 pub mod setup;
+pub mod voucher;
 
 pub use collection::interest::{
     BalanceChange, Interest, InterestError, InterestSegment, InterestTotal,

@@ -313,6 +313,9 @@ pub struct IntegrationSettings {
     pub write_addresses_to_tripletex: bool,
     pub include_saft_imported: bool,
     pub include_null_voucher_type: bool,
+    /// How settlements are booked in Tripletex (accounts, allocation rule, closed periods).
+    #[serde(default)]
+    pub voucher_posting: crate::domain::voucher::PostingSettings,
 }
 
 impl IntegrationSettings {
@@ -341,6 +344,9 @@ impl IntegrationSettings {
                 "writeAddressesToTripletex can only be on together with updateAddressesFromBrreg \
                  (the address written is the one read from Enhetsregisteret)",
             ));
+        }
+        for (field, code, message) in self.voucher_posting.validate() {
+            errors.push(FieldError::new(field, code, message));
         }
         if self.fetch_from > today {
             errors.push(FieldError::new(
@@ -392,6 +398,7 @@ pub struct IntegrationSettingsPatch {
     pub write_addresses_to_tripletex: Option<bool>,
     pub include_saft_imported: Option<bool>,
     pub include_null_voucher_type: Option<bool>,
+    pub voucher_posting: Option<crate::domain::voucher::PostingSettingsPatch>,
 }
 
 impl IntegrationSettingsPatch {
@@ -413,6 +420,10 @@ impl IntegrationSettingsPatch {
             include_null_voucher_type: self
                 .include_null_voucher_type
                 .unwrap_or(base.include_null_voucher_type),
+            voucher_posting: match &self.voucher_posting {
+                Some(p) => p.apply(&base.voucher_posting),
+                None => base.voucher_posting.clone(),
+            },
         }
     }
 }
@@ -617,6 +628,7 @@ mod tests {
             write_addresses_to_tripletex: false,
             include_saft_imported: false,
             include_null_voucher_type: false,
+            voucher_posting: Default::default(),
         }
     }
 

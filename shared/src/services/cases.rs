@@ -10,6 +10,7 @@
 //! schedule (input `{"daily": true}`) on the loss-classification function.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use crate::domain::claim::{
 };
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::setup::{AccountId, OrgId};
+use crate::services::settlements::{RetryQueue, SettlementsService};
 
 /// How often a write is retried after losing an optimistic-lock race.
 pub const MAX_ATTEMPTS: usize = 5;
@@ -345,11 +347,26 @@ pub struct DailyReport {
 #[derive(Debug, Clone)]
 pub struct CasesService {
     store: DynamoStore,
+    settlements: SettlementsService,
 }
 
 impl CasesService {
     pub fn new(store: DynamoStore) -> Self {
-        Self { store }
+        Self {
+            settlements: SettlementsService::new(store.clone(), None),
+            store,
+        }
+    }
+
+    /// With the voucher-posting queue, for the retry of a held settlement.
+    pub fn with_posting_queue(mut self, queue: Arc<dyn RetryQueue>) -> Self {
+        self.settlements = SettlementsService::new(self.store.clone(), Some(queue));
+        self
+    }
+
+    /// The settlements of the accounts (list, retry).
+    pub fn settlements(&self) -> &SettlementsService {
+        &self.settlements
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -391,7 +408,15 @@ impl CasesService {
             .store
             .get_claim(org, &account, case_id.claim_id())
             .await?;
-        Ok(detail(&stored, claim.as_ref()))
+        let mut detail = detail(&stored, claim.as_ref());
+        if let Some(c) = &claim {
+            let money = self
+                .settlements
+                .timeline_entries(org, &account, &c.state.settlements, case_id.claim_id())
+                .await?;
+            detail.timeline = merge_timeline(detail.timeline, money);
+        }
+        Ok(detail)
     }
 
     /// Pause, resume, close, reopen or add a note, as user `user` (JWT `sub`). Retries after a
@@ -597,6 +622,25 @@ pub fn close_code(reason: &str) -> &str {
         "annet" => "other",
         _ => reason,
     }
+}
+
+/// The case's own entries and the money entries of its claim, in time order (the case's own keep
+/// their order on equal times), numbered 1, 2, … for the view.
+fn merge_timeline(own: Vec<CaseEntry>, money: Vec<CaseEntry>) -> Vec<CaseEntry> {
+    let mut all: Vec<(DateTime<Utc>, usize, CaseEntry)> = own
+        .into_iter()
+        .chain(money)
+        .enumerate()
+        .map(|(i, e)| (e.at, i, e))
+        .collect();
+    all.sort_by_key(|(at, i, _)| (*at, *i));
+    all.into_iter()
+        .enumerate()
+        .map(|(n, (_, _, mut e))| {
+            e.seq = n as u64 + 1;
+            e
+        })
+        .collect()
 }
 
 fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>) -> CaseDetail {

@@ -22,10 +22,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::adapters::queue::{ClassificationBatch, ClassificationMessage};
+use crate::adapters::queue::{
+    ClassificationBatch, ClassificationMessage, PostingMessage, VoucherPostingQueue,
+};
 use crate::adapters::store::claims::{
     claim_error_code, CaseWrite, ClaimRecord, CreditClassification, HeldEvent, HoldReason, Removal,
     Save,
@@ -34,7 +35,7 @@ use crate::adapters::store::{DynamoStore, StoreError};
 use crate::domain::case::{Case, CaseId};
 use crate::domain::claim::{
     Applied, ClaimEffect, ClaimEvent, ClaimEventKind, ClaimId, ClaimState, ClaimStatus, EventKey,
-    Mirror, PostingRef, VoucherPostingJob,
+    Mirror, PostingRef, VoucherPostingJob, VoucherUndoJob,
 };
 use crate::domain::classify::classify;
 use crate::domain::ledger::{ItemSource, LedgerEvent};
@@ -47,43 +48,21 @@ pub const MAX_ATTEMPTS: usize = 8;
 /// Claims of one message handled at once (each is a read and a conditional write or two).
 pub const CLAIMS_IN_PARALLEL: usize = 8;
 
-/// Where settlement jobs go (the `VoucherPostingQueue`).
+/// Where settlement jobs go (the `VoucherPostingQueue`, [`crate::adapters::queue::posting`]).
 #[async_trait]
 pub trait PostingJobs: Send + Sync {
     async fn send(&self, job: &VoucherPostingJob) -> Result<(), String>;
-}
-
-/// The FIFO voucher-posting queue: message group `{accountId}#{claimId}`, deduplication id =
-/// the job's idempotency key (`settle:{accountId}:{claimId}:{version}`).
-#[derive(Debug, Clone)]
-pub struct VoucherPostingQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl VoucherPostingQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
+    /// The undo of a settlement whose job was sent.
+    async fn send_undo(&self, job: &VoucherUndoJob) -> Result<(), String>;
 }
 
 #[async_trait]
 impl PostingJobs for VoucherPostingQueue {
     async fn send(&self, job: &VoucherPostingJob) -> Result<(), String> {
-        let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body)
-            .message_group_id(format!("{}#{}", job.account_id, job.claim_id))
-            .message_deduplication_id(&job.idempotency_key)
-            .send()
-            .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
-        Ok(())
+        VoucherPostingQueue::send(self, &PostingMessage::Settle(job.clone()), None).await
+    }
+    async fn send_undo(&self, job: &VoucherUndoJob) -> Result<(), String> {
+        VoucherPostingQueue::send(self, &PostingMessage::Undo(job.clone()), None).await
     }
 }
 
@@ -405,11 +384,29 @@ pub fn act_on_effects(
                 idempotency_key,
             } => {
                 // Recorded on the claim (`settlements[].undone`). A job still in the outbox is
-                // withdrawn (never sent); one already sent is for the posting worker (a later
-                // issue) to reverse under its key.
+                // withdrawn (never sent); for one already sent, an undo job goes to the posting
+                // worker, which reverses what it booked under that key (once).
                 let before = rec.outbox.len();
                 rec.outbox.retain(|j| &j.idempotency_key != idempotency_key);
                 let withdrawn = rec.outbox.len() < before;
+                if !withdrawn {
+                    let key = VoucherUndoJob::key(
+                        &rec.state.account_id,
+                        &rec.state.claim_id,
+                        *settlement_version,
+                    );
+                    if !rec.undo_outbox.iter().any(|j| j.idempotency_key == key) {
+                        rec.undo_outbox.push(VoucherUndoJob {
+                            org: rec.state.org.clone(),
+                            account_id: rec.state.account_id.clone(),
+                            claim_id: rec.state.claim_id.clone(),
+                            settlement_version: *settlement_version,
+                            undoes: idempotency_key.clone(),
+                            undone_on: today,
+                            idempotency_key: key,
+                        });
+                    }
+                }
                 tracing::warn!(settlement_version, %idempotency_key, withdrawn, "settlement undone");
             }
             ClaimEffect::ReviewNeeded { posting_id, .. } => {
@@ -509,7 +506,17 @@ impl ClassificationService {
             .iter()
             .map(|e| (e.key().to_string(), map_event(e, now)))
             .collect();
-        let mut days_past_due: Option<Option<u16>> = None;
+        // The account's settings: the allocation rule the claim's amounts are split by, and when
+        // a case opens.
+        let settings = self
+            .store
+            .get_integration(org, account)
+            .await?
+            .map(|i| i.settings);
+        let rule = settings
+            .as_ref()
+            .map(|s| s.voucher_posting.allocation_rule)
+            .unwrap_or_default();
 
         let mut handled = None;
         for _ in 0..MAX_ATTEMPTS {
@@ -523,6 +530,9 @@ impl ClassificationService {
             });
             if rec.integration_id.is_none() {
                 rec.integration_id = Some(integration_id.clone());
+            }
+            if let Err(e) = rec.state.set_allocation_rule(rule) {
+                tracing::error!(claim = %claim_id, error = %e, "the allocation rule could not be applied");
             }
             let stored_case = if rec.case_opened {
                 self.store.get_case(org, account, &case_id).await?
@@ -558,15 +568,7 @@ impl ClassificationService {
                 && rec.state.status.is_collectible()
                 && rec.state.days_past_due(today).is_some_and(|d| d >= 1)
             {
-                if days_past_due.is_none() {
-                    days_past_due = Some(
-                        self.store
-                            .get_integration(org, account)
-                            .await?
-                            .map(|i| i.settings.days_past_due),
-                    );
-                }
-                if let Some(Some(days)) = days_past_due {
+                if let Some(days) = settings.as_ref().map(|s| s.days_past_due) {
                     new_case = open_case_if_due(&mut rec, today, days, now);
                 }
             }
@@ -625,7 +627,7 @@ impl ClassificationService {
             let Some(mut rec) = self.store.get_claim(org, account, claim_id).await? else {
                 return Ok(sent.len());
             };
-            if rec.outbox.is_empty() {
+            if rec.outbox.is_empty() && rec.undo_outbox.is_empty() {
                 return Ok(sent.len());
             }
             for job in &rec.outbox {
@@ -639,7 +641,22 @@ impl ClassificationService {
                 tracing::info!(key = %job.idempotency_key, "voucher-posting job sent");
                 sent.push(job.idempotency_key.clone());
             }
+            // An undo goes after the settle job of its group (FIFO), so the worker sees the
+            // settlement before its undo.
+            for job in &rec.undo_outbox {
+                if sent.contains(&job.idempotency_key) {
+                    continue;
+                }
+                self.jobs
+                    .send_undo(job)
+                    .await
+                    .map_err(ClassificationError::PostingQueue)?;
+                tracing::info!(key = %job.idempotency_key, "voucher undo job sent");
+                sent.push(job.idempotency_key.clone());
+            }
             rec.outbox.retain(|j| !sent.contains(&j.idempotency_key));
+            rec.undo_outbox
+                .retain(|j| !sent.contains(&j.idempotency_key));
             match self.store.save_claim(&rec, None).await? {
                 Save::Saved => return Ok(sent.len()),
                 Save::Conflict => continue,

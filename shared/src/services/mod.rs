@@ -3,5 +3,7 @@
 pub mod cases;
 pub mod classification;
 pub mod ledger;
+pub mod settlements;
 pub mod setup;
 pub mod sync;
+pub mod vouchers;

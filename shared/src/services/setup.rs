@@ -69,6 +69,9 @@ pub struct PutIntegrationRequest {
     pub write_addresses_to_tripletex: bool,
     pub include_saft_imported: bool,
     pub include_null_voucher_type: bool,
+    /// The voucher posting's accounts and rules; the defaults when absent.
+    #[serde(default)]
+    pub voucher_posting: Option<crate::domain::voucher::PostingSettings>,
 }
 
 /// `PATCH /v1/accounts/{id}/integration`: only the fields to change.
@@ -83,6 +86,7 @@ pub struct PatchIntegrationRequest {
     pub write_addresses_to_tripletex: Option<bool>,
     pub include_saft_imported: Option<bool>,
     pub include_null_voucher_type: Option<bool>,
+    pub voucher_posting: Option<crate::domain::voucher::PostingSettingsPatch>,
 }
 
 // ------------------------------------------------------------------ responses
@@ -653,6 +657,7 @@ impl SetupService {
             write_addresses_to_tripletex: req.write_addresses_to_tripletex,
             include_saft_imported: req.include_saft_imported,
             include_null_voucher_type: req.include_null_voucher_type,
+            voucher_posting: req.voucher_posting.unwrap_or_default(),
         };
         settings
             .validate(self.today())
@@ -679,6 +684,7 @@ impl SetupService {
             write_addresses_to_tripletex: req.write_addresses_to_tripletex,
             include_saft_imported: req.include_saft_imported,
             include_null_voucher_type: req.include_null_voucher_type,
+            voucher_posting: req.voucher_posting,
         })
     }
 
@@ -728,6 +734,8 @@ impl SetupService {
                     .as_ref()
                     .and_then(|c| c.client_company_name.clone())
             };
+            self.check_posting_accounts(&key, existing.as_ref(), &settings)
+                .await?;
             let now = self.now();
 
             match existing {
@@ -804,6 +812,60 @@ impl SetupService {
             }
         }
         Err(SetupError::Concurrent)
+    }
+
+    /// The account numbers chosen for voucher posting exist in the client's chart of accounts
+    /// (checked with Tripletex when they change): else 422 naming the field.
+    async fn check_posting_accounts(
+        &self,
+        key: &TripletexKey,
+        existing: Option<&Integration>,
+        settings: &IntegrationSettings,
+    ) -> Result<(), SetupError> {
+        let chosen = settings.voucher_posting.chosen_accounts();
+        let unchanged = existing.is_some_and(|e| {
+            e.settings.client_company_id == settings.client_company_id
+                && e.settings
+                    .voucher_posting
+                    .chosen_accounts()
+                    .iter()
+                    .map(|c| c.number)
+                    .eq(chosen.iter().map(|c| c.number))
+        });
+        if chosen.is_empty() || unchanged {
+            return Ok(());
+        }
+        let numbers: Vec<u32> = chosen.iter().map(|c| c.number).collect();
+        let credential = self.credential(key).await?;
+        let found = self
+            .tripletex
+            .existing_accounts(
+                &credential,
+                key.accountant_key,
+                settings.client_company_id,
+                &numbers,
+            )
+            .await
+            .map_err(|e| SetupError::from_gateway(e, "voucherPosting"))?;
+        let missing: Vec<FieldError> = chosen
+            .iter()
+            .filter(|c| !found.contains(&c.number))
+            .map(|c| {
+                FieldError::new(
+                    c.field,
+                    "account_not_in_chart",
+                    format!(
+                        "account {} does not exist in the client's chart of accounts in Tripletex (or is inactive)",
+                        c.number
+                    ),
+                )
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SetupError::Invalid(missing))
+        }
     }
 
     /// Queues the initial sync of `i.initial_sync_version` unless that is already done. The

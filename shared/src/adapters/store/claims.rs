@@ -20,6 +20,7 @@ use super::{cancellation_codes, service_error, DynamoStore, StoreError, CONDITIO
 use crate::domain::case::{Case, CaseId, CaseState};
 use crate::domain::claim::{
     ClaimError, ClaimEvent, ClaimId, ClaimState, ClaimStatus, EventKey, VoucherPostingJob,
+    VoucherUndoJob,
 };
 use crate::domain::classify::Classification;
 use crate::domain::ledger::SkipReason;
@@ -111,6 +112,9 @@ pub struct ClaimRecord {
     /// Voucher-posting jobs recorded with the claim but not yet confirmed sent (outbox).
     #[serde(default)]
     pub outbox: Vec<VoucherPostingJob>,
+    /// Undo jobs of settlements whose job was sent, not yet confirmed sent.
+    #[serde(default)]
+    pub undo_outbox: Vec<VoucherUndoJob>,
     #[serde(default)]
     pub removed: Option<Removal>,
     /// A case was opened for this claim (it then lives in its own item).
@@ -131,6 +135,7 @@ impl ClaimRecord {
             classifications: Vec::new(),
             problems: Vec::new(),
             outbox: Vec::new(),
+            undo_outbox: Vec::new(),
             removed: None,
             case_opened: false,
             updated_at: at,

@@ -28,6 +28,7 @@
 //! | account      | `SYNC#CKPT`, `SYNC#CKPT#{n:05}`   | checkpoint header and chunks           |
 //! | account      | `SYNC#REQUEST`                    | pending manual sync request            |
 //! | account      | `SYNC#STATE`                      | sync summary (counts, times)           |
+//! | account      | `VOUCHER#{claimId}#{version:05}`  | a settlement's posting in Tripletex    |
 //!
 //! Indexes (sparse: only the items named set them):
 //!
@@ -174,6 +175,12 @@ pub fn checkpoint_chunk_sk(n: usize) -> String {
     format!("{CHECKPOINT_SK}#{n:05}")
 }
 
+/// A settlement's posting record (after `SYNC#…`, outside the mirror sweep).
+pub const VOUCHER_PREFIX: &str = "VOUCHER#";
+pub fn voucher_sk(claim: &ClaimId, settlement_version: u32) -> String {
+    format!("{VOUCHER_PREFIX}{claim}#{settlement_version:05}")
+}
+
 // ------------------------------------------------------------------------------------ indexes
 
 /// GSI1 partition of the integrations that use a key.
@@ -264,6 +271,7 @@ mod tests {
             SYNC_REQUEST_SK.to_string(),
             CHECKPOINT_SK.to_string(),
             checkpoint_chunk_sk(3),
+            voucher_sk(&claim, 1),
         ];
         for sk in &others {
             assert!(!inside(sk), "{sk} must sort outside the mirror sweep");

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod mail_log;
 pub mod migrate;
 pub mod setup;
+pub mod vouchers;
 
 use aws_sdk_dynamodb::Client;
 

@@ -144,6 +144,9 @@ fn integration_item(i: &Integration) -> Item {
         "includeNullVoucherType".into(),
         b(st.include_null_voucher_type),
     );
+    if let Ok(j) = serde_json::to_string(&st.voucher_posting) {
+        item.insert("voucherPosting".into(), s(j));
+    }
     item.insert("accountantKey".into(), b(i.accountant_key));
     if let Some(name) = &i.client_company_name {
         item.insert("clientCompanyName".into(), s(name));
@@ -195,6 +198,8 @@ fn integration_from(item: &Item) -> Result<Integration, StoreError> {
             },
             include_saft_imported: get_b(item, "includeSaftImported")?,
             include_null_voucher_type: get_b(item, "includeNullVoucherType")?,
+            // Items written before voucher posting existed do not have it: the defaults.
+            voucher_posting: opt_json(item, "voucherPosting")?.unwrap_or_default(),
         },
         accountant_key: get_b(item, "accountantKey")?,
         client_company_name: opt_s(item, "clientCompanyName").map(str::to_string),
@@ -434,6 +439,7 @@ impl DynamoStore {
             "writeAddressesToTripletex = :wback",
             "includeSaftImported = :saft",
             "includeNullVoucherType = :nullvt",
+            "voucherPosting = :vposting",
             "accountantKey = :acct",
             "version = :version",
             "updatedAt = :updatedAt",
@@ -456,6 +462,7 @@ impl DynamoStore {
             .expression_attribute_values(":wback", b(st.write_addresses_to_tripletex))
             .expression_attribute_values(":saft", b(st.include_saft_imported))
             .expression_attribute_values(":nullvt", b(st.include_null_voucher_type))
+            .expression_attribute_values(":vposting", s(to_json(&st.voucher_posting)?))
             .expression_attribute_values(":acct", b(integration.accountant_key))
             .expression_attribute_values(":version", n(integration.version))
             .expression_attribute_values(":updatedAt", ts(&integration.updated_at))
@@ -646,6 +653,7 @@ mod tests {
                 write_addresses_to_tripletex: true,
                 include_saft_imported: false,
                 include_null_voucher_type: true,
+                voucher_posting: Default::default(),
             },
             accountant_key: true,
             client_company_name: Some("Fjordkraft Rørlegger AS".into()),

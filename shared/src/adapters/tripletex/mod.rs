@@ -16,6 +16,7 @@ pub mod error;
 pub mod model;
 pub mod retry;
 pub mod session;
+pub mod voucher;
 
 pub use customer::{is_version_conflict, AddressBody, UpdatedCustomer};
 pub use error::{ApiError, TripletexError, ValidationMessage};
@@ -112,6 +113,15 @@ struct RawResponse {
     status: u16,
     request_id: Option<String>,
     body: Vec<u8>,
+}
+
+/// Whether a request may be sent again after a failure that may have been carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// Reads and idempotent writes: 429, 5xx and transport failures are retried.
+    Safe,
+    /// A write that creates something: only what Tripletex refused unprocessed (429) is retried.
+    OnlyUnprocessed,
 }
 
 enum Retryable {
@@ -509,6 +519,25 @@ impl TripletexClient {
     where
         F: Fn(HeaderValue) -> reqwest::RequestBuilder,
     {
+        self.authed_with(key, acting, path, Repeat::Safe, request)
+            .await
+    }
+
+    /// [`Self::authed`] for a request that must not be repeated blindly (`Repeat::OnlyUnprocessed`:
+    /// a POST that creates something). A 429 and a 401 are repeated (Tripletex refused them
+    /// before doing anything); a 5xx or a transport failure is returned at once, since the
+    /// request may have been carried out: the caller looks before it tries again.
+    pub(crate) async fn authed_with<F>(
+        &self,
+        key: &EmployeeKey,
+        acting: Acting,
+        path: &str,
+        repeat: Repeat,
+        request: F,
+    ) -> Result<Vec<u8>, TripletexError>
+    where
+        F: Fn(HeaderValue) -> reqwest::RequestBuilder,
+    {
         let user = acting.username();
         let mut stale: Option<u64> = None;
         loop {
@@ -520,7 +549,7 @@ impl TripletexClient {
             })?;
             auth.set_sensitive(true);
             let raw = self
-                .send_with_retries(&key.cache_id, || request(auth.clone()))
+                .send_with_retries(&key.cache_id, repeat, || request(auth.clone()))
                 .await
                 .map_err(|mut e| {
                     e.redact(&[session.expose_secret()]);
@@ -593,7 +622,7 @@ impl TripletexClient {
         let url = self.url("/token/session/:create");
         let result = async {
             let raw = self
-                .send_with_retries(&key.cache_id, || {
+                .send_with_retries(&key.cache_id, Repeat::Safe, || {
                     self.http.post(&url).json(&serde_json::json!({
                         "consumerToken": self.consumer_token.expose_secret(),
                         "employeeToken": key.token.expose_secret(),
@@ -680,6 +709,7 @@ impl TripletexClient {
     async fn send_with_retries<F>(
         &self,
         cache_id: &str,
+        repeat: Repeat,
         build: F,
     ) -> Result<RawResponse, TripletexError>
     where
@@ -728,7 +758,9 @@ impl TripletexClient {
                     .rate_limit_wait(attempts, self.until_reset(cache_id)),
                 _ => self.retry.backoff(attempts),
             };
-            if !self.retry.may_retry(attempts, waited, wait) {
+            let unprocessed = matches!(outcome, Retryable::RateLimited);
+            let allowed = repeat == Repeat::Safe || unprocessed;
+            if !allowed || !self.retry.may_retry(attempts, waited, wait) {
                 return Err(match outcome {
                     Retryable::RateLimited => TripletexError::RateLimited { attempts },
                     Retryable::Server(e) => TripletexError::Server(e),

@@ -599,6 +599,10 @@ fn every_transition_is_on_the_timeline_in_order() {
             CaseEvent::LegalStepFiled { .. } => "filed",
             CaseEvent::LegalStepsReady { .. } => "ready",
             CaseEvent::LimitationWarning { .. } => "limitationWarning",
+            CaseEvent::Settled { .. } => "settled",
+            CaseEvent::VoucherPosted { .. } => "voucherPosted",
+            CaseEvent::VoucherHeld { .. } => "voucherHeld",
+            CaseEvent::VoucherReversed { .. } => "voucherReversed",
         })
         .collect();
     assert_eq!(

@@ -541,6 +541,13 @@ fn mirror_updates_only_forward() {
     assert_eq!(c.amounts.principal, kr(1_200));
     assert_eq!(c.apply(mirror_v(kr(900), 2)).unwrap(), Applied::Stale);
     assert_eq!(c.amounts.principal, kr(1_200));
+    // A newer version with the same facts (a voucher booked onto the invoice): nothing changes,
+    // nothing goes on the timeline; a later real change still applies.
+    let entries = c.timeline.len();
+    assert_eq!(c.apply(mirror_v(kr(1_200), 4)).unwrap(), Applied::Stale);
+    assert_eq!(c.timeline.len(), entries);
+    changed(c.apply(mirror_v(kr(1_300), 5)));
+    assert_eq!(c.amounts.principal, kr(1_300));
 }
 
 // ---------------------------------------------------------------------------------------------

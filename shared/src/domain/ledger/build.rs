@@ -239,6 +239,15 @@ impl<'a> Post<'a> {
         self.raw.voucher.as_ref().and_then(|v| v.id)
     }
 
+    /// On a settlement voucher Inndrive booked (the interest and fees the debtor paid).
+    fn booked_by_settlement(&self) -> bool {
+        self.raw
+            .voucher
+            .as_ref()
+            .and_then(|v| v.external_voucher_number.as_deref())
+            .is_some_and(crate::domain::voucher::is_settlement_voucher)
+    }
+
     fn voucher_type(&self) -> VType<'a> {
         self.raw
             .voucher
@@ -899,6 +908,39 @@ impl<'a> Builder<'a> {
             Err(e) => {
                 self.skip(record, SkipReason::MalformedAmount, e.to_string());
                 return None;
+            }
+        };
+        // The interest and fees Inndrive booked onto an invoice when the debtor paid them (the
+        // settlement voucher's receivables line, with the invoice's number): not principal, so
+        // what is owed is unchanged, but Tripletex's figure counts them, and so does the balance
+        // it should show; nothing is left to refund of what paid them.
+        let booked_charges = match d.invoice {
+            Some(_) => sum(&mut d
+                .debits
+                .iter()
+                .filter(|p| p.booked_by_settlement())
+                .map(|p| p.amount)),
+            None => Money::ZERO,
+        };
+        let derived = if booked_charges.is_zero() {
+            derived
+        } else {
+            let Some(expected) = derived.expected_balance.checked_add(booked_charges) else {
+                self.skip(
+                    record,
+                    SkipReason::MalformedAmount,
+                    "the amounts are too large to add up",
+                );
+                return None;
+            };
+            owed::Owed {
+                expected_balance: expected,
+                credit_balance: derived
+                    .credit_balance
+                    .checked_sub(booked_charges)
+                    .unwrap_or(Money::ZERO)
+                    .max(Money::ZERO),
+                ..derived
             }
         };
         let cross_check = match shown {

@@ -370,7 +370,7 @@ pub struct RawVoucherType {
     pub name: Option<Shared>,
 }
 
-/// A posting's `voucher`, expanded as `voucher(id,voucherType(id,name))`.
+/// A posting's `voucher`, expanded as `voucher(id,voucherType(id,name),externalVoucherNumber)`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RawVoucherRef {
@@ -381,6 +381,9 @@ pub struct RawVoucherRef {
         skip_serializing_if = "Option::is_none"
     )]
     pub voucher_type: Option<Option<RawVoucherType>>,
+    /// Set by whoever created the voucher through the API (`""` when none): Inndrive's settlement
+    /// vouchers carry theirs ([`crate::domain::voucher::is_settlement_voucher`]).
+    pub external_voucher_number: Option<Box<str>>,
 }
 
 /// `Account` of a voucher's posting (`account(number,name)`).
@@ -395,7 +398,8 @@ pub struct RawAccount {
 /// `Posting` on a customer-ledger (AR) account, from `openPost` and from `GET /ledger/posting`
 /// over the window:
 /// `fields=id,version,date,description,customer(id),amount,amountGross,invoiceNumber,
-/// termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)` (no `account`: the reads
+/// termOfPayment,voucher(id,voucherType(id,name),externalVoucherNumber),type,closeGroup(id)` (no
+/// `account`: the reads
 /// are filtered by the AR account already).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

@@ -586,6 +586,113 @@ fn a_reversed_write_off_writes_nothing_off() {
     assert_eq!(i.status, ItemStatus::Open);
 }
 
+/// Invoice 2003 (10 000) paid with its interest and fee by KID (−10 131.97); then, when `booked`,
+/// the income voucher Inndrive books (receivables +131.97 with the invoice's number, interest and
+/// fee income), closed together with the invoice and the payment.
+fn paid_with_charges_read(booked: bool) -> LedgerRead {
+    let own = posting(
+        2001,
+        1,
+        "2026-03-02",
+        dec!(10000),
+        "2003",
+        10001,
+        named("Utgående faktura"),
+        booked.then_some(77),
+    );
+    let payment = posting(
+        2002,
+        1,
+        "2026-05-20",
+        dec!(-10131.97),
+        "2003",
+        9100,
+        named("Betaling"),
+        booked.then_some(77),
+    );
+    let mut postings = vec![own, payment];
+    let mut vouchers = vec![voucher(
+        9100,
+        "Innbetaling KID faktura 2003",
+        named("Betaling"),
+        json!([
+            leg(2002, 1500, dec!(-10131.97)),
+            leg(2010, 1920, dec!(10131.97))
+        ]),
+    )];
+    if booked {
+        let mut income = posting(
+            2003,
+            1,
+            "2026-05-20",
+            dec!(131.97),
+            "2003",
+            9200,
+            named("Betaling"),
+            Some(77),
+        );
+        income["voucher"]["externalVoucherNumber"] = json!("inndrive-inv_1001-v1-0123456789abcdef");
+        postings.push(income);
+        vouchers.push(voucher(
+            9200,
+            "Renter og gebyrer, faktura 2003 (Inndrive sak case_inv_1001)",
+            named("Betaling"),
+            json!([
+                leg(2003, 1500, dec!(131.97)),
+                leg(2011, 8050, dec!(-93.97)),
+                leg(2012, 3900, dec!(-38))
+            ]),
+        ));
+    }
+    read(
+        vec![customer(1)],
+        vec![invoice(
+            1001,
+            2003,
+            1,
+            "2026-03-02",
+            "2026-03-16",
+            dec!(10000),
+            if booked { dec!(0) } else { dec!(-131.97) },
+        )],
+        postings,
+        vouchers,
+    )
+}
+
+#[test]
+fn interest_and_fees_booked_onto_the_invoice_count_in_the_balance_tripletex_shows() {
+    let today = d("2026-06-10");
+    // Paid beyond the invoice: a credit balance, and Tripletex agrees.
+    let b = build_ledger(&paid_with_charges_read(false), &policy(), today);
+    let i = item(&b, "inv_1001");
+    assert_eq!((i.owed, i.cross_check), (Money::ZERO, None));
+    assert_eq!(i.credit_balance, "131.97".parse().unwrap());
+    assert_eq!(i.status, ItemStatus::Open);
+    // The income voucher booked and closed with it: the item is closed, nothing disagrees, and
+    // the income line is no credit (it is not taken for a payment).
+    let b = build_ledger(&paid_with_charges_read(true), &policy(), today);
+    let i = item(&b, "inv_1001");
+    assert_eq!(i.cross_check, None, "{i:?}");
+    assert_eq!((i.owed, i.credit_balance), (Money::ZERO, Money::ZERO));
+    assert_eq!(i.status, ItemStatus::Closed);
+    assert!(!i.has_flag(ItemFlag::SourcesDisagree) && !i.has_flag(ItemFlag::NeedsReview));
+    assert_eq!(i.credits.len(), 1);
+    assert_eq!(i.credits[0].preliminary_kind, CreditKind::Payment);
+    assert_eq!(i.debit_posting_ids, vec![2001, 2003]);
+    assert_eq!(i.principal, kr(10_000), "the charges are not principal");
+    // The same debit on a voucher Inndrive did not book is not taken for charges: Tripletex's
+    // figure and the credits disagree, for a person to look at.
+    let mut foreign = paid_with_charges_read(true);
+    for p in foreign.postings.iter_mut() {
+        if let Some(v) = p.voucher.as_mut() {
+            v.external_voucher_number = None;
+        }
+    }
+    let b = build_ledger(&foreign, &policy(), today);
+    assert!(item(&b, "inv_1001").cross_check.is_some());
+}
+
 /// Invoice 2003 (4 200) written off with a manual voucher «Tapsført faktura 2003 …» (debit 7830,
 /// credit 1500 with the customer and the invoice number) that was never matched to the invoice:
 /// the postings net to zero, but the invoice's `amountOutstanding` still says 4 200.

@@ -242,6 +242,31 @@ impl TripletexGateway for TripletexClient {
         }
         Ok(company)
     }
+
+    async fn existing_accounts(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+        company_id: i64,
+        numbers: &[u32],
+    ) -> Result<Vec<u32>, GatewayError> {
+        let acting = if accountant_key {
+            Acting::Client(company_id)
+        } else {
+            Acting::OwnCompany
+        };
+        let found = self
+            .accounts_by_number(&employee_key(key), acting, numbers)
+            .await
+            .map_err(|e| {
+                map_error(
+                    e,
+                    TripletexFix::KeyDeletedOrExpired,
+                    TripletexFix::GrantAllAccess,
+                )
+            })?;
+        Ok(found.into_iter().map(|a| a.number).collect())
+    }
 }
 
 /// A [`TripletexGateway`] that reads our consumer token from Secrets Manager on first use (once per
@@ -313,6 +338,18 @@ impl TripletexGateway for LazyTripletexGateway {
         self.client()
             .await?
             .check_client_access(key, accountant_key, company_id)
+            .await
+    }
+    async fn existing_accounts(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+        company_id: i64,
+        numbers: &[u32],
+    ) -> Result<Vec<u32>, GatewayError> {
+        self.client()
+            .await?
+            .existing_accounts(key, accountant_key, company_id, numbers)
             .await
     }
 }

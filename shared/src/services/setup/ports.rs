@@ -134,6 +134,14 @@ pub trait TripletexGateway: Send + Sync {
         accountant_key: bool,
         company_id: i64,
     ) -> Result<ReachableCompany, GatewayError>;
+    /// Which of `numbers` are active accounts in `company_id`'s chart (`GET /ledger/account`).
+    async fn existing_accounts(
+        &self,
+        key: &EmployeeCredential,
+        accountant_key: bool,
+        company_id: i64,
+        numbers: &[u32],
+    ) -> Result<Vec<u32>, GatewayError>;
 }
 
 // ------------------------------------------------------------------ real adapters

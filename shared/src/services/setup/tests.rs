@@ -326,6 +326,21 @@ impl TripletexGateway for FakeTripletex {
             _ => Err(refused(TripletexFix::KeyDeletedOrExpired)),
         }
     }
+    async fn existing_accounts(
+        &self,
+        _key: &EmployeeCredential,
+        _accountant: bool,
+        _company_id: i64,
+        numbers: &[u32],
+    ) -> Result<Vec<u32>, GatewayError> {
+        self.pre("accounts")?;
+        // The chart of the fake: the standard accounts, and no 3901.
+        Ok(numbers
+            .iter()
+            .copied()
+            .filter(|n| [1500, 3900, 7820, 8050, 8055].contains(n))
+            .collect())
+    }
 }
 
 struct World {
@@ -376,6 +391,7 @@ fn put_req(key: &KeyId, company: i64) -> PutIntegrationRequest {
         write_addresses_to_tripletex: false,
         include_saft_imported: false,
         include_null_voucher_type: false,
+        voucher_posting: None,
     }
 }
 
@@ -998,4 +1014,104 @@ async fn an_idempotency_key_makes_account_creation_repeatable() {
         w.svc.create_account(&o, req(), Some(" ")).await,
         Err(SetupError::BadIdempotencyKey)
     ));
+}
+
+#[tokio::test]
+async fn voucher_posting_accounts_are_checked_against_the_chart_when_saved() {
+    use crate::domain::claim::AllocationRule;
+    use crate::domain::voucher::PostingSettingsPatch;
+    let w = world();
+    let o = org("org_a");
+    let key = w.svc.create_key(&o, key_req(ACCT, true)).await.unwrap().0;
+    let acc = account(&w, &o, "X").await;
+    let (i, _) = w
+        .svc
+        .put_integration(&o, acc.id.as_str(), put_req(&key.id, 1))
+        .await
+        .unwrap();
+    assert_eq!(i.settings.voucher_posting.fee_income_account, None);
+    assert_eq!(
+        i.settings.voucher_posting.allocation_rule,
+        AllocationRule::PrincipalFirst
+    );
+    let patch = |p: PostingSettingsPatch| PatchIntegrationRequest {
+        voucher_posting: Some(p),
+        ..Default::default()
+    };
+
+    // A number that is not in the client's chart: 422 naming the field, nothing stored.
+    match w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            patch(PostingSettingsPatch {
+                fee_income_account: Some(3901),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap_err()
+    {
+        SetupError::Invalid(errors) => {
+            assert_eq!(errors[0].field, "voucherPosting.feeIncomeAccount");
+            assert_eq!(errors[0].code, "account_not_in_chart");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // An account of the wrong class: 422 before asking Tripletex.
+    match w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            patch(PostingSettingsPatch {
+                interest_income_account: Some(1500),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap_err()
+    {
+        SetupError::Invalid(errors) => {
+            assert_eq!(errors[0].field, "voucherPosting.interestIncomeAccount");
+            assert_eq!(errors[0].code, "wrong_account_class");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let stored = w.svc.get_integration(&o, acc.id.as_str()).await.unwrap();
+    assert_eq!(stored.settings.voucher_posting.fee_income_account, None);
+
+    // Accounts that exist, and the customary rule: stored, no new initial sync.
+    let (i, change) = w
+        .svc
+        .patch_integration(
+            &o,
+            acc.id.as_str(),
+            patch(PostingSettingsPatch {
+                fee_income_account: Some(3900),
+                interest_income_account: Some(8050),
+                allocation_rule: Some(AllocationRule::CostsFirst),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(change, Change::Updated);
+    assert_eq!(i.settings.voucher_posting.fee_income_account, Some(3900));
+    assert_eq!(
+        i.settings.voucher_posting.interest_income_account,
+        Some(8050)
+    );
+    assert_eq!(
+        i.settings.voucher_posting.allocation_rule,
+        AllocationRule::CostsFirst
+    );
+    assert!(!i.settings.voucher_posting.post_in_first_open_period);
+    assert_eq!(w.queue.jobs.lock().unwrap().len(), 1, "no new initial sync");
+    let view = serde_json::to_value(IntegrationView::from(&i)).unwrap();
+    assert_eq!(
+        view["settings"]["voucherPosting"]["allocationRule"],
+        "costsFirst"
+    );
 }

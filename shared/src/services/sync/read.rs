@@ -26,7 +26,7 @@ pub const INVOICE_FIELDS: &str = "id,version,invoiceNumber,invoiceDate,invoiceDu
 amountOutstanding,isCreditNote,creditedInvoice,customer(id),voucher(id),documentId,currency(code)";
 /// No `account`: the reads are filtered by the AR account already, and the ledger does not use it.
 pub const POSTING_FIELDS: &str = "id,version,date,description,customer(id),amount,amountGross,\
-invoiceNumber,termOfPayment,voucher(id,voucherType(id,name)),type,closeGroup(id)";
+invoiceNumber,termOfPayment,voucher(id,voucherType(id,name),externalVoucherNumber),type,closeGroup(id)";
 pub const VOUCHER_FIELDS: &str =
     "id,version,date,description,voucherType(id,name),reverseVoucher(id),\
 postings(id,account(number,name),amountGross)";

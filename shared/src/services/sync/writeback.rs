@@ -262,6 +262,7 @@ mod tests {
             write_addresses_to_tripletex: write,
             include_saft_imported: false,
             include_null_voucher_type: false,
+            voucher_posting: Default::default(),
         }
     }
 
