@@ -94,6 +94,11 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
             "POST /v1/cases/{id}/notes",
             probe(Some(json!({"text": "B skriver her"}))),
         ),
+        ("GET /v1/accounts/{id}/settlements", probe(None)),
+        (
+            "POST /v1/accounts/{id}/settlements/{sid}/retry",
+            probe(Some(json!({}))),
+        ),
     ])
 }
 
@@ -113,8 +118,17 @@ impl Ids {
             ("id", p) if p.starts_with("/v1/tripletex-keys/") => self.key.clone(),
             ("id", p) if p.starts_with("/v1/cases/") => self.case.clone(),
             ("nid", _) => self.notification.clone(),
+            // The first settlement of A's claim (`{claimId}.{version}`): the account in the path
+            // decides, whether A's claim has been settled or not.
+            ("sid", _) => format!("{}.1", self.claim()),
             (param, path) => panic!("the isolation suite has no id for {{{param}}} in {path}"),
         }
+    }
+
+    /// The claim of A's case (`{account}.case_{claim}`).
+    fn claim(&self) -> String {
+        let case = self.case.rsplit('.').next().unwrap_or(&self.case);
+        case.strip_prefix("case_").unwrap_or(case).to_string()
     }
 
     fn all(&self) -> [&str; 4] {
