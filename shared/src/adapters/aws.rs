@@ -13,15 +13,22 @@ use aws_smithy_http_client::{
 
 /// The SDK configuration for a Lambda function or a local tool.
 ///
-/// `INNDRIVE_AWS_RETRIES=off` turns the SDK's retries off (tests against moto: a moto 500 would
-/// otherwise be retried for seconds).
+/// `INNDRIVE_AWS_RETRIES=off` (tests against moto) replaces the production backoff, which would
+/// retry a moto 500 for seconds, with two quick repeats within 50 ms: moto's server has thread
+/// races of its own (a `GetSecretValue` while another test creates a secret answers 500
+/// "dictionary changed size during iteration") that AWS does not have.
 pub async fn sdk_config() -> SdkConfig {
     let http = Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
     if std::env::var("INNDRIVE_AWS_RETRIES").as_deref() == Ok("off") {
-        loader = loader.retry_config(RetryConfig::disabled());
+        loader = loader.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(5))
+                .with_max_backoff(std::time::Duration::from_millis(50)),
+        );
     }
     loader.load().await
 }

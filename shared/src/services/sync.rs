@@ -140,6 +140,8 @@ pub enum SyncError {
 #[serde(rename_all = "camelCase")]
 pub struct RunStats {
     pub tripletex_requests: u32,
+    /// Requests the Tripletex client sent again in this run (429, 5xx, transport failures).
+    pub tripletex_retries: u64,
     pub tripletex_reread_pages: u32,
     pub tripletex_values: u64,
     pub tripletex_wait_ms: u64,
@@ -395,6 +397,15 @@ struct Connection<'a> {
     client: &'a TripletexClient,
     key: EmployeeKey,
     acting: Acting,
+    /// The client's retry count when the run connected.
+    retries_before: u64,
+}
+
+impl Connection<'_> {
+    /// Requests sent again since the run connected.
+    fn retries(&self) -> u64 {
+        self.client.retries().saturating_sub(self.retries_before)
+    }
 }
 
 /// The ledger built from the read, and the raw customers by id (stored beside the mirrored
@@ -458,6 +469,7 @@ impl<C: BrregCache> SyncService<C> {
         let read = self.read(&mut run, &tripletex, read, deadline).await?;
         let built = self.build(&mut run, read, &mut mirror);
         let registry = self.enrich(&mut run, &tripletex, &built).await;
+        run.stats.tripletex_retries = tripletex.retries();
         let changes = self.diff_against_mirror(&mut run, built, mirror, registry)?;
         self.publish_events(&mut run, changes.events, changes.event_count)
             .await?;
@@ -623,6 +635,7 @@ impl<C: BrregCache> SyncService<C> {
             Acting::OwnCompany
         };
         Ok(Connection {
+            retries_before: client.retries(),
             client,
             key: EmployeeKey::new(integration.settings.key_id.to_string(), token),
             acting,
@@ -937,6 +950,8 @@ impl<C: BrregCache> SyncService<C> {
             written = stats.dynamodb_items_written,
             events = stats.events_sent,
             tripletex_requests = stats.tripletex_requests,
+            tripletex_retries = stats.tripletex_retries,
+            tripletex_reread_pages = stats.tripletex_reread_pages,
             open_items = stats.counts.open_items,
             "sync completed"
         );

@@ -142,6 +142,8 @@ pub struct TripletexClient {
     session_policy: SessionPolicy,
     clock: Clock,
     generation: Arc<AtomicU64>,
+    /// Requests sent again after a 429, a 5xx or a transport failure, since the client was made.
+    retries: Arc<AtomicU64>,
     page_size: u32,
 }
 
@@ -206,6 +208,7 @@ impl TripletexClient {
             session_policy: SessionPolicy::default(),
             clock: crate::clock::system(),
             generation: Arc::new(AtomicU64::new(0)),
+            retries: Arc::new(AtomicU64::new(0)),
             page_size: DEFAULT_PAGE_SIZE,
         }
     }
@@ -237,6 +240,12 @@ impl TripletexClient {
     }
 
     /// Drops the cached session of a key (e.g. when the key is deleted or replaced).
+    /// Requests this client has sent again (after a 429, a 5xx or a transport failure) since it
+    /// was made; a run reports the difference over its own requests.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
     pub async fn forget_session(&self, key: &EmployeeKey) {
         lock(&self.sessions).remove(&key.cache_id);
     }
@@ -786,6 +795,7 @@ impl TripletexClient {
                     tracing::warn!(attempts, error = %s, "Tripletex transport error; retrying")
                 }
             }
+            self.retries.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
             waited += wait;
         }
