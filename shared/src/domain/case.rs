@@ -23,6 +23,8 @@ mod tests;
 
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
 use super::setup::{AccountId, OrgId};
+use crate::domain::collection::dunning::notice::NoticeLine;
+use crate::domain::collection::dunning::Step;
 use crate::domain::collection::letters::LetterKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -320,6 +322,26 @@ pub enum CaseEvent {
     StepReached {
         step: LetterKind,
     },
+    /// Dunning sent a notice on the case: the step, channel, amounts with their rule tags, the
+    /// deadline, the letter and who approved it (approve mode).
+    NoticeSent(Box<SentNotice>),
+}
+
+/// A notice on the case's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentNotice {
+    /// `{caseId}.{step}`.
+    pub notice_id: String,
+    pub letter_id: String,
+    /// What the notice demanded and why (step, channel, deadline, amounts, rule tags).
+    pub line: NoticeLine,
+    /// The user who approved it (approve mode); `None`: sent automatically.
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// A person confirmed an uncertain notice as sent.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
 }
 
 /// A collection case for one claim.
@@ -563,6 +585,30 @@ impl Case {
         self.step = Some(step);
         self.record(at, Actor::System, CaseEvent::StepReached { step });
         Ok(())
+    }
+
+    /// Dunning sent a notice on the case: the case stands at its step (never moved back by an
+    /// earlier step) and the timeline shows it. Recorded in any state: the letter went out, even
+    /// if the case was paused or closed meanwhile. Returns `false` (and changes nothing) when the
+    /// notice's letter is on the timeline already, so recording it twice is harmless.
+    pub fn record_notice(&mut self, notice: SentNotice, at: DateTime<Utc>) -> bool {
+        let known = self.timeline.iter().any(|e| {
+            matches!(&e.event, CaseEvent::NoticeSent(n)
+                if n.letter_id == notice.letter_id && n.notice_id == notice.notice_id)
+        });
+        if known {
+            return false;
+        }
+        let step = notice.line.step;
+        if self
+            .step
+            .and_then(Step::of_letter)
+            .is_none_or(|current| current < step)
+        {
+            self.step = Some(step.letter_kind());
+        }
+        self.record(at, Actor::System, CaseEvent::NoticeSent(Box::new(notice)));
+        true
     }
 
     /// Keeps the case in line with its claim after a claim event: closes it ("betalt" /
