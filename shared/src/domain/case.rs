@@ -24,6 +24,7 @@ mod tests;
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
 use super::setup::{AccountId, OrgId};
 use crate::domain::collection::dunning::notice::NoticeLine;
+use crate::domain::collection::dunning::record::NoticeRecord;
 use crate::domain::collection::dunning::Step;
 use crate::domain::collection::letters::LetterKind;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -336,6 +337,9 @@ pub struct SentNotice {
     pub letter_id: String,
     /// What the notice demanded and why (step, channel, deadline, amounts, rule tags).
     pub line: NoticeLine,
+    /// What is kept to plan the next step (the letters on the claim, the charges, the
+    /// standardkompensasjon claimed).
+    pub record: NoticeRecord,
     /// The user who approved it (approve mode); `None`: sent automatically.
     #[serde(default)]
     pub approved_by: Option<String>,
@@ -609,6 +613,15 @@ impl Case {
         }
         self.record(at, Actor::System, CaseEvent::NoticeSent(Box::new(notice)));
         true
+    }
+
+    /// The notices dunning sent on the case (from its timeline), oldest first: the planner's
+    /// letters of the claim.
+    pub fn notice_records(&self) -> impl Iterator<Item = &NoticeRecord> {
+        self.timeline.iter().filter_map(|e| match &e.event {
+            CaseEvent::NoticeSent(n) => Some(&n.record),
+            _ => None,
+        })
     }
 
     /// Keeps the case in line with its claim after a claim event: closes it ("betalt" /

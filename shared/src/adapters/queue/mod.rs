@@ -1,16 +1,18 @@
 //! SQS: the FIFO sync queue (message group = Tripletex key id, so two syncs never use one key at
-//! once: Tripletex rate-limits per key), the FIFO classification queue ([`classification`]), and
-//! one batch helper for every SQS worker.
+//! once: Tripletex rate-limits per key), the FIFO classification queue ([`classification`]), the
+//! FIFO dunning queue ([`dunning`]), and one batch helper for every SQS worker.
 //!
 //! Messages carry ids only, never tokens.
 
 pub mod classification;
+pub mod dunning;
 
 pub use classification::{
     customer_group, BatchPacker, ClassificationBatch, ClassificationBody, ClassificationMessage,
     ClassificationQueue, PackedBatch, Sent, GROUPS_PER_ACCOUNT, MAX_BATCH_BYTES,
     MAX_EVENTS_PER_BATCH,
 };
+pub use dunning::{DunningJob, DunningQueue, DunningReason};
 
 use std::collections::HashSet;
 use std::future::Future;

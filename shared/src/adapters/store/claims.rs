@@ -297,7 +297,7 @@ fn claim_item(rec: &ClaimRecord, new_rev: u64) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn claim_from(item: &Item) -> Result<ClaimRecord, StoreError> {
+pub(crate) fn claim_from(item: &Item) -> Result<ClaimRecord, StoreError> {
     let doc = get_s(item, "doc")?;
     let mut rec: ClaimRecord = serde_json::from_str(doc)
         .map_err(|e| StoreError::Corrupt(format!("claim document: {e}")))?;
@@ -335,7 +335,7 @@ fn case_item(case: &Case, summary: &ClaimSummary) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
+pub(crate) fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
     let case: Case = serde_json::from_str(get_s(item, "doc")?)
         .map_err(|e| StoreError::Corrupt(format!("case document: {e}")))?;
     let summary: ClaimSummary = opt_json(item, "summary")?

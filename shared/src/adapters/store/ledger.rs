@@ -379,6 +379,12 @@ fn customer_item(
     Ok(item)
 }
 
+/// The stored customer of a `CUST#` item.
+pub(crate) fn customer_from(item: &Item) -> Result<StoredCustomer, StoreError> {
+    serde_json::from_str(get_s(item, "customer")?)
+        .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
+}
+
 fn ledger_item(pk: &str, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
     let facts_hash = crate::domain::ledger::ClaimFacts::of(i).hash();
     let credit_keys: BTreeSet<String> = i
@@ -520,10 +526,7 @@ impl DynamoStore {
             &[],
             &[],
             Vec::new(),
-            |item| {
-                serde_json::from_str(get_s(item, "customer")?)
-                    .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
-            },
+            customer_from,
         )
         .await
     }

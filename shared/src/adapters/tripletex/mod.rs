@@ -14,6 +14,7 @@
 pub mod customer;
 pub mod error;
 pub mod model;
+pub mod recheck;
 pub mod retry;
 pub mod session;
 

@@ -701,6 +701,18 @@ fn sent_notice(step: crate::domain::collection::dunning::Step, letter: &str) -> 
             fee_reason: "fee-not-in-policy".into(),
             rules: vec!["deadline:purring@inkf§1-2".into()],
         },
+        record: crate::domain::collection::dunning::NoticeRecord {
+            letter_id: letter.into(),
+            step,
+            sent: d("2026-02-10"),
+            deadline: d("2026-02-24"),
+            fee_nominal: Money::ZERO,
+            fee: Money::ZERO,
+            compensation_nominal: None,
+            compensation: Money::ZERO,
+            interest_total: Money::ZERO,
+            interest_increment: Money::ZERO,
+        },
         approved_by: Some("user-1".into()),
         confirmed_by: None,
     }
@@ -739,4 +751,6 @@ fn a_sent_notice_sets_the_step_once_never_back_and_in_any_state() {
     assert_eq!(json["event"]["line"]["total"], "1000.00");
     let back: CaseEntry = serde_json::from_value(json).unwrap();
     assert_eq!(&back, last);
+    let letters: Vec<&str> = c.notice_records().map(|r| r.letter_id.as_str()).collect();
+    assert_eq!(letters, ["ltr_a", "ltr_b"]);
 }

@@ -10,7 +10,8 @@
 //! - [`record`]: what is kept per sent notice so the planner's inputs can be rebuilt;
 //! - [`customer`]: the debtor as the planner sees it (e-mail, postal address, register stops);
 //! - [`notice`]: the exactly-once notice per (case, step), its state machine, and the letter
-//!   record that carries notices to one debtor.
+//!   record that carries notices to one debtor;
+//! - [`run`]: one account's run on one day and its report.
 
 mod bank_account;
 pub mod customer;
@@ -21,6 +22,7 @@ pub mod notice;
 pub mod planner;
 pub mod policy;
 pub mod record;
+pub mod run;
 
 pub use bank_account::{BankAccount, BankAccountError};
 pub use customer::CustomerView;
@@ -35,6 +37,7 @@ pub use planner::{
 };
 pub use policy::{Chain, DunningPolicy, Mode, PolicyRule, PolicyViolation, StepPolicy};
 pub use record::{compensation_claimed, NoticeRecord};
+pub use run::{BatchRecord, PhaseTimes, RunRecord, RunReport, RunStatus, RunTrigger};
 
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::ledger::PostalAddress;

@@ -806,6 +806,21 @@ impl Notice {
         Ok(())
     }
 
+    /// Whether a run must look at the notice: it waits, is under way, is held for a person, or
+    /// went out and its effects are not recorded yet. Sent-and-recorded and cancelled notices
+    /// are history (the case's timeline carries what the planner needs of a sent one).
+    pub fn is_active(&self) -> bool {
+        match self.status {
+            NoticeStatus::AwaitingApproval
+            | NoticeStatus::Approved
+            | NoticeStatus::Planned
+            | NoticeStatus::Sending
+            | NoticeStatus::Uncertain => true,
+            NoticeStatus::Sent => !self.effects_applied,
+            NoticeStatus::Cancelled => false,
+        }
+    }
+
     /// The notice counts as a letter on the claim (for the planner): it went out.
     pub fn sent_record(&self) -> Option<&NoticeRecord> {
         match self.status {
