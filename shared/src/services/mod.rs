@@ -2,6 +2,7 @@
 
 pub mod cases;
 pub mod classification;
+pub mod dunning;
 pub mod ledger;
 pub mod setup;
 pub mod sync;

@@ -348,7 +348,7 @@ pub(crate) fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
     })
 }
 
-fn claim_put(
+pub(crate) fn claim_put(
     rec: &ClaimRecord,
 ) -> Result<(Item, String, HashMap<String, AttributeValue>), StoreError> {
     let item = claim_item(rec, rec.rev + 1)?;
@@ -362,7 +362,7 @@ fn claim_put(
     Ok((item, cond, values))
 }
 
-fn case_put(
+pub(crate) fn case_put(
     w: &CaseWrite<'_>,
 ) -> Result<(Item, String, HashMap<String, AttributeValue>), StoreError> {
     let item = case_item(w.case, &w.summary)?;

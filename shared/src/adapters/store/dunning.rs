@@ -17,7 +17,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::claims::{case_from, claim_from, AccountRef, ClaimRecord, Save, StoredCase};
+use super::claims::{
+    case_from, case_put, claim_from, claim_put, AccountRef, CaseWrite, ClaimRecord, Save,
+    StoredCase,
+};
 use super::item::*;
 use super::keys::{self, account_pk};
 use super::ledger::{customer_from, StoredCustomer};
@@ -340,6 +343,38 @@ impl DynamoStore {
             let (item, cond, values) = versioned_put(notice_item(notice)?, *expected);
             items.push(put_of(item, cond, values, &self.table)?);
         }
+        self.transact_or_conflict(items).await
+    }
+
+    /// A sent notice's effects in one transaction: the claim (conditional on its revision), the
+    /// case (on its version), the notice and, when given, the letter (on theirs).
+    pub async fn record_notice_effects(
+        &self,
+        claim: &ClaimRecord,
+        case: Option<CaseWrite<'_>>,
+        notice: (&Notice, u64),
+        letter: Option<(&LetterRecord, u64)>,
+    ) -> Result<Save, StoreError> {
+        let mut items = Vec::with_capacity(4);
+        let (item, cond, values) = claim_put(claim)?;
+        items.push(put_of(item, cond, values, &self.table)?);
+        if let Some(w) = &case {
+            let (item, cond, values) = case_put(w)?;
+            items.push(put_of(item, cond, values, &self.table)?);
+        }
+        let (item, cond, values) = versioned_put(notice_item(notice.0)?, Some(notice.1));
+        items.push(put_of(item, cond, values, &self.table)?);
+        if let Some((l, v)) = letter {
+            let (item, cond, values) = versioned_put(letter_item(l)?, Some(v));
+            items.push(put_of(item, cond, values, &self.table)?);
+        }
+        self.transact_or_conflict(items).await
+    }
+
+    async fn transact_or_conflict(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Save, StoreError> {
         let result = self
             .client
             .transact_write_items()

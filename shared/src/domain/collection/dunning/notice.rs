@@ -418,6 +418,9 @@ pub enum CancelReason {
     /// A person released an uncertain notice: a later run may send it again.
     #[serde(rename_all = "camelCase")]
     Released { by: String, note: Option<String> },
+    /// The letter could not be composed or rendered (e.g. an address that does not fit the
+    /// envelope window); a person must correct the data.
+    Unprintable { message: String },
 }
 
 impl CancelReason {
@@ -427,6 +430,7 @@ impl CancelReason {
             CancelReason::Replanned { .. } => "replanned",
             CancelReason::Refused { .. } => "refused",
             CancelReason::Released { .. } => "released",
+            CancelReason::Unprintable { .. } => "unprintable",
         }
     }
 }
@@ -732,6 +736,25 @@ impl Notice {
         self.attempt = None;
         self.sending_since = None;
         self.moved(NoticeStatus::Cancelled, at, None, note);
+        Ok(())
+    }
+
+    /// Approve mode: a cancelled notice is planned again and waits in `batch` for a user.
+    pub fn await_again(
+        &mut self,
+        line: NoticeLine,
+        batch: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> Result<(), NoticeError> {
+        if self.status != NoticeStatus::Cancelled {
+            return Err(self.invalid("put in a batch"));
+        }
+        self.line = line;
+        self.batch = Some(batch);
+        self.approval = None;
+        self.cancelled = None;
+        self.letter_id = None;
+        self.moved(NoticeStatus::AwaitingApproval, at, None, None);
         Ok(())
     }
 

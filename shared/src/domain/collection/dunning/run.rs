@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::notice::RecheckVerdict;
 use super::policy::Mode;
 use crate::domain::setup::{AccountId, OrgId};
 
@@ -93,6 +94,9 @@ pub struct RunReport {
     pub holds: BTreeMap<String, u32>,
     /// Claims the re-check stopped, by verdict (`paid`, `credited`, `changed`, …).
     pub stopped: BTreeMap<String, u32>,
+    /// The cases the re-check stopped, with the verdict (the first thousand).
+    #[serde(default)]
+    pub stopped_cases: Vec<StoppedCase>,
     /// Notices due today that were left as they are, by why: `sent` (already sent), `uncertain`
     /// (held for a person), `sending` (another run is on it), `awaiting_approval`, `contention`
     /// (another run changed it first).
@@ -138,6 +142,7 @@ impl RunReport {
         add(&mut self.decisions, &o.decisions);
         add(&mut self.holds, &o.holds);
         add(&mut self.stopped, &o.stopped);
+        self.stopped_cases.extend(o.stopped_cases.iter().cloned());
         add(&mut self.skipped, &o.skipped);
         self.awaiting_approval += o.awaiting_approval;
         self.cancelled += o.cancelled;
@@ -154,6 +159,14 @@ impl RunReport {
         self.wall_ms.add(&o.wall_ms);
         self.continued = o.continued;
     }
+}
+
+/// A case whose notice the re-check stopped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoppedCase {
+    pub case_id: String,
+    pub verdict: RecheckVerdict,
 }
 
 /// The run of one account on one day: idempotent per (account, day).
