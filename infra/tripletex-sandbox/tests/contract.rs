@@ -308,6 +308,9 @@ async fn every_get_endpoint_matches_the_spec() {
         ("/customer", "/customer?count=2&from=0&fields=id,name".into(), &restricted, &acc, 200),
         ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01".into(), &full, &acc, 200),
         ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=*,customer(*),voucher(*),postings(*),currency(*)".into(), &full, &acc, 200),
+        // Dunning's re-check: invoices by id, only the compared fields; open postings of a customer.
+        ("/invoice", "/invoice?id=80001,80002,1&invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=id,version,amountOutstanding,isCredited,kid".into(), &full, &acc, 200),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2030-01-01&customerId=40001&fields=id,version".into(), &full, &acc, 200),
         ("/ledger/posting", format!("/ledger/posting?{RANGE}"), &full, &acc, 200),
         ("/ledger/posting", format!("/ledger/posting?{RANGE}&fields=*,account(*),customer(*),voucher(*),closeGroup(*)"), &full, &acc, 200),
         ("/ledger/voucher", format!("/ledger/voucher?{RANGE}"), &full, &acc, 200),
