@@ -6,6 +6,9 @@
 //! | `letters/{org}/{accountId}/{date}/{letterId}.pdf` | the archive: every letter, any channel (the API's "letter as sent") |
 //! | `outbox/{date}/{org}/{accountId}/{letterId}.pdf` | a letter to print and post |
 //! | `outbox/{date}/{org}/{accountId}/manifest.json` | the day's manifest of one account: what the partner prints |
+//! | `documents/{org}/{accountId}/{caseId}/{docId}.pdf` | a drafted legal document (begjæring om utlegg, forliksklage) |
+//! | `documents/{org}/{accountId}/{caseId}/{docId}-bilag.pdf` | its attachments as one PDF |
+//! | `documents/{org}/{accountId}/{caseId}/{docId}-signert.pdf` | the signed document (the approved PDF stamped) |
 //!
 //! Keys are deterministic, so a retry overwrites the same bytes. The partner takes what the
 //! manifest lists; the manifest is rewritten from the day's letter records (those sent by
@@ -18,7 +21,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use chrono::NaiveDate;
 
+use crate::domain::case::CaseId;
 use crate::domain::collection::dunning::LetterId;
+use crate::domain::collection::legal::record::LegalDocumentId;
 use crate::domain::setup::{AccountId, OrgId};
 
 /// The archived PDF of a letter.
@@ -43,6 +48,31 @@ pub fn manifest_key(date: NaiveDate, org: &OrgId, account: &AccountId) -> String
         "outbox/{}/{org}/{account}/manifest.json",
         date.format("%Y-%m-%d")
     )
+}
+
+/// Which PDF of a legal document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentPart {
+    Document,
+    Attachments,
+    Signed,
+}
+
+/// A PDF of a legal document, kept per case (the organization and account first, like the
+/// letters' archive).
+pub fn document_key(
+    org: &OrgId,
+    account: &AccountId,
+    case: &CaseId,
+    document: &LegalDocumentId,
+    part: DocumentPart,
+) -> String {
+    let suffix = match part {
+        DocumentPart::Document => "",
+        DocumentPart::Attachments => "-bilag",
+        DocumentPart::Signed => "-signert",
+    };
+    format!("documents/{org}/{account}/{case}/{document}{suffix}.pdf")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,5 +169,20 @@ mod tests {
             "outbox/2026-10-01/org_a/acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d/ltr_0123456789abcdef0123456789abcdef.pdf"
         );
         assert!(manifest_key(d, &org, &acc).starts_with("outbox/2026-10-01/org_a/"));
+    }
+
+    #[test]
+    fn documents_are_kept_per_case_under_their_own_prefix() {
+        let org = OrgId::parse("org_a").unwrap();
+        let acc = AccountId::from_suffix("0192f0c4a1b27f3e8c1d2e3f4a5b6c7d").unwrap();
+        let case = CaseId::parse("case_inv_1001").unwrap();
+        let doc = LegalDocumentId::from_suffix("0123456789abcdef0123456789abcdef").unwrap();
+        let k = |p| document_key(&org, &acc, &case, &doc, p);
+        assert_eq!(
+            k(DocumentPart::Document),
+            "documents/org_a/acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d/case_inv_1001/doc_0123456789abcdef0123456789abcdef.pdf"
+        );
+        assert!(k(DocumentPart::Attachments).ends_with("-bilag.pdf"));
+        assert!(k(DocumentPart::Signed).ends_with("-signert.pdf"));
     }
 }

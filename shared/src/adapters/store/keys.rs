@@ -19,6 +19,7 @@
 //! | organization | `KEY#{keyId}`                     | Tripletex key (never a token)          |
 //! | organization | `INTEGRATION#{accountId}`         | integration                            |
 //! | organization | `NOTICE#READY#{accountId}`        | "your ledger is ready" notice          |
+//! | organization | `NOTICE#CASE#{accountId}#{nid}`   | notification about a case (legal steps ready, limitation warning) |
 //! | organization | `PROFILE`                         | organization profile (`contactEmail`)  |
 //! | account      | `CASE#{caseId}`                   | case                                   |
 //! | account      | `CLAIM#{claimId}`                 | claim                                  |
@@ -33,6 +34,7 @@
 //! | account      | `COLLECT#LETTER#{date}#{letterId}`| dunning letter                         |
 //! | account      | `COLLECT#BATCH#{date}`            | approval batch of a day                |
 //! | account      | `COLLECT#RUN#{date}`              | dunning run of a day                   |
+//! | account      | `COLLECT#LEGALDOC#{caseId}#{docId}` | drafted legal document (begjæring om utlegg, forliksklage) |
 //!
 //! Indexes (sparse: only the items named set them):
 //!
@@ -67,6 +69,7 @@ use chrono::NaiveDate;
 use crate::domain::case::CaseId;
 use crate::domain::claim::ClaimId;
 use crate::domain::collection::dunning::{LetterId, NoticeId};
+use crate::domain::collection::legal::record::LegalDocumentId;
 use crate::domain::ledger::SkipReason;
 use crate::domain::setup::{AccountId, IntegrationId, KeyId, OrgId};
 use crate::domain::OrgNumber;
@@ -106,6 +109,11 @@ pub fn ready_mail_key(integration: &IntegrationId) -> String {
     format!("ready:{integration}")
 }
 
+/// The idempotency key of the organization's legal-steps digest of one day (at most one a day).
+pub fn legal_digest_mail_key(org: &OrgId, date: NaiveDate) -> String {
+    format!("legal-digest:{org}:{}", day(date))
+}
+
 /// The cached Enhetsregisteret answer for one organisation number.
 pub fn brreg_pk(orgnr: &OrgNumber) -> String {
     format!("BRREG#{}", orgnr.as_str())
@@ -134,6 +142,18 @@ pub fn ready_notice_sk(account: &AccountId) -> String {
 }
 
 pub const PROFILE_SK: &str = "PROFILE";
+
+/// Every notification about a case sorts under this prefix (the organization's digest reads
+/// them all).
+pub const CASE_NOTIFICATION_PREFIX: &str = "NOTICE#CASE#";
+/// The notifications of one account.
+pub fn case_notifications_prefix(account: &AccountId) -> String {
+    format!("{CASE_NOTIFICATION_PREFIX}{account}#")
+}
+/// A notification about a case (`nid`: `legal::notify::notification_id`).
+pub fn case_notification_sk(account: &AccountId, nid: &str) -> String {
+    format!("{}{nid}", case_notifications_prefix(account))
+}
 
 // ------------------------------------------------------------------ sort keys: the account
 
@@ -217,6 +237,18 @@ pub fn batch_sk(date: NaiveDate) -> String {
 pub const RUN_PREFIX: &str = "COLLECT#RUN#";
 pub fn run_sk(date: NaiveDate) -> String {
     format!("{RUN_PREFIX}{}", day(date))
+}
+
+// ------------------------------------------------------ sort keys: the account's legal steps
+
+/// Drafted legal documents sort under the collection prefix too (outside the mirror sweep).
+pub const LEGAL_DOCUMENT_PREFIX: &str = "COLLECT#LEGALDOC#";
+pub fn legal_document_sk(case: &CaseId, doc: &LegalDocumentId) -> String {
+    format!("{}{doc}", case_legal_documents_prefix(case))
+}
+/// The prefix of one case's documents.
+pub fn case_legal_documents_prefix(case: &CaseId) -> String {
+    format!("{LEGAL_DOCUMENT_PREFIX}{case}#")
 }
 
 // ------------------------------------------------------------------------------------ indexes
@@ -351,6 +383,10 @@ mod tests {
             letter_sk(d, &letter),
             batch_sk(d),
             run_sk(d),
+            legal_document_sk(
+                &CaseId::for_claim(&claim),
+                &LegalDocumentId::from_suffix("0123456789abcdef0123456789abcdef").unwrap(),
+            ),
             SUMMARY_SK.to_string(),
             SYNC_REQUEST_SK.to_string(),
             CHECKPOINT_SK.to_string(),
@@ -424,5 +460,27 @@ mod tests {
             assert!(sk.starts_with(DUNNING_PREFIX));
         }
         assert_eq!(active_notice_gsi1sk(&n), "case_inv_1.inkassovarsel");
+    }
+
+    #[test]
+    fn legal_keys_group_documents_by_case_and_notifications_by_account() {
+        let case = CaseId::for_claim(&ClaimId::invoice(1).unwrap());
+        let case10 = CaseId::for_claim(&ClaimId::invoice(10).unwrap());
+        let doc = LegalDocumentId::from_suffix("0123456789abcdef0123456789abcdef").unwrap();
+        let sk = legal_document_sk(&case, &doc);
+        assert_eq!(
+            sk,
+            "COLLECT#LEGALDOC#case_inv_1#doc_0123456789abcdef0123456789abcdef"
+        );
+        assert!(sk.starts_with(&case_legal_documents_prefix(&case)));
+        assert!(!sk.starts_with(&case_legal_documents_prefix(&case10)));
+        let nsk = case_notification_sk(&acc(), "case_inv_1.legal-ready.utlegg.2026-07-01");
+        assert!(nsk.starts_with(&case_notifications_prefix(&acc())));
+        assert!(nsk.starts_with(CASE_NOTIFICATION_PREFIX));
+        assert!(!nsk.starts_with(&ready_notice_sk(&acc())));
+        assert_eq!(
+            legal_digest_mail_key(&org(), NaiveDate::from_ymd_opt(2026, 7, 16).unwrap()),
+            "legal-digest:org_a:2026-07-16"
+        );
     }
 }

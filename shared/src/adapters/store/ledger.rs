@@ -868,6 +868,19 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// One mirrored customer of the account (read consistently); `None` when not mirrored.
+    pub async fn get_customer(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        customer_id: i64,
+    ) -> Result<Option<StoredCustomer>, StoreError> {
+        self.get(account_pk(org, account), customer_sk(customer_id))
+            .await?
+            .map(|i| customer_from(&i))
+            .transpose()
+    }
+
     /// Writes the "ready" notice of the account once (the frontend's pop-up). `true` if this call
     /// wrote it, `false` if it existed already.
     pub async fn put_ready_notice(

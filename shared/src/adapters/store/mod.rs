@@ -10,6 +10,7 @@ pub mod dunning;
 pub(crate) mod item;
 pub mod keys;
 pub mod ledger;
+pub mod legal;
 pub mod mail_log;
 pub mod migrate;
 pub mod setup;
