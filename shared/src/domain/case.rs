@@ -909,6 +909,18 @@ pub enum CaseError {
     ObjectionNotJustified { id: u32 },
     #[error("a {route} was already filed on {filed_on}")]
     AlreadyFiled { route: Route, filed_on: NaiveDate },
+    #[error("unknown route {0:?}; one of utlegg, forliksklage")]
+    UnknownRoute(String),
+    #[error("{}", no_objection_text(*.0))]
+    NoObjectionIn(ObjectionState),
+}
+
+fn no_objection_text(state: ObjectionState) -> &'static str {
+    match state {
+        ObjectionState::Open => "the case has no objection waiting for an assessment",
+        ObjectionState::Justified => "the case has no justified objection waiting for a correction",
+        ObjectionState::Groundless | ObjectionState::Corrected => "the case has no such objection",
+    }
 }
 
 impl CaseError {
@@ -933,6 +945,8 @@ impl CaseError {
             CaseError::ObjectionAlreadyAssessed { .. } => "objection_already_assessed",
             CaseError::ObjectionNotJustified { .. } => "objection_not_justified",
             CaseError::AlreadyFiled { .. } => "already_filed",
+            CaseError::UnknownRoute(_) => "unknown_route",
+            CaseError::NoObjectionIn(_) => "objection_not_found",
         }
     }
 
@@ -945,6 +959,8 @@ impl CaseError {
             CaseError::UnknownCloseReason(_) => Some("reason"),
             CaseError::UnknownObjectionOutcome(_) => Some("outcome"),
             CaseError::UnknownChannel(_) => Some("channel"),
+            CaseError::UnknownRoute(_) => Some("route"),
+            CaseError::ObjectionNotFound { .. } => Some("objectionId"),
             CaseError::DateInFuture { field, .. } => Some(field),
             _ => None,
         }

@@ -4,5 +4,6 @@ pub mod cases;
 pub mod classification;
 pub mod dunning;
 pub mod ledger;
+pub mod legal;
 pub mod setup;
 pub mod sync;
