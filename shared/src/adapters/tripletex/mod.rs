@@ -13,6 +13,7 @@
 
 pub mod customer;
 pub mod error;
+pub mod invoice_pdf;
 pub mod model;
 pub mod recheck;
 pub mod retry;

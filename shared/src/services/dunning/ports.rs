@@ -391,6 +391,49 @@ pub trait Recheck: Send + Sync {
     ) -> Result<RecheckAnswer, RecheckError>;
 }
 
+/// Tripletex as one account reaches it: the client, the integration's key (its token from
+/// Secrets Manager) and the company it acts for.
+pub struct AccountTripletex<'a> {
+    pub client: &'a crate::adapters::tripletex::TripletexClient,
+    pub key: EmployeeKey,
+    pub acting: Acting,
+}
+
+/// Tripletex for the account: its integration names the key and the client company; the key's
+/// token comes from Secrets Manager. [`RecheckError::NoIntegration`] without an integration.
+pub async fn account_tripletex<'a>(
+    store: &DynamoStore,
+    secrets: &Secrets,
+    tripletex: &'a TripletexSource,
+    org: &OrgId,
+    account: &AccountId,
+) -> Result<AccountTripletex<'a>, RecheckError> {
+    let integration = store
+        .get_integration(org, account)
+        .await
+        .map_err(|e| RecheckError::Tripletex(e.to_string()))?
+        .ok_or(RecheckError::NoIntegration)?;
+    let client = tripletex
+        .client(secrets)
+        .await
+        .map_err(|e: SecretsError| RecheckError::Token(e.to_string()))?;
+    let token = secrets
+        .employee_token(org, &integration.settings.key_id)
+        .await
+        .map_err(|e| RecheckError::Token(e.to_string()))?;
+    let key = EmployeeKey::new(integration.settings.key_id.to_string(), token);
+    let acting = if integration.accountant_key {
+        Acting::Client(integration.settings.client_company_id)
+    } else {
+        Acting::OwnCompany
+    };
+    Ok(AccountTripletex {
+        client,
+        key,
+        acting,
+    })
+}
+
 /// The re-check against Tripletex: the account's integration names the key and client company;
 /// the key's token comes from Secrets Manager.
 pub struct TripletexRecheck {
@@ -412,28 +455,11 @@ impl Recheck for TripletexRecheck {
         if items.is_empty() {
             return Ok(answer);
         }
-        let integration = self
-            .store
-            .get_integration(org, account)
-            .await
-            .map_err(|e| RecheckError::Tripletex(e.to_string()))?
-            .ok_or(RecheckError::NoIntegration)?;
-        let client = self
-            .tripletex
-            .client(&self.secrets)
-            .await
-            .map_err(|e: SecretsError| RecheckError::Token(e.to_string()))?;
-        let token = self
-            .secrets
-            .employee_token(org, &integration.settings.key_id)
-            .await
-            .map_err(|e| RecheckError::Token(e.to_string()))?;
-        let key = EmployeeKey::new(integration.settings.key_id.to_string(), token);
-        let acting = if integration.accountant_key {
-            Acting::Client(integration.settings.client_company_id)
-        } else {
-            Acting::OwnCompany
-        };
+        let AccountTripletex {
+            client,
+            key,
+            acting,
+        } = account_tripletex(&self.store, &self.secrets, &self.tripletex, org, account).await?;
         let tx = |e: TripletexError| RecheckError::Tripletex(e.to_string());
         let tomorrow = today.succ_opt().unwrap_or(today);
 

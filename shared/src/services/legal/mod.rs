@@ -1,6 +1,7 @@
 //! Legal steps, the service side: what a case shows about legal steps and limitation, the daily
 //! job's part (ready cases and limitation warnings, each told once, and the organization's
-//! digest), and the limitation view across an organization's accounts.
+//! digest), the limitation view across an organization's accounts, and (feature `documents`)
+//! the drafted documents the creditor approves and signs ([`documents`]).
 //!
 //! The rules are the pure domain's (`domain::collection::legal`): readiness, the radar, the
 //! documents. Here they meet the store: the case and its claim, the debtor as mirrored (with
@@ -8,6 +9,8 @@
 //! the notices on the case's timeline (the letters sent).
 
 pub mod daily;
+#[cfg(feature = "documents")]
+pub mod documents;
 pub mod radar;
 
 use chrono::NaiveDate;
