@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use shared::adapters::letters::LettersBucket;
 use shared::adapters::mail::{DynamoSentMailLog, Mailer};
+use shared::adapters::queue::SyncQueue;
 use shared::adapters::queue::{ClassificationBatch, DunningJob, QueueError, SyncReason};
 use shared::adapters::secrets::Secrets;
 use shared::adapters::store::dunning::StoredPolicy;
@@ -38,6 +39,7 @@ use shared::services::cases::{norwegian_date, public_case_id, CaseCommand, Cases
 use shared::services::classification::ClassificationService;
 use shared::services::dunning::ports::{PdfRenderer, RunQueue, TripletexRecheck};
 use shared::services::dunning::{DunningConfig, DunningService};
+use shared::services::ledger::LedgerService;
 use shared::services::legal::daily::DigestMail;
 use shared::services::legal::documents::{LegalDocuments, TripletexInvoiceCopies};
 use shared::services::sync::{SyncConfig, TripletexSource};
@@ -555,6 +557,38 @@ async fn a_claim_runs_the_chain_becomes_ready_is_drafted_and_signed_another_is_d
         .filter(|n| n.notice.kind() == "legal_steps_ready")
         .collect();
     assert_eq!(ready_notes.len(), 2, "one per ready case: {notes:?}");
+    // The account's notifications (the frontend's pop-ups) list them; seen once.
+    let ledger = LedgerService::new(
+        f.w.store.clone(),
+        f.w.ddb.clone(),
+        SyncQueue::new(f.w.sqs.clone(), f.w.sync_queue_url.clone()),
+    );
+    let listed = ledger
+        .notifications(&f.w.org, f.w.account.as_str())
+        .await
+        .unwrap();
+    let ready_a_note = listed
+        .notifications
+        .iter()
+        .find(|n| {
+            n.kind == "legal_steps_ready" && n.case.as_deref() == Some(f.public(80001).as_str())
+        })
+        .unwrap_or_else(|| panic!("10023's notification: {listed:?}"));
+    assert!(
+        ready_a_note.message.no.contains("begjæring om utlegg"),
+        "{ready_a_note:?}"
+    );
+    let seen = ledger
+        .mark_seen(&f.w.org, f.w.account.as_str(), &ready_a_note.id, f.now())
+        .await
+        .unwrap();
+    assert_eq!(seen.seen_at, Some(f.now()));
+    let later = f.now() + Duration::hours(1);
+    let again_seen = ledger
+        .mark_seen(&f.w.org, f.w.account.as_str(), &ready_a_note.id, later)
+        .await
+        .unwrap();
+    assert_eq!(again_seen.seen_at, Some(f.now()), "the first time is kept");
     let again = f.cases.run_daily(f.today(), f.now()).await.unwrap();
     assert_eq!(
         (
