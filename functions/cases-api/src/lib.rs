@@ -255,7 +255,7 @@ fn case_error(e: CaseError) -> ApiError {
         | CaseError::ObjectionNotJustified { .. }
         | CaseError::NoObjectionIn(_)
         | CaseError::AlreadyFiled { .. } => StatusCode::CONFLICT,
-        CaseError::InvalidCaseId(_) => StatusCode::NOT_FOUND,
+        CaseError::InvalidCaseId(_) | CaseError::ObjectionNotFound { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let mut err = ApiError::new(status, e.code(), e.to_string());

@@ -529,7 +529,7 @@ async fn an_objection_blocks_legal_steps_until_assessed_and_a_groundless_one_mak
         .await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
-        (409, Some("objection_not_found")),
+        (409, Some("no_objection_to_assess")),
         "{e}"
     );
     let (_, d) = api.get(&format!("/v1/cases/{id}")).await;
@@ -579,8 +579,8 @@ async fn an_objection_blocks_legal_steps_until_assessed_and_a_groundless_one_mak
         )
         .await;
     assert_eq!(
-        (s, e["error"]["field"].as_str()),
-        (422, Some("objectionId")),
+        (s, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (404, Some("objection_not_found"), Some("objectionId")),
         "{e}"
     );
     let (s, d) = api
@@ -608,7 +608,11 @@ async fn an_objection_blocks_legal_steps_until_assessed_and_a_groundless_one_mak
     let (s, e) = api
         .post(&p("objection/corrected"), r#"{"note": "igjen"}"#)
         .await;
-    assert_eq!(s, 409, "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("no_objection_to_correct")),
+        "{e}"
+    );
     let types = event_types(&d);
     assert_eq!(
         types[types.len() - 5..],

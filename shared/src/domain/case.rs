@@ -946,7 +946,11 @@ impl CaseError {
             CaseError::ObjectionNotJustified { .. } => "objection_not_justified",
             CaseError::AlreadyFiled { .. } => "already_filed",
             CaseError::UnknownRoute(_) => "unknown_route",
-            CaseError::NoObjectionIn(_) => "objection_not_found",
+            CaseError::NoObjectionIn(ObjectionState::Open) => "no_objection_to_assess",
+            CaseError::NoObjectionIn(ObjectionState::Justified) => "no_objection_to_correct",
+            CaseError::NoObjectionIn(ObjectionState::Groundless | ObjectionState::Corrected) => {
+                "objection_not_found"
+            }
         }
     }
 
