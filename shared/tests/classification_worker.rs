@@ -446,6 +446,7 @@ async fn the_daily_job_opens_cases_on_the_day_and_resumes_paused_cases_on_their_
                 }))
                 .unwrap(),
             ),
+            None,
             date(2026, 2, 3),
             t(2026, 2, 3),
         )

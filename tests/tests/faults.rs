@@ -309,7 +309,16 @@ async fn a_first_sync_and_a_re_sync_on_a_bad_day_end_as_on_a_good_day() {
     assert!(failed > 0, "the sandbox failed requests: {stats:?}");
     assert!(
         retries >= failed / 2,
-        "the syncs report {retries} retries for {failed} faults"
+        "the syncs report {retries} retries for {failed} faults: {stats:?}\n{}",
+        stack
+            .logs()
+            .iter()
+            .filter(|l| l.contains("sync completed")
+                || l.contains("retrying")
+                || l.contains("waiting"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     for dlq in ["SyncDeadLetterQueue", "ClassificationDeadLetterQueue"] {
         let url = stack.resources.ref_value(dlq).unwrap().to_string();

@@ -94,6 +94,45 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
             "POST /v1/cases/{id}/notes",
             probe(Some(json!({"text": "B skriver her"}))),
         ),
+        ("GET /v1/limitation", probe(None)),
+        (
+            "POST /v1/cases/{id}/objection",
+            probe(Some(
+                json!({"text": "Jeg har aldri bestilt dette", "receivedOn": "{today}", "channel": "email"}),
+            )),
+        ),
+        (
+            "POST /v1/cases/{id}/objection/assess",
+            probe(Some(
+                json!({"outcome": "groundless", "reason": "Varen ble levert"}),
+            )),
+        ),
+        (
+            "POST /v1/cases/{id}/objection/corrected",
+            probe(Some(json!({"note": "Kravet er rettet"}))),
+        ),
+        (
+            "POST /v1/cases/{id}/acknowledgement",
+            probe(Some(json!({"on": "{today}", "note": "Erkjent på telefon"}))),
+        ),
+        (
+            "POST /v1/cases/{id}/legal-steps/filed",
+            probe(Some(json!({"route": "utlegg", "filedOn": "{today}"}))),
+        ),
+        (
+            "POST /v1/cases/{id}/legal-documents",
+            probe(Some(json!({}))),
+        ),
+        ("GET /v1/cases/{id}/legal-documents", probe(None)),
+        ("GET /v1/cases/{id}/legal-documents/{docId}", probe(None)),
+        (
+            "GET /v1/cases/{id}/legal-documents/{docId}/pdf",
+            probe(None),
+        ),
+        (
+            "POST /v1/cases/{id}/legal-documents/{docId}/approve",
+            probe(Some(json!({"name": "B Bedrift"}))),
+        ),
         ("GET /v1/accounts/{id}/settlements", probe(None)),
         (
             "POST /v1/accounts/{id}/settlements/{sid}/retry",
@@ -121,6 +160,8 @@ impl Ids {
             // The first settlement of A's claim (`{claimId}.{version}`): the account in the path
             // decides, whether A's claim has been settled or not.
             ("sid", _) => format!("{}.1", self.claim()),
+            // A document id of the right shape (`doc_` + 32 hex): the case in the path decides.
+            ("docId", _) => "doc_0123456789abcdef0123456789abcdef".to_string(),
             (param, path) => panic!("the isolation suite has no id for {{{param}}} in {path}"),
         }
     }
@@ -333,6 +374,7 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
     }
     eprintln!("isolation: A's world has {} items", before.len());
 
+    let today = shared::services::cases::norwegian_date(chrono::Utc::now());
     let mut with_id = 0;
     for (route, p) in &probes {
         let (method, path) = route.split_once(' ').unwrap();
@@ -341,10 +383,13 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
         }
         with_id += 1;
         eprintln!("isolation: {route}");
-        let body = p
-            .body
-            .as_ref()
-            .map(|b| serde_json::from_str(&b.to_string().replace("{key}", &ids.key)).unwrap());
+        let body = p.body.as_ref().map(|b| {
+            let text = b
+                .to_string()
+                .replace("{key}", &ids.key)
+                .replace("{today}", &today.to_string());
+            serde_json::from_str(&text).unwrap()
+        });
         let theirs = call(
             &b,
             method,

@@ -22,6 +22,17 @@
 //! table and the JWT edge; the retry needs only SQS send on the voucher-posting queue, so the
 //! function still holds no Secrets Manager right and never talks to Tripletex (the posting
 //! itself stays in the voucher-posting worker, one exactly-once path).
+//! | `POST /v1/cases/{id}/objection` | `{text, receivedOn, channel, version?}` → 201 |
+//! | `POST /v1/cases/{id}/objection/assess` | `{outcome: groundless\|justified, reason, objectionId?, version?}` |
+//! | `POST /v1/cases/{id}/objection/corrected` | `{note, objectionId?, version?}` |
+//! | `POST /v1/cases/{id}/acknowledgement` | `{on, note, version?}` → 201 |
+//! | `POST /v1/cases/{id}/legal-steps/filed` | `{route: utlegg\|forliksklage, filedOn, documentId?, version?}` → 201 |
+//! | `GET /v1/limitation` | `within` (days, default 90): the organization's claims nearing limitation |
+//!
+//! The case answers carry `legal`: readiness (the route and why, or what is missing), the
+//! limitation, objections, acknowledgements, the step filed and the drafted documents. A legal
+//! command that names the case version it read (`version`, or `If-Match`) is refused with 409
+//! `version_conflict` when the case changed since.
 
 use std::sync::LazyLock;
 
@@ -32,7 +43,9 @@ use serde_json::json;
 
 use shared::domain::case::{CaseError, CaseState};
 use shared::http::{json_response, ApiError, Reply, Req, Router};
-use shared::services::cases::{norwegian_date, CaseCommand, CaseQuery, CasesError, CasesService};
+use shared::services::cases::{
+    norwegian_date, parse_within, CaseCommand, CaseQuery, CasesError, CasesService,
+};
 use shared::services::settlements::SettlementsError;
 
 /// The routes (template.yaml routes the same ones to this function).
@@ -50,6 +63,12 @@ pub static ROUTER: LazyLock<Router<CasesService>> = LazyLock::new(|| {
             "/v1/accounts/{id}/settlements/{sid}/retry",
             retry_settlement,
         )
+        .post("/v1/cases/{id}/objection", objection)
+        .post("/v1/cases/{id}/objection/assess", assess)
+        .post("/v1/cases/{id}/objection/corrected", corrected)
+        .post("/v1/cases/{id}/acknowledgement", acknowledgement)
+        .post("/v1/cases/{id}/legal-steps/filed", filed)
+        .get("/v1/limitation", limitation)
 });
 
 /// Handles one request. Never fails: every error is an answer. `now` comes from the caller.
@@ -73,7 +92,10 @@ async fn list(svc: &CasesService, req: &Req) -> Reply {
 
 async fn detail(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
-    let detail = svc.get(&org, req.param("id")?).await.map_err(to_api)?;
+    let detail = svc
+        .get(&org, req.param("id")?, norwegian_date(req.now()))
+        .await
+        .map_err(to_api)?;
     Ok(json_response(StatusCode::OK, &detail))
 }
 
@@ -129,6 +151,60 @@ pub fn settlements_error(e: SettlementsError) -> ApiError {
     }
 }
 
+async fn limitation(svc: &CasesService, req: &Req) -> Reply {
+    let org = req.org()?;
+    let within = parse_within(req.query_pairs()).map_err(to_api)?;
+    let view = svc
+        .limitation(&org, within, norwegian_date(req.now()))
+        .await
+        .map_err(to_api)?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+async fn objection(svc: &CasesService, req: &Req) -> Reply {
+    command(
+        svc,
+        req,
+        CaseCommand::Objection(req.json()?),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn assess(svc: &CasesService, req: &Req) -> Reply {
+    command(svc, req, CaseCommand::Assess(req.json()?), StatusCode::OK).await
+}
+
+async fn corrected(svc: &CasesService, req: &Req) -> Reply {
+    command(
+        svc,
+        req,
+        CaseCommand::Corrected(req.json()?),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn acknowledgement(svc: &CasesService, req: &Req) -> Reply {
+    command(
+        svc,
+        req,
+        CaseCommand::Acknowledge(req.json()?),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
+async fn filed(svc: &CasesService, req: &Req) -> Reply {
+    command(
+        svc,
+        req,
+        CaseCommand::Filed(req.json()?),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
 async fn pause(svc: &CasesService, req: &Req) -> Reply {
     command(svc, req, CaseCommand::Pause(req.json()?), StatusCode::OK).await
 }
@@ -167,18 +243,39 @@ async fn command(svc: &CasesService, req: &Req, command: CaseCommand, status: St
     let org = req.org()?;
     let user = req.user()?;
     let now = req.now();
+    let expected = if_match(req)?;
     let detail = svc
         .command(
             &org,
             req.param("id")?,
             &user,
             command,
+            expected,
             norwegian_date(now),
             now,
         )
         .await
         .map_err(to_api)?;
     Ok(json_response(status, &detail))
+}
+
+/// The case version in `If-Match` (`7` or `"7"`), if given.
+fn if_match(req: &Req) -> Result<Option<u64>, ApiError> {
+    let Some(v) = req.header("if-match") else {
+        return Ok(None);
+    };
+    v.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_if_match",
+                "If-Match is the case version (a number)",
+            )
+            .with_field("If-Match")
+        })
 }
 
 /// Service errors → HTTP answers.
@@ -197,6 +294,18 @@ pub fn to_api(e: CasesError) -> ApiError {
             "concurrent_modification",
             "the case changed several times while we updated it; try again",
         ),
+        CasesError::VersionConflict { expected, current } => ApiError::conflict(
+            "version_conflict",
+            format!(
+                "the case changed since version {expected}: reload it (it is at version {current})"
+            ),
+        )
+        .with("currentVersion", json!(current)),
+        CasesError::UnknownDocument(d) => ApiError::unprocessable(
+            "unknown_document",
+            format!("the case has no legal document {d:?}"),
+        )
+        .with_field("documentId"),
         CasesError::Case(ce) => case_error(ce),
         CasesError::Store(e) => ApiError::internal().because(format!("storage failed: {e}")),
     }
@@ -207,8 +316,12 @@ fn case_error(e: CaseError) -> ApiError {
         CaseError::InvalidTransition { .. }
         | CaseError::ClaimNotCollectible { .. }
         | CaseError::NotOverdue { .. }
-        | CaseError::ClaimNotMirrored => StatusCode::CONFLICT,
-        CaseError::InvalidCaseId(_) => StatusCode::NOT_FOUND,
+        | CaseError::ClaimNotMirrored
+        | CaseError::ObjectionAlreadyAssessed { .. }
+        | CaseError::ObjectionNotJustified { .. }
+        | CaseError::NoObjectionIn(_)
+        | CaseError::AlreadyFiled { .. } => StatusCode::CONFLICT,
+        CaseError::InvalidCaseId(_) | CaseError::ObjectionNotFound { .. } => StatusCode::NOT_FOUND,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let mut err = ApiError::new(status, e.code(), e.to_string());

@@ -9,41 +9,26 @@ use shared::domain::ledger::ItemStatus;
 use shared::services::cases::CasesService;
 use shared::services::classification::ClassificationService;
 use test_support::classification::*;
+use test_support::http::gateway_request;
 
 const ORG: &str = "org_cases";
 
-/// An API Gateway HTTP API (payload 2.0) event as the JWT authorizer delivers it.
-fn request(method: &str, path_and_query: &str, org: Option<&str>, body: Option<&str>) -> Request {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let mut context = json!({
-        "accountId": "123456789012", "apiId": "api", "domainName": "api.test", "domainPrefix": "api",
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-        "requestId": "req-1", "routeKey": "$default", "stage": "$default",
-        "time": "10/Mar/2026:09:00:00 +0000", "timeEpoch": 1773133200000u64
-    });
-    if let Some(o) = org {
-        context["authorizer"] =
-            json!({"jwt": {"claims": {"org": o, "sub": "user-kari"}, "scopes": null}});
-    }
-    let mut params = serde_json::Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        params.insert(k.to_string(), Value::String(v.to_string()));
-    }
-    let mut event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "api.test"},
-        "requestContext": context, "isBase64Encoded": false
-    });
-    if !params.is_empty() {
-        event["queryStringParameters"] = Value::Object(params);
-    }
-    if let Some(b) = body {
-        event["body"] = Value::String(b.to_string());
-    }
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+/// An API Gateway HTTP API (payload 2.0) event as the JWT authorizer delivers it (user
+/// `user-kari` of `org`).
+fn request(
+    method: &str,
+    path_and_query: &str,
+    org: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Request {
+    gateway_request(
+        method,
+        path_and_query,
+        org.map(|o| (o, "user-kari")),
+        body,
+        headers,
+    )
 }
 
 struct Api {
@@ -59,7 +44,20 @@ impl Api {
         org: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let resp = cases_api::handle(&self.svc, request(method, path, org, body), self.now)
+        self.send(request(method, path, org, body, &[])).await
+    }
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        self.send(request(method, path, Some(ORG), body, headers))
+            .await
+    }
+    async fn send(&self, req: Request) -> (u16, Value) {
+        let resp = cases_api::handle(&self.svc, req, self.now)
             .await
             .expect("the handler never fails");
         let text = String::from_utf8_lossy(resp.body().as_ref()).to_string();
@@ -723,5 +721,366 @@ mod settlements {
         let (_, list) = s.call("GET", &base, None).await;
         assert_eq!(list["settlements"][0]["status"], "held", "untouched");
         assert!(s.queue.0.lock().unwrap().is_empty());
+    }
+}
+
+// ------------------------------------------------------------------------------- legal steps
+
+fn event_types(d: &Value) -> Vec<String> {
+    d["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_objection_blocks_legal_steps_until_assessed_and_a_groundless_one_makes_the_claim_disputed(
+) {
+    let (w, api) = setup().await;
+    let id = format!("{}.case_inv_2001", w.account);
+    let p = |a: &str| format!("/v1/cases/{id}/{a}");
+
+    // Bad input names the field.
+    for (body, status, field) in [
+        (
+            r#"{"text": "", "receivedOn": "2026-03-09", "channel": "email"}"#,
+            422,
+            "text",
+        ),
+        (
+            r#"{"text": "Nei", "receivedOn": "9. mars", "channel": "email"}"#,
+            400,
+            "receivedOn",
+        ),
+        (
+            r#"{"text": "Nei", "receivedOn": "2026-03-11", "channel": "email"}"#,
+            422,
+            "receivedOn",
+        ),
+        (
+            r#"{"text": "Nei", "receivedOn": "2026-03-09", "channel": "fax"}"#,
+            422,
+            "channel",
+        ),
+        (
+            r#"{"text": "Nei", "receivedOn": "2026-03-09"}"#,
+            400,
+            "channel",
+        ),
+    ] {
+        let (s, e) = api.post(&p("objection"), body).await;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (status, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (_, before) = api.get(&format!("/v1/cases/{id}")).await;
+    let version = before["version"].as_u64().unwrap();
+
+    let (s, d) = api
+        .post(
+            &p("objection"),
+            &format!(
+                r#"{{"text": "Arbeidet ble ikke utført som avtalt", "receivedOn": "2026-03-09", "channel": "email", "version": {version}}}"#
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let objection = &d["legal"]["objections"][0];
+    assert_eq!(objection["channel"], "email");
+    assert_eq!(objection["receivedOn"], "2026-03-09");
+    assert_eq!(objection["recordedBy"]["id"], "user-kari");
+    assert_eq!(d["legal"]["readiness"]["state"], "blocked");
+    assert_eq!(d["legal"]["readiness"]["code"], "blocked:objection_open");
+    let last = d["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["type"], "objectionRecorded");
+    assert_eq!(last["by"]["id"], "user-kari");
+
+    // The version the user read is gone: 409, nothing written.
+    let (s, e) = api
+        .post(
+            &p("objection/assess"),
+            &format!(r#"{{"outcome": "groundless", "reason": "Utført", "version": {version}}}"#),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("version_conflict")),
+        "{e}"
+    );
+    assert_eq!(e["error"]["currentVersion"], version + 1);
+    let (s, e) = api
+        .call(
+            "POST",
+            &p("objection/assess"),
+            Some(ORG),
+            Some(r#"{"outcome": "groundless", "reason": "Utført"}"#),
+        )
+        .await;
+    assert_eq!(s, 200, "without a version the latest is assessed: {e}");
+
+    // Assessed once; the reason is required for `groundless`.
+    let (s, e) = api
+        .post(
+            &p("objection/assess"),
+            r#"{"outcome": "groundless", "reason": "igjen"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("no_objection_to_assess")),
+        "{e}"
+    );
+    let (_, d) = api.get(&format!("/v1/cases/{id}")).await;
+    assert_eq!(
+        d["legal"]["objections"][0]["assessment"]["outcome"],
+        "groundless"
+    );
+    assert_eq!(
+        d["legal"]["objections"][0]["assessment"]["by"]["id"],
+        "user-kari"
+    );
+    // Not blocked by the objection any more: the chain goes on (no betalingsoppfordring yet).
+    assert_eq!(
+        d["legal"]["readiness"]["code"], "not_yet:no_betalingsoppfordring",
+        "{}",
+        d["legal"]
+    );
+
+    // A second objection, found justified, then corrected by hand.
+    let (s, _) = api
+        .post(
+            &p("objection"),
+            r#"{"text": "Beløpet er feil", "receivedOn": "2026-03-10", "channel": "phone"}"#,
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, e) = api
+        .post(&p("objection/assess"), r#"{"outcome": "groundless"}"#)
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("reason")),
+        "{e}"
+    );
+    let (s, e) = api
+        .post(&p("objection/assess"), r#"{"outcome": "maybe"}"#)
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("outcome")),
+        "{e}"
+    );
+    let (s, e) = api
+        .post(
+            &p("objection/assess"),
+            r#"{"outcome": "justified", "objectionId": 9}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str(), e["error"]["field"].as_str()),
+        (404, Some("objection_not_found"), Some("objectionId")),
+        "{e}"
+    );
+    let (s, d) = api
+        .post(
+            &p("objection/assess"),
+            r#"{"outcome": "justified", "reason": "Feil sats"}"#,
+        )
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(
+        d["legal"]["readiness"]["code"],
+        "blocked:objection_justified"
+    );
+    let (s, d) = api
+        .post(
+            &p("objection/corrected"),
+            r#"{"note": "Kreditnota 55 sendt"}"#,
+        )
+        .await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(
+        d["legal"]["objections"][1]["correction"]["note"],
+        "Kreditnota 55 sendt"
+    );
+    let (s, e) = api
+        .post(&p("objection/corrected"), r#"{"note": "igjen"}"#)
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("no_objection_to_correct")),
+        "{e}"
+    );
+    let types = event_types(&d);
+    assert_eq!(
+        types[types.len() - 5..],
+        [
+            "objectionRecorded",
+            "objectionAssessed",
+            "objectionRecorded",
+            "objectionAssessed",
+            "objectionCorrected"
+        ]
+    );
+
+    // Another organization: 404, nothing recorded.
+    let (s, e) = api
+        .call(
+            "POST",
+            &p("objection"),
+            Some("org_other"),
+            Some(r#"{"text": "x", "receivedOn": "2026-03-09", "channel": "email"}"#),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("case_not_found"))
+    );
+    let (_, d) = api.get(&format!("/v1/cases/{id}")).await;
+    assert_eq!(d["legal"]["objections"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_acknowledgement_starts_a_new_period_and_a_filed_step_suspends_it() {
+    let (w, api) = setup().await;
+    let id = format!("{}.case_inv_2001", w.account);
+    let p = |a: &str| format!("/v1/cases/{id}/{a}");
+    let (_, d) = api.get(&format!("/v1/cases/{id}")).await;
+    let lim = &d["legal"]["limitation"];
+    assert_eq!(lim["state"], "running", "{lim}");
+    assert_eq!(lim["start"], "2026-01-19");
+    assert_eq!(lim["timeBarredOn"], "2029-01-20");
+
+    let (s, d) = api
+        .post(
+            &p("acknowledgement"),
+            r#"{"on": "2026-03-02", "note": "Lovet å betale i april (e-post)"}"#,
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let lim = &d["legal"]["limitation"];
+    assert_eq!(lim["periodStart"], "2026-03-02");
+    assert_eq!(lim["interruptedBy"]["kind"], "acknowledgement");
+    assert_eq!(lim["timeBarredOn"], "2029-03-03");
+    assert_eq!(d["legal"]["acknowledgements"][0]["by"]["id"], "user-kari");
+
+    for (body, status, field) in [
+        (
+            r#"{"route": "stevning", "filedOn": "2026-03-10"}"#,
+            422,
+            "route",
+        ),
+        (
+            r#"{"route": "utlegg", "filedOn": "2026-04-10"}"#,
+            422,
+            "filedOn",
+        ),
+        (
+            r#"{"route": "utlegg", "filedOn": "2026-03-10", "documentId": "doc_0123456789abcdef0123456789abcdef"}"#,
+            422,
+            "documentId",
+        ),
+        (r#"{"route": "utlegg"}"#, 400, "filedOn"),
+    ] {
+        let (s, e) = api.post(&p("legal-steps/filed"), body).await;
+        assert_eq!(
+            (s, e["error"]["field"].as_str()),
+            (status, Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (s, d) = api
+        .post(
+            &p("legal-steps/filed"),
+            r#"{"route": "forliksklage", "filedOn": "2026-03-10"}"#,
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    assert_eq!(d["legal"]["filed"]["route"], "forliksklage");
+    assert_eq!(d["legal"]["filed"]["by"]["id"], "user-kari");
+    assert_eq!(d["legal"]["readiness"]["code"], "blocked:already_filed");
+    assert_eq!(d["legal"]["limitation"]["state"], "suspended");
+    assert_eq!(d["legal"]["limitation"]["timeBarredOn"], Value::Null);
+    let (s, e) = api
+        .post(
+            &p("legal-steps/filed"),
+            r#"{"route": "utlegg", "filedOn": "2026-03-10"}"#,
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("already_filed")),
+        "{e}"
+    );
+    assert_eq!(
+        event_types(&d)[event_types(&d).len() - 2..],
+        ["debtAcknowledged", "legalStepFiled"]
+    );
+
+    // If-Match: the version in the header is checked too.
+    let (s, e) = api
+        .call_with(
+            "POST",
+            &p("notes"),
+            Some(r#"{"text": "x"}"#),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("version_conflict")),
+        "{e}"
+    );
+    let (s, e) = api
+        .call_with(
+            "POST",
+            &p("notes"),
+            Some(r#"{"text": "x"}"#),
+            &[("if-match", "seven")],
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (400, Some("If-Match")),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn the_limitation_view_is_the_organization_s_and_checks_its_window() {
+    let (w, api) = setup().await;
+    // Due 19 Jan 2026, today 10 Mar 2026: time-barred 20 Jan 2029, 1 047 days on.
+    let (s, v) = api.get("/v1/limitation").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["withinDays"], 90);
+    assert_eq!(v["claims"], json!([]));
+    let (s, v) = api.get("/v1/limitation?within=1060").await;
+    assert_eq!(s, 200, "{v}");
+    let claims = v["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 3, "{v}");
+    assert_eq!(claims[0]["timeBarredOn"], "2029-01-20");
+    assert_eq!(claims[0]["lastDay"], "2029-01-19");
+    assert_eq!(claims[0]["daysLeft"], 1047);
+    assert_eq!(claims[0]["accountId"], w.account.to_string());
+    assert!(
+        claims[0]["action"]["no"]
+            .as_str()
+            .unwrap()
+            .contains("19.01.2029"),
+        "{}",
+        claims[0]
+    );
+    let (_, other) = api
+        .call("GET", "/v1/limitation?within=1060", Some("org_other"), None)
+        .await;
+    assert_eq!(other["claims"], json!([]));
+    for q in ["within=0", "within=x", "within=5000", "soon=1"] {
+        let (s, e) = api.get(&format!("/v1/limitation?{q}")).await;
+        assert_eq!(s, 400, "{q}: {e}");
+        assert!(e["error"]["field"].is_string(), "{q}: {e}");
     }
 }

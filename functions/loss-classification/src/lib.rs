@@ -8,7 +8,8 @@
 //!   records of its message group with it, keeping FIFO order).
 //! - **EventBridge Scheduler** with the input `{"daily": true}`: the daily case job
 //!   ([`CasesService::run_daily`]): resume paused cases whose deadline came, open cases for claims
-//!   that became overdue.
+//!   that became overdue, tell the creditor once about cases ready for legal steps and claims
+//!   nearing limitation, and mail each organization its digest.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};

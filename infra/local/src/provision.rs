@@ -1,4 +1,5 @@
-//! Creates the template's tables, queues and secrets in moto (idempotently), in dependency order.
+//! Creates the template's tables, queues, buckets and secrets in moto (idempotently), in
+//! dependency order.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,12 @@ pub async fn provision(
     let ddb_client = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    // Path-style: `{bucket}.127.0.0.1` does not resolve.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
     let consumer_secrets = template.resources_referenced_by_env_var(CONSUMER_TOKEN_SECRET_VAR);
     let mut report = ProvisionReport::default();
     let region = resolver.region.clone();
@@ -84,6 +91,22 @@ pub async fn provision(
                 attrs.insert("QueueName".into(), name);
                 attrs.insert("QueueUrl".into(), url.clone());
                 url
+            }
+            "AWS::S3::Bucket" => {
+                let props = resolver.eval(&def.properties)?;
+                let name = props
+                    .get("BucketName")
+                    .map(scalar_to_string)
+                    .unwrap_or_else(|| format!("{stack}-{id}").to_lowercase());
+                let created = create_bucket(&s3, &name, &region)
+                    .await
+                    .with_context(|| format!("creating bucket {name} ({id})"))?;
+                report.actions.push(format!(
+                    "bucket {name}: {}",
+                    if created { "created" } else { "exists" }
+                ));
+                attrs.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
+                name
             }
             "AWS::SecretsManager::Secret" => {
                 let props = resolver.eval(&def.properties)?;
@@ -357,6 +380,34 @@ fn queue_attributes(props: &Json) -> BTreeMap<QueueAttributeName, String> {
         out.insert(QueueAttributeName::RedrivePolicy, policy);
     }
     out
+}
+
+/// Creates the bucket (private: moto's default); `false` when it is ours already.
+async fn create_bucket(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+    region: &str,
+) -> anyhow::Result<bool> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let mut req = client.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    match req.send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let se = e.into_service_error();
+            if se.is_bucket_already_owned_by_you() {
+                Ok(false)
+            } else {
+                Err(se.into())
+            }
+        }
+    }
 }
 
 async fn create_queue(

@@ -999,6 +999,13 @@ mod tests {
                     format!("arn:secret:{}", props["Name"].as_str().unwrap()),
                     BTreeMap::new(),
                 ),
+                "AWS::S3::Bucket" => {
+                    let name = props["BucketName"].as_str().unwrap().to_string();
+                    (
+                        name.clone(),
+                        BTreeMap::from([("Arn".into(), format!("arn:aws:s3:::{name}"))]),
+                    )
+                }
                 _ => (id.clone(), BTreeMap::new()),
             };
             r.resources.0.insert(

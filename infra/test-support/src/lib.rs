@@ -21,6 +21,7 @@
 //! time), so there is one of each.
 
 pub mod classification;
+pub mod http;
 pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};

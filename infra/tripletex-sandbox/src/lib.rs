@@ -119,6 +119,21 @@ impl SandboxHandle {
         self.state.update_customer(company_id, customer_id, &patch)
     }
 
+    /// Registers a payment of `amount` on invoice `invoice_id` of `company_id` on `date`, as
+    /// Tripletex shows it afterwards: `amountOutstanding` falls and the invoice's `version`
+    /// rises, a payment voucher with a customer-ledger credit line is added (closing the invoice
+    /// when it is settled). Returns the voucher id; `None` for an unknown company or invoice.
+    pub fn register_payment(
+        &self,
+        company_id: i64,
+        invoice_id: i64,
+        date: chrono::NaiveDate,
+        amount: f64,
+    ) -> Option<i64> {
+        self.state
+            .register_payment(company_id, invoice_id, date, amount)
+    }
+
     /// A customer as the sandbox stores it (wire format with `version`, `postalAddress` and
     /// `changes`), e.g. to assert what a `PUT /customer/{id}` wrote. None for an unknown one.
     pub fn customer(&self, company_id: i64, customer_id: i64) -> Option<serde_json::Value> {

@@ -221,6 +221,20 @@ impl AppState {
             .is_some_and(|s| s.update_customer(customer_id, patch, now))
     }
 
+    /// Registers a payment on an invoice (see `CompanyStore::register_payment`).
+    pub(crate) fn register_payment(
+        &self,
+        company_id: i64,
+        invoice_id: i64,
+        date: NaiveDate,
+        amount: f64,
+    ) -> Option<i64> {
+        let mut stores = self.stores.write().unwrap_or_else(|p| p.into_inner());
+        stores
+            .get_mut(&company_id)
+            .and_then(|s| s.register_payment(invoice_id, date, amount))
+    }
+
     /// A customer as stored (wire format, `changes` included), for assertions.
     pub(crate) fn customer(&self, company_id: i64, customer_id: i64) -> Option<Value> {
         let stores = self.stores();
@@ -251,6 +265,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/_sandbox/keys", post(admin_keys))
         .route("/_sandbox/sessions/revoke", post(admin_revoke))
         .route("/_sandbox/customers/update", post(admin_update_customer))
+        .route("/_sandbox/invoices/pay", post(admin_pay_invoice))
         .route("/enhetsregisteret/api/enheter/{orgnr}", get(brreg_enhet))
         .fallback(v2)
         .with_state(state)
@@ -353,6 +368,40 @@ async fn admin_update_customer(State(s): State<Arc<AppState>>, body: Bytes) -> R
         Err(e) => (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": {"code": "bad_update", "message": e.to_string()}})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayInvoiceBody {
+    company_id: i64,
+    invoice_id: i64,
+    date: NaiveDate,
+    amount: f64,
+}
+
+/// `POST /_sandbox/invoices/pay {companyId, invoiceId, date, amount}`: a payment booked in
+/// Tripletex after the sync (see `SandboxHandle::register_payment`).
+async fn admin_pay_invoice(State(s): State<Arc<AppState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<PayInvoiceBody>(&body) {
+        Ok(b) if b.amount > 0.0 => match s.register_payment(b.company_id, b.invoice_id, b.date, b.amount) {
+            Some(voucher) => Json(json!({"voucherId": voucher})).into_response(),
+            None => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": {"code": "unknown_invoice", "message": "no such company or invoice"}})),
+            )
+                .into_response(),
+        },
+        Ok(_) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": "bad_payment", "message": "amount must be positive"}})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"code": "bad_payment", "message": e.to_string()}})),
         )
             .into_response(),
     }

@@ -404,6 +404,105 @@ impl CompanyStore {
         true
     }
 
+    /// Registers a payment of `amount` on an invoice on `date`, as a bank payment booked in
+    /// Tripletex would look afterwards: the invoice's `amountOutstanding` falls (never below
+    /// zero) and its `version` rises; a payment voucher with a bank line and a customer-ledger
+    /// credit line (customer, invoice number) is added; a payment that settles the invoice closes
+    /// the invoice's ledger line and the credit line in one close group. Returns the new
+    /// voucher's id; `None` for an unknown invoice.
+    pub fn register_payment(
+        &mut self,
+        invoice_id: i64,
+        date: NaiveDate,
+        amount: f64,
+    ) -> Option<i64> {
+        let inv_row = self.table("invoices")?.get(invoice_id)?.clone();
+        let mut inv = self.render("invoices", &inv_row);
+        let customer = i64_at(&inv, &["customer", "id"])?;
+        let invoice_voucher = i64_at(&inv, &["voucher", "id"]);
+        let number = inv
+            .get("invoiceNumber")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let outstanding = inv
+            .get("amountOutstanding")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let left = ((outstanding - amount) * 100.0).round().max(0.0) / 100.0;
+        let settled = left == 0.0;
+        if let Value::Object(o) = &mut inv {
+            for f in [
+                "amountOutstanding",
+                "amountCurrencyOutstanding",
+                "amountOutstandingTotal",
+                "amountCurrencyOutstandingTotal",
+            ] {
+                if f == "amountOutstanding" || o.contains_key(f) {
+                    o.insert(f.into(), json!(left));
+                }
+            }
+            let version = o.get("version").and_then(Value::as_i64).unwrap_or(0) + 1;
+            o.insert("version".into(), json!(version));
+        }
+        let postings = self.table("postings")?;
+        let ar_line = postings.rows.iter().find(|r| {
+            r.keys.customer == Some(customer)
+                && r.keys.voucher == invoice_voucher
+                && invoice_voucher.is_some()
+        });
+        let ar_account = ar_line.and_then(|r| r.keys.account)?;
+        let ar_line_id = ar_line.map(|r| r.id);
+        let bank = self
+            .table("accounts")
+            .and_then(|t| t.rows.iter().find(|r| r.keys.is_bank == Some(true)))
+            .map(|r| r.id);
+        let next_posting = postings.rows.last().map_or(1, |r| r.id + 1);
+        let voucher_id = self
+            .table("vouchers")
+            .and_then(|t| t.rows.last())
+            .map_or(1, |r| r.id + 1);
+        let close_group = settled.then_some(voucher_id + 9_000_000);
+        let d = date.format("%Y-%m-%d").to_string();
+        let line = |id: i64, account: i64, amount: f64, cust: Option<i64>| {
+            let mut p = json!({"id": id, "version": 0,
+                "voucher": {"id": voucher_id, "voucherType": {"id": 8000002, "name": "Betaling"}},
+                "date": d, "description": format!("Innbetaling faktura {number}"),
+                "account": {"id": account}, "amount": amount, "amountGross": amount,
+                "amountCurrency": amount, "amountGrossCurrency": amount,
+                "currency": {"id": 1, "code": "NOK"}, "invoiceNumber": "", "row": 1,
+                "vatType": {"id": 0}});
+            if let Some(c) = cust {
+                p["customer"] = json!({"id": c});
+                p["invoiceNumber"] = json!(number.to_string());
+                if let Some(g) = close_group {
+                    p["closeGroup"] = json!({"id": g});
+                }
+            }
+            p
+        };
+        let mut new_postings = vec![line(next_posting, ar_account, -amount, Some(customer))];
+        if let Some(b) = bank {
+            new_postings.push(line(next_posting + 1, b, amount, None));
+        }
+        let voucher = json!({"id": voucher_id, "version": 0, "date": d, "number": voucher_id,
+            "year": date.format("%Y").to_string().parse::<i64>().unwrap_or(2026),
+            "description": format!("Innbetaling faktura {number}"),
+            "voucherType": {"id": 8000002, "name": "Betaling"},
+            "postings": new_postings.iter().map(|p| json!({"id": p["id"]})).collect::<Vec<_>>()});
+        let mut changed_postings = new_postings;
+        if let (Some(g), Some(id)) = (close_group, ar_line_id) {
+            if let Some(row) = self.table("postings").and_then(|t| t.get(id)).cloned() {
+                let mut p = self.render("postings", &row);
+                p["closeGroup"] = json!({"id": g});
+                changed_postings.push(p);
+            }
+        }
+        self.upsert("invoices", vec![inv]);
+        self.upsert("postings", changed_postings);
+        self.upsert("vouchers", vec![voucher]);
+        Some(voucher_id)
+    }
+
     /// Accounts known to the store: id → (number, closeable).
     fn account_info(&self) -> AccountInfo {
         self.table("accounts")

@@ -308,6 +308,9 @@ async fn every_get_endpoint_matches_the_spec() {
         ("/customer", "/customer?count=2&from=0&fields=id,name".into(), &restricted, &acc, 200),
         ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01".into(), &full, &acc, 200),
         ("/invoice", "/invoice?invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=*,customer(*),voucher(*),postings(*),currency(*)".into(), &full, &acc, 200),
+        // Dunning's re-check: invoices by id, only the compared fields; open postings of a customer.
+        ("/invoice", "/invoice?id=80001,80002,1&invoiceDateFrom=2020-01-01&invoiceDateTo=2030-01-01&fields=id,version,amountOutstanding,isCredited,kid".into(), &full, &acc, 200),
+        ("/ledger/posting/openPost", "/ledger/posting/openPost?date=2030-01-01&customerId=40001&fields=id,version".into(), &full, &acc, 200),
         ("/ledger/posting", format!("/ledger/posting?{RANGE}"), &full, &acc, 200),
         ("/ledger/posting", format!("/ledger/posting?{RANGE}&fields=*,account(*),customer(*),voucher(*),closeGroup(*)"), &full, &acc, 200),
         ("/ledger/voucher", format!("/ledger/voucher?{RANGE}"), &full, &acc, 200),
@@ -995,4 +998,70 @@ async fn posting_to_the_ledger_needs_the_advanced_voucher_right() {
         .await;
     assert_eq!(s, 201, "{b}");
     assert_eq!(b["value"]["number"], 0);
+}
+
+/// `GET /invoice/{invoiceId}/pdf` (the invoice copy a legal document attaches): the spec's
+/// operation, its path parameter and its 200 media types; the sandbox answers a PDF with one of
+/// those types for an invoice with a copy, and the spec's `ApiError` for one it does not have.
+#[tokio::test]
+async fn the_invoice_pdf_matches_the_spec() {
+    let op = &spec()["paths"]["/invoice/{invoiceId}/pdf"]["get"];
+    assert_eq!(op["operationId"], "InvoicePdf_downloadPdf");
+    let param = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["in"] == "path")
+        .expect("a path parameter");
+    assert_eq!(param["name"], "invoiceId");
+    assert_eq!(param["schema"]["type"], "integer");
+    let media: BTreeSet<String> = op["responses"]["200"]["content"]
+        .as_object()
+        .expect("the 200 has content")
+        .keys()
+        .cloned()
+        .collect();
+    assert!(media.contains("application/pdf"), "{media:?}");
+    for m in &media {
+        assert_eq!(
+            op["responses"]["200"]["content"][m]["schema"]["format"], "binary",
+            "{m}"
+        );
+    }
+
+    let api = Api::new(Faults::none());
+    let acc = api.session(DEMO_ACCOUNTANT_KEY).await;
+    let full = DEMO_FULL_CLIENT_ID.to_string();
+    for query in ["", "?download=true", "?download=false"] {
+        let resp = api
+            .http
+            .get(format!("{}/invoice/80001/pdf{query}", api.sb.base_url))
+            .basic_auth(&full, Some(&acc))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{query}");
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        assert!(media.contains(&ct), "{ct} is not one of {media:?}");
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+        assert!(
+            bytes.windows(5).any(|w| w == b"%%EOF"),
+            "a complete PDF (trailer)"
+        );
+    }
+    for (path, status) in [("/invoice/999999/pdf", 404), ("/invoice/abc/pdf", 400)] {
+        let (s, body) = api.get(path, &full, &acc).await;
+        assert_eq!(s, status, "{path}: {body}");
+        assert_valid("ApiError", &body, path);
+    }
 }

@@ -29,6 +29,9 @@ pub use legal::{
 
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
 use super::setup::{AccountId, OrgId};
+use crate::domain::collection::dunning::notice::NoticeLine;
+use crate::domain::collection::dunning::record::NoticeRecord;
+use crate::domain::collection::dunning::Step;
 use crate::domain::collection::legal::radar::WarningLevel;
 use crate::domain::collection::legal::Route;
 use crate::domain::collection::letters::LetterKind;
@@ -400,6 +403,29 @@ pub enum CaseEvent {
         settlement_version: u32,
         voucher_number: String,
     },
+    /// Dunning sent a notice on the case: the step, channel, amounts with their rule tags, the
+    /// deadline, the letter and who approved it (approve mode).
+    NoticeSent(Box<SentNotice>),
+}
+
+/// A notice on the case's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentNotice {
+    /// `{caseId}.{step}`.
+    pub notice_id: String,
+    pub letter_id: String,
+    /// What the notice demanded and why (step, channel, deadline, amounts, rule tags).
+    pub line: NoticeLine,
+    /// What is kept to plan the next step (the letters on the claim, the charges, the
+    /// standardkompensasjon claimed).
+    pub record: NoticeRecord,
+    /// The user who approved it (approve mode); `None`: sent automatically.
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// A person confirmed an uncertain notice as sent.
+    #[serde(default)]
+    pub confirmed_by: Option<String>,
 }
 
 /// A collection case for one claim.
@@ -661,6 +687,39 @@ impl Case {
         Ok(())
     }
 
+    /// Dunning sent a notice on the case: the case stands at its step (never moved back by an
+    /// earlier step) and the timeline shows it. Recorded in any state: the letter went out, even
+    /// if the case was paused or closed meanwhile. Returns `false` (and changes nothing) when the
+    /// notice's letter is on the timeline already, so recording it twice is harmless.
+    pub fn record_notice(&mut self, notice: SentNotice, at: DateTime<Utc>) -> bool {
+        let known = self.timeline.iter().any(|e| {
+            matches!(&e.event, CaseEvent::NoticeSent(n)
+                if n.letter_id == notice.letter_id && n.notice_id == notice.notice_id)
+        });
+        if known {
+            return false;
+        }
+        let step = notice.line.step;
+        if self
+            .step
+            .and_then(Step::of_letter)
+            .is_none_or(|current| current < step)
+        {
+            self.step = Some(step.letter_kind());
+        }
+        self.record(at, Actor::System, CaseEvent::NoticeSent(Box::new(notice)));
+        true
+    }
+
+    /// The notices dunning sent on the case (from its timeline), oldest first: the planner's
+    /// letters of the claim.
+    pub fn notice_records(&self) -> impl Iterator<Item = &NoticeRecord> {
+        self.timeline.iter().filter_map(|e| match &e.event {
+            CaseEvent::NoticeSent(n) => Some(&n.record),
+            _ => None,
+        })
+    }
+
     /// Keeps the case in line with its claim after a claim event: closes it ("betalt" /
     /// "kreditert") when the claim closed, and reopens a case the system closed that way when the
     /// claim is owed again. A case a user closed stays closed. Returns the event, if any.
@@ -879,6 +938,18 @@ pub enum CaseError {
     ObjectionNotJustified { id: u32 },
     #[error("a {route} was already filed on {filed_on}")]
     AlreadyFiled { route: Route, filed_on: NaiveDate },
+    #[error("unknown route {0:?}; one of utlegg, forliksklage")]
+    UnknownRoute(String),
+    #[error("{}", no_objection_text(*.0))]
+    NoObjectionIn(ObjectionState),
+}
+
+fn no_objection_text(state: ObjectionState) -> &'static str {
+    match state {
+        ObjectionState::Open => "the case has no objection waiting for an assessment",
+        ObjectionState::Justified => "the case has no justified objection waiting for a correction",
+        ObjectionState::Groundless | ObjectionState::Corrected => "the case has no such objection",
+    }
 }
 
 impl CaseError {
@@ -903,6 +974,12 @@ impl CaseError {
             CaseError::ObjectionAlreadyAssessed { .. } => "objection_already_assessed",
             CaseError::ObjectionNotJustified { .. } => "objection_not_justified",
             CaseError::AlreadyFiled { .. } => "already_filed",
+            CaseError::UnknownRoute(_) => "unknown_route",
+            CaseError::NoObjectionIn(ObjectionState::Open) => "no_objection_to_assess",
+            CaseError::NoObjectionIn(ObjectionState::Justified) => "no_objection_to_correct",
+            CaseError::NoObjectionIn(ObjectionState::Groundless | ObjectionState::Corrected) => {
+                "objection_not_found"
+            }
         }
     }
 
@@ -915,6 +992,8 @@ impl CaseError {
             CaseError::UnknownCloseReason(_) => Some("reason"),
             CaseError::UnknownObjectionOutcome(_) => Some("outcome"),
             CaseError::UnknownChannel(_) => Some("channel"),
+            CaseError::UnknownRoute(_) => Some("route"),
+            CaseError::ObjectionNotFound { .. } => Some("objectionId"),
             CaseError::DateInFuture { field, .. } => Some(field),
             _ => None,
         }

@@ -99,6 +99,11 @@ impl ClaimId {
         self.0.strip_prefix("inv_").and_then(|d| d.parse().ok())
     }
 
+    /// The ledger posting, for an open item without an invoice.
+    pub fn posting_id(&self) -> Option<i64> {
+        self.0.strip_prefix("item_").and_then(|d| d.parse().ok())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -5,9 +5,14 @@
 //! `acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001`. The organization always comes from the
 //! JWT and is part of the partition key, so another organization's case is not found (404).
 //!
-//! The daily job ([`CasesService::run_daily`]) resumes paused cases whose deadline has come and
-//! opens cases for claims that became overdue; it is triggered by an EventBridge Scheduler
-//! schedule (input `{"daily": true}`) on the loss-classification function.
+//! The daily job ([`CasesService::run_daily`]) resumes paused cases whose deadline has come,
+//! opens cases for claims that became overdue, and tells the creditor once about cases ready for
+//! legal steps and claims nearing limitation (`services::legal::daily`); it is triggered by an
+//! EventBridge Scheduler schedule (input `{"daily": true}`) on the loss-classification function.
+//!
+//! The legal commands (the debtor's objection and its assessment, an acknowledgement, a legal
+//! step filed) are written on the case's version: a request that names the version it read
+//! (`version` in the body, or `If-Match`) is refused with 409 when the case changed since.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,12 +27,19 @@ use crate::adapters::store::claims::{
 use crate::adapters::store::{DynamoStore, StoreError};
 use crate::domain::case::{
     Actor, Case, CaseEntry, CaseError, CaseId, CaseState, CaseStatus, CloseReason, Note,
+    ObjectionChannel, ObjectionOutcome, ObjectionState,
 };
 use crate::domain::claim::{
     ClaimAmounts, ClaimStatus, ClaimTimelineEntry, ReviewReason, Settlement, WriteOffRecord,
 };
+use crate::domain::collection::legal::record::LegalDocumentId;
+use crate::domain::collection::legal::Route;
 use crate::domain::collection::letters::LetterKind;
+use crate::domain::collection::rulebook::Rulebook;
 use crate::domain::setup::{AccountId, OrgId};
+use crate::services::legal::daily::{DigestMail, LegalDailyReport};
+use crate::services::legal::radar::{limitation_list, LimitationList};
+use crate::services::legal::{legal_view, LegalView};
 use crate::services::settlements::{RetryQueue, SettlementsService};
 
 /// How often a write is retried after losing an optimistic-lock race.
@@ -87,6 +99,12 @@ pub enum CasesError {
     },
     #[error("the case kept changing while we tried to update it")]
     Contention,
+    /// 409: the case is no longer at the version the request read.
+    #[error("the case changed since version {expected} (it is at version {current})")]
+    VersionConflict { expected: u64, current: u64 },
+    /// 422: the legal step names a document this case does not have.
+    #[error("the case has no legal document {0}")]
+    UnknownDocument(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -275,7 +293,7 @@ impl ClaimView {
 }
 
 /// `GET /v1/cases/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseDetail {
     #[serde(flatten)]
@@ -283,6 +301,9 @@ pub struct CaseDetail {
     pub notes: Vec<Note>,
     pub timeline: Vec<CaseEntry>,
     pub claim: Option<ClaimView>,
+    /// Legal steps: readiness (the route and why, or what is missing), limitation, objections,
+    /// acknowledgements, the step filed, the drafted documents.
+    pub legal: LegalView,
 }
 
 /// `POST /v1/cases/{id}/pause`.
@@ -320,6 +341,69 @@ pub struct NoteRequest {
     pub text: String,
 }
 
+/// `POST /v1/cases/{id}/objection`: the debtor's objection, the day it was received and how
+/// (`email`, `letter`, `phone`, `inPerson`, `portal`, `other`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectionRequest {
+    pub text: String,
+    pub received_on: NaiveDate,
+    pub channel: String,
+    /// The case version the user saw (409 when it changed since).
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /v1/cases/{id}/objection/assess`: `groundless` with a written `reason` (required), or
+/// `justified` (a `reason` may follow). `objectionId`: which one (default: the open one).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssessRequest {
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub objection_id: Option<u32>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /v1/cases/{id}/objection/corrected`: the claim was corrected by hand for a justified
+/// objection (default: the justified one).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CorrectedRequest {
+    pub note: String,
+    #[serde(default)]
+    pub objection_id: Option<u32>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /v1/cases/{id}/acknowledgement`: the debtor acknowledged the debt on `on` (a new
+/// limitation period).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcknowledgementRequest {
+    pub on: NaiveDate,
+    pub note: String,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// `POST /v1/cases/{id}/legal-steps/filed`: the user filed `route` (`utlegg` or
+/// `forliksklage`) on `filedOn`, optionally the drafted `documentId`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FiledRequest {
+    pub route: String,
+    pub filed_on: NaiveDate,
+    #[serde(default)]
+    pub document_id: Option<String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
 /// A change a user asks for.
 #[derive(Debug, Clone)]
 pub enum CaseCommand {
@@ -328,6 +412,58 @@ pub enum CaseCommand {
     Close(CloseRequest),
     Reopen(ReopenRequest),
     Note(NoteRequest),
+    Objection(ObjectionRequest),
+    Assess(AssessRequest),
+    Corrected(CorrectedRequest),
+    Acknowledge(AcknowledgementRequest),
+    Filed(FiledRequest),
+}
+
+impl CaseCommand {
+    /// The case version the request names in its body, if any.
+    pub fn version(&self) -> Option<u64> {
+        match self {
+            CaseCommand::Objection(r) => r.version,
+            CaseCommand::Assess(r) => r.version,
+            CaseCommand::Corrected(r) => r.version,
+            CaseCommand::Acknowledge(r) => r.version,
+            CaseCommand::Filed(r) => r.version,
+            CaseCommand::Pause(_)
+            | CaseCommand::Resume
+            | CaseCommand::Close(_)
+            | CaseCommand::Reopen(_)
+            | CaseCommand::Note(_) => None,
+        }
+    }
+}
+
+/// `GET /v1/limitation` query: `within` days (1 to 1098, default 90).
+pub fn parse_within<'a>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<u32, CasesError> {
+    use crate::services::legal::radar::{DEFAULT_WITHIN_DAYS, MAX_WITHIN_DAYS};
+    let mut within = DEFAULT_WITHIN_DAYS;
+    for (k, v) in params {
+        match k {
+            "within" => {
+                within = v
+                    .parse()
+                    .ok()
+                    .filter(|w| (1..=MAX_WITHIN_DAYS).contains(w))
+                    .ok_or_else(|| CasesError::BadQuery {
+                        field: "within",
+                        message: format!("within is a number of days from 1 to {MAX_WITHIN_DAYS}"),
+                    })?
+            }
+            other => {
+                return Err(CasesError::BadQuery {
+                    field: "query",
+                    message: format!("unknown query parameter {other:?}; known: within"),
+                })
+            }
+        }
+    }
+    Ok(within)
 }
 
 /// What the daily job did.
@@ -341,13 +477,17 @@ pub struct DailyReport {
     pub opened: u32,
     /// Items that could not be handled (logged; the next run tries again).
     pub failed: u32,
+    /// Legal steps: ready cases and limitation warnings told, digests sent.
+    #[serde(default)]
+    pub legal: LegalDailyReport,
 }
 
 /// The case operations.
-#[derive(Debug, Clone)]
 pub struct CasesService {
     store: DynamoStore,
     settlements: SettlementsService,
+    rules: &'static Rulebook,
+    digest: Option<DigestMail>,
 }
 
 impl CasesService {
@@ -355,6 +495,8 @@ impl CasesService {
         Self {
             settlements: SettlementsService::new(store.clone(), None),
             store,
+            rules: Rulebook::norway(),
+            digest: None,
         }
     }
 
@@ -367,6 +509,12 @@ impl CasesService {
     /// The settlements of the accounts (list, retry).
     pub fn settlements(&self) -> &SettlementsService {
         &self.settlements
+    }
+
+    /// The daily job also mails each organization its digest of legal notices.
+    pub fn with_digest_mail(mut self, mail: DigestMail) -> Self {
+        self.digest = Some(mail);
+        self
     }
 
     pub fn store(&self) -> &DynamoStore {
@@ -396,8 +544,13 @@ impl CasesService {
         })
     }
 
-    /// `GET /v1/cases/{id}`.
-    pub async fn get(&self, org: &OrgId, public_id: &str) -> Result<CaseDetail, CasesError> {
+    /// `GET /v1/cases/{id}`, as it stands on `today`.
+    pub async fn get(
+        &self,
+        org: &OrgId,
+        public_id: &str,
+        today: NaiveDate,
+    ) -> Result<CaseDetail, CasesError> {
         let (account, case_id) = parse_public_case_id(public_id).ok_or(CasesError::CaseNotFound)?;
         let stored = self
             .store
@@ -408,35 +561,94 @@ impl CasesService {
             .store
             .get_claim(org, &account, case_id.claim_id())
             .await?;
-        let mut detail = detail(&stored, claim.as_ref());
-        if let Some(c) = &claim {
-            let money = self
-                .settlements
-                .timeline_entries(org, &account, &c.state.settlements, case_id.claim_id())
-                .await?;
-            detail.timeline = merge_timeline(detail.timeline, money);
-        }
-        Ok(detail)
+        self.detail(org, &stored, claim.as_ref(), today).await
     }
 
-    /// Pause, resume, close, reopen or add a note, as user `user` (JWT `sub`). Retries after a
-    /// concurrent change (the worker following the claim, another user).
+    /// `GET /v1/limitation?within=N`: the organization's claims that become time-barred within
+    /// `within` days, soonest first.
+    pub async fn limitation(
+        &self,
+        org: &OrgId,
+        within: u32,
+        today: NaiveDate,
+    ) -> Result<LimitationList, CasesError> {
+        Ok(limitation_list(&self.store, self.rules, org, within, today).await?)
+    }
+
+    /// The case page: the case, its claim, and what it shows about legal steps today.
+    async fn detail(
+        &self,
+        org: &OrgId,
+        stored: &StoredCase,
+        claim: Option<&ClaimRecord>,
+        today: NaiveDate,
+    ) -> Result<CaseDetail, CasesError> {
+        let case = &stored.case;
+        let (policy, customer, documents) = futures::try_join!(
+            self.store.get_dunning_policy(org, &case.account_id),
+            self.store
+                .get_customer(org, &case.account_id, case.customer_id),
+            self.store
+                .legal_documents_of_case(org, &case.account_id, &case.id),
+        )?;
+        let policy = policy.map(|p| p.policy.legal_steps).unwrap_or_default();
+        let legal = legal_view(
+            self.rules,
+            claim.map(|c| &c.state),
+            case,
+            customer.as_ref(),
+            &policy,
+            &documents,
+            today,
+        );
+        let mut view = detail(stored, claim, legal);
+        if let Some(c) = claim {
+            let money = self
+                .settlements
+                .timeline_entries(
+                    org,
+                    &case.account_id,
+                    &c.state.settlements,
+                    case.id.claim_id(),
+                )
+                .await?;
+            view.timeline = merge_timeline(view.timeline, money);
+        }
+        Ok(view)
+    }
+
+    /// Pause, resume, close, reopen, add a note, or record a legal fact (an objection and its
+    /// assessment, an acknowledgement, a legal step filed), as user `user` (JWT `sub`).
+    /// `expected_version` (`If-Match`, or the body's `version`): refused with
+    /// [`CasesError::VersionConflict`] when the case is no longer at it; without it a concurrent
+    /// change (the worker following the claim, another user) is retried.
+    #[allow(clippy::too_many_arguments)]
     pub async fn command(
         &self,
         org: &OrgId,
         public_id: &str,
         user: &str,
         command: CaseCommand,
+        expected_version: Option<u64>,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<CaseDetail, CasesError> {
         let (account, case_id) = parse_public_case_id(public_id).ok_or(CasesError::CaseNotFound)?;
+        let expected = expected_version.or(command.version());
         for _ in 0..MAX_ATTEMPTS {
             let mut stored = self
                 .store
                 .get_case(org, &account, &case_id)
                 .await?
                 .ok_or(CasesError::CaseNotFound)?;
+            if let Some(want) = expected {
+                if stored.case.version != want {
+                    return Err(CasesError::VersionConflict {
+                        expected: want,
+                        current: stored.case.version,
+                    });
+                }
+            }
             let claim = self
                 .store
                 .get_claim(org, &account, case_id.claim_id())
@@ -460,6 +672,45 @@ impl CasesService {
                 CaseCommand::Note(n) => {
                     case.add_note(user, &n.text, now)?;
                 }
+                CaseCommand::Objection(o) => {
+                    let channel = ObjectionChannel::parse(o.channel.trim())?;
+                    case.record_objection(&o.text, o.received_on, channel, by, today, now)?;
+                }
+                CaseCommand::Assess(a) => {
+                    let outcome = ObjectionOutcome::parse(a.outcome.trim(), a.reason.as_deref())?;
+                    let id = objection_to(case, a.objection_id, ObjectionState::Open)?;
+                    case.assess_objection(id, outcome, by, now)?;
+                }
+                CaseCommand::Corrected(c) => {
+                    let id = objection_to(case, c.objection_id, ObjectionState::Justified)?;
+                    case.objection_corrected(id, &c.note, by, now)?;
+                }
+                CaseCommand::Acknowledge(a) => {
+                    case.record_acknowledgement(a.on, &a.note, by, today, now)?;
+                }
+                CaseCommand::Filed(f) => {
+                    let route = Route::parse(f.route.trim())
+                        .ok_or_else(|| CaseError::UnknownRoute(f.route.clone()))?;
+                    let document = f
+                        .document_id
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|d| !d.is_empty());
+                    if let Some(doc) = document {
+                        let known = match LegalDocumentId::parse(doc) {
+                            Some(id) => self
+                                .store
+                                .get_legal_document(org, &account, &case_id, &id)
+                                .await?
+                                .is_some(),
+                            None => false,
+                        };
+                        if !known {
+                            return Err(CasesError::UnknownDocument(doc.to_string()));
+                        }
+                    }
+                    case.record_filed(route, f.filed_on, document, by, today, now)?;
+                }
             }
             let summary = claim
                 .as_ref()
@@ -474,9 +725,22 @@ impl CasesService {
                 Save::Saved => {
                     stored.summary = summary;
                     stored.stored_version = Some(stored.case.version);
-                    return Ok(detail(&stored, claim.as_ref()));
+                    return self.detail(org, &stored, claim.as_ref(), today).await;
                 }
-                Save::Conflict => continue,
+                Save::Conflict => {
+                    if let Some(want) = expected {
+                        let current = self
+                            .store
+                            .get_case(org, &account, &case_id)
+                            .await?
+                            .map_or(want, |c| c.case.version);
+                        return Err(CasesError::VersionConflict {
+                            expected: want,
+                            current,
+                        });
+                    }
+                    continue;
+                }
             }
         }
         Err(CasesError::Contention)
@@ -550,6 +814,14 @@ impl CasesService {
             failed = report.failed,
             "daily case job done"
         );
+        report.legal = crate::services::legal::daily::run_daily(
+            &self.store,
+            self.digest.as_ref(),
+            self.rules,
+            today,
+            now,
+        )
+        .await?;
         Ok(report)
     }
 
@@ -643,7 +915,21 @@ fn merge_timeline(own: Vec<CaseEntry>, money: Vec<CaseEntry>) -> Vec<CaseEntry> 
         .collect()
 }
 
-fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>) -> CaseDetail {
+/// The objection a command is about: the one named, or the earliest in `state` (the open one
+/// to assess, the justified one to correct).
+fn objection_to(case: &Case, named: Option<u32>, state: ObjectionState) -> Result<u32, CaseError> {
+    if let Some(id) = named {
+        return Ok(id);
+    }
+    case.objections
+        .iter()
+        .filter(|o| o.state() == state)
+        .min_by_key(|o| (o.received_on, o.id))
+        .map(|o| o.id)
+        .ok_or(CaseError::NoObjectionIn(state))
+}
+
+fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>, legal: LegalView) -> CaseDetail {
     let summary: ClaimSummary = claim.map(ClaimRecord::summary).unwrap_or(stored.summary);
     let mut view = CaseView::of(stored);
     view.claim_status = summary.claim_status;
@@ -654,6 +940,7 @@ fn detail(stored: &StoredCase, claim: Option<&ClaimRecord>) -> CaseDetail {
         notes: stored.case.notes.clone(),
         timeline: stored.case.timeline.clone(),
         claim: claim.map(ClaimView::of),
+        legal,
     }
 }
 

@@ -33,6 +33,7 @@ use crate::adapters::store::ledger::{
     ListError, PageRequest, ReadyNotice, StoredCustomer, SyncSummary,
 };
 use crate::adapters::store::{DynamoStore, StoreError};
+use crate::domain::collection::legal::notify::{CaseNotice, CaseNotification};
 use crate::domain::ledger::texts::skip_texts;
 use crate::domain::ledger::{
     ItemStatus, LedgerItem, LedgerQuery, RecordRef, SkipReason, SkipRecord, SyncCounts,
@@ -420,16 +421,45 @@ pub struct SyncRequested {
 #[serde(rename_all = "camelCase")]
 pub struct NotificationView {
     pub id: String,
-    /// `ledger_ready`.
+    /// `ledger_ready`, `legal_steps_ready` or `limitation_warning`.
     pub kind: String,
     pub account_id: String,
-    pub integration_id: String,
+    /// `ledger_ready`: the integration and what the first sync found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_company_name: Option<String>,
     pub created_at: DateTime<Utc>,
     pub seen_at: Option<DateTime<Utc>>,
-    pub counts: SyncCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<SyncCounts>,
+    /// A notification about a case: the case's URL id and what it says (route, dates, amounts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<CaseNotice>,
     pub title: Texts,
     pub message: Texts,
+}
+
+fn case_view(n: &CaseNotification) -> NotificationView {
+    NotificationView {
+        id: n.id.clone(),
+        kind: n.notice.kind().to_string(),
+        account_id: n.account_id.to_string(),
+        integration_id: None,
+        client_company_name: None,
+        created_at: n.created_at,
+        seen_at: n.seen_at,
+        counts: None,
+        case: Some(crate::services::cases::public_case_id(
+            &n.account_id,
+            &n.case_id,
+        )),
+        details: Some(n.notice.clone()),
+        title: n.title(),
+        message: n.message(),
+    }
 }
 
 fn ready_view(n: &ReadyNotice, seen_at: Option<DateTime<Utc>>) -> NotificationView {
@@ -443,11 +473,13 @@ fn ready_view(n: &ReadyNotice, seen_at: Option<DateTime<Utc>>) -> NotificationVi
         id: READY_NOTIFICATION_ID.into(),
         kind: "ledger_ready".into(),
         account_id: n.account_id.to_string(),
-        integration_id: n.integration_id.clone(),
+        integration_id: Some(n.integration_id.clone()),
         client_company_name: n.client_company_name.clone(),
         created_at: n.created_at,
         seen_at,
-        counts: c.clone(),
+        counts: Some(c.clone()),
+        case: None,
+        details: None,
         title: Texts::new("Reskontroen er klar", "The ledger is ready"),
         message: Texts {
             no: format!(
@@ -792,6 +824,10 @@ impl LedgerService {
             let seen = self.marks.seen_at(org, &account).await?;
             notifications.push(ready_view(&n, seen));
         }
+        // About cases (legal steps ready, limitation warnings): newest first after the ready one.
+        let mut cases = self.store.case_notifications(org, &account).await?;
+        cases.reverse();
+        notifications.extend(cases.iter().map(case_view));
         let unseen = notifications.iter().filter(|n| n.seen_at.is_none()).count() as u32;
         Ok(NotificationsView {
             notifications,
@@ -809,7 +845,19 @@ impl LedgerService {
     ) -> Result<NotificationView, LedgerError> {
         let account = self.account(org, account).await?;
         if notification != READY_NOTIFICATION_ID {
-            return Err(LedgerError::NotificationNotFound);
+            let well_formed = !notification.is_empty()
+                && notification
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !well_formed {
+                return Err(LedgerError::NotificationNotFound);
+            }
+            return self
+                .store
+                .mark_case_notification_seen(org, &account, notification, now)
+                .await?
+                .map(|n| case_view(&n))
+                .ok_or(LedgerError::NotificationNotFound);
         }
         let Some(n) = self.store.get_ready_notice(org, &account).await? else {
             return Err(LedgerError::NotificationNotFound);

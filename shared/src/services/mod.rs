@@ -2,7 +2,9 @@
 
 pub mod cases;
 pub mod classification;
+pub mod dunning;
 pub mod ledger;
+pub mod legal;
 pub mod settlements;
 pub mod setup;
 pub mod sync;

@@ -223,12 +223,17 @@ impl TripletexSource {
     }
 
     async fn get(&self, secrets: &Secrets) -> Result<&TripletexClient, SyncError> {
+        self.client(secrets)
+            .await
+            .map_err(|e| SyncError::Secrets(e.to_string()))
+    }
+
+    /// The client, made once with the consumer token from Secrets Manager.
+    pub async fn client(&self, secrets: &Secrets) -> Result<&TripletexClient, SecretsError> {
         self.client
             .get_or_try_init(|| async {
-                let token: SecretString = secrets
-                    .get_string(&self.consumer_token_secret_id)
-                    .await
-                    .map_err(|e| SyncError::Secrets(e.to_string()))?;
+                let token: SecretString =
+                    secrets.get_string(&self.consumer_token_secret_id).await?;
                 Ok(TripletexClient::new(self.base_url.clone(), token))
             })
             .await

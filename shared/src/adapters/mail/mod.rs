@@ -24,12 +24,17 @@
 //! `SendEmail`, which can send twice; throttling and 5xx come back as retryable errors instead and
 //! the queue retries the job.
 //!
+//! Dunning letters go as raw MIME with the PDF attached ([`letter`], [`Mailer::send_letter`]);
+//! their exactly-once record is the dunning notice, not the sent-mail log.
+//!
 //! Log lines name the idempotency key, the SES message id and the number of recipients, never
 //! the addresses or the text.
 
+pub mod letter;
 pub mod log;
 pub mod ses;
 
 pub use crate::adapters::store::mail_log::DynamoSentMailLog;
+pub use letter::LetterMail;
 pub use log::{Claim, MailRecord, MailStatus, MemorySentMailLog, SentMailLog};
 pub use ses::{validate, MailError, Mailer, MessageId, OutgoingMail, SendOutcome, MAX_RECIPIENTS};

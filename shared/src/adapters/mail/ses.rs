@@ -7,7 +7,8 @@ use aws_config::SdkConfig;
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, RawMessage};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -126,7 +127,7 @@ impl MailError {
     }
 
     /// SES certainly did not take the mail.
-    fn certainly_not_sent(&self) -> bool {
+    pub fn certainly_not_sent(&self) -> bool {
         !matches!(self, Self::NoAnswer(_))
     }
 }
@@ -319,6 +320,47 @@ impl Mailer {
                     recipients = msg.to.len(),
                     "mail sent"
                 );
+                Ok(MessageId(id.to_string()))
+            }
+            _ => Err(MailError::NoAnswer(
+                "SES answered without a message id".to_string(),
+            )),
+        }
+    }
+
+    /// Sends a dunning letter as a raw MIME message (built by [`super::letter::mime`]): SES
+    /// takes the recipients from its headers. No deduplication here: the dunning notices are
+    /// the exactly-once record. Log lines name the letter and the SES message id only.
+    pub async fn send_letter(
+        &self,
+        mail: &super::letter::LetterMail,
+    ) -> Result<MessageId, MailError> {
+        if !valid_address(&self.from) {
+            return Err(MailError::Invalid(
+                "the sender is not an e-mail address".to_string(),
+            ));
+        }
+        let raw = super::letter::mime(mail, &self.from)?;
+        let out = self
+            .client
+            .send_email()
+            .from_email_address(&self.from)
+            .content(
+                EmailContent::builder()
+                    .raw(
+                        RawMessage::builder()
+                            .data(Blob::new(raw))
+                            .build()
+                            .map_err(|e| MailError::Invalid(e.to_string()))?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(map_send_error)?;
+        match out.message_id() {
+            Some(id) if !id.is_empty() => {
+                tracing::info!(letter = %mail.letter_id, message_id = id, "letter e-mailed");
                 Ok(MessageId(id.to_string()))
             }
             _ => Err(MailError::NoAnswer(

@@ -1,10 +1,12 @@
 //! SQS: the FIFO sync queue (message group = Tripletex key id, so two syncs never use one key at
 //! once: Tripletex rate-limits per key), the FIFO classification queue ([`classification`]), the
-//! FIFO voucher-posting queue ([`posting`]), and one batch helper for every SQS worker.
+//! FIFO voucher-posting queue ([`posting`]), the FIFO dunning queue ([`dunning`]), and one batch
+//! helper for every SQS worker.
 //!
 //! Messages carry ids only, never tokens.
 
 pub mod classification;
+pub mod dunning;
 pub mod posting;
 
 pub use classification::{
@@ -12,6 +14,7 @@ pub use classification::{
     ClassificationQueue, PackedBatch, Sent, GROUPS_PER_ACCOUNT, MAX_BATCH_BYTES,
     MAX_EVENTS_PER_BATCH,
 };
+pub use dunning::{DunningJob, DunningQueue, DunningReason};
 pub use posting::{PostingMessage, VoucherPostingQueue};
 
 use std::collections::HashSet;

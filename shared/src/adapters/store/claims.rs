@@ -302,7 +302,7 @@ fn claim_item(rec: &ClaimRecord, new_rev: u64) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn claim_from(item: &Item) -> Result<ClaimRecord, StoreError> {
+pub(crate) fn claim_from(item: &Item) -> Result<ClaimRecord, StoreError> {
     let doc = get_s(item, "doc")?;
     let mut rec: ClaimRecord = serde_json::from_str(doc)
         .map_err(|e| StoreError::Corrupt(format!("claim document: {e}")))?;
@@ -340,7 +340,7 @@ fn case_item(case: &Case, summary: &ClaimSummary) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
+pub(crate) fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
     let case: Case = serde_json::from_str(get_s(item, "doc")?)
         .map_err(|e| StoreError::Corrupt(format!("case document: {e}")))?;
     let summary: ClaimSummary = opt_json(item, "summary")?
@@ -353,7 +353,7 @@ fn case_from(item: &Item) -> Result<StoredCase, StoreError> {
     })
 }
 
-fn claim_put(
+pub(crate) fn claim_put(
     rec: &ClaimRecord,
 ) -> Result<(Item, String, HashMap<String, AttributeValue>), StoreError> {
     let item = claim_item(rec, rec.rev + 1)?;
@@ -367,7 +367,7 @@ fn claim_put(
     Ok((item, cond, values))
 }
 
-fn case_put(
+pub(crate) fn case_put(
     w: &CaseWrite<'_>,
 ) -> Result<(Item, String, HashMap<String, AttributeValue>), StoreError> {
     let item = case_item(w.case, &w.summary)?;

@@ -19,6 +19,7 @@
 //! | organization | `KEY#{keyId}`                     | Tripletex key (never a token)          |
 //! | organization | `INTEGRATION#{accountId}`         | integration                            |
 //! | organization | `NOTICE#READY#{accountId}`        | "your ledger is ready" notice          |
+//! | organization | `NOTICE#CASE#{accountId}#{nid}`   | notification about a case (legal steps ready, limitation warning) |
 //! | organization | `PROFILE`                         | organization profile (`contactEmail`)  |
 //! | account      | `CASE#{caseId}`                   | case                                   |
 //! | account      | `CLAIM#{claimId}`                 | claim                                  |
@@ -29,6 +30,12 @@
 //! | account      | `SYNC#REQUEST`                    | pending manual sync request            |
 //! | account      | `SYNC#STATE`                      | sync summary (counts, times)           |
 //! | account      | `VOUCHER#{claimId}#{version:05}`  | a settlement's posting in Tripletex    |
+//! | account      | `COLLECT#POLICY`                  | dunning policy (versioned)             |
+//! | account      | `COLLECT#NOTICE#{caseId}#{step}`  | dunning notice (one per case and step) |
+//! | account      | `COLLECT#LETTER#{date}#{letterId}`| dunning letter                         |
+//! | account      | `COLLECT#BATCH#{date}`            | approval batch of a day                |
+//! | account      | `COLLECT#RUN#{date}`              | dunning run of a day                   |
+//! | account      | `COLLECT#LEGALDOC#{caseId}#{docId}` | drafted legal document (begjæring om utlegg, forliksklage) |
 //!
 //! Indexes (sparse: only the items named set them):
 //!
@@ -38,7 +45,12 @@
 //! | GSI1  | paused case | `PAUSED_CASES` | `{until}#{org}#{accountId}#{caseId}`         |
 //! | GSI2  | integration | `INTEGRATIONS` | `{keyId}#{accountId}`                        |
 //! | GSI2  | claim awaiting a case | `CASE_DUE` | `{effectiveDueDate}#{org}#{accountId}#{claimId}` |
+//! | GSI1  | active dunning notice | `NOTICES#{org}#{accountId}` | `{noticeId}`                  |
+//! | GSI2  | uncertain notice | `NOTICES_UNCERTAIN` | `{since}#{org}#{accountId}#{noticeId}`          |
+//! | GSI2  | policy with dunning on | `DUNNING_ENABLED` | `{org}#{accountId}`                      |
 //!
+//! **Dunning's items** sort under `COLLECT#`, before `CUST#` and so outside the mirror sweep
+//! (`DUNNING#` would sort inside it, between `CUST#` and `ITEM#`).
 //! **One account partition.** Everything that belongs to one account lives under
 //! [`account_pk`], with the organization in the key: a read built from the JWT's organization
 //! cannot reach another organization's account (it is simply not there). Ids never contain `#`
@@ -57,6 +69,8 @@ use chrono::NaiveDate;
 
 use crate::domain::case::CaseId;
 use crate::domain::claim::ClaimId;
+use crate::domain::collection::dunning::{LetterId, NoticeId};
+use crate::domain::collection::legal::record::LegalDocumentId;
 use crate::domain::ledger::SkipReason;
 use crate::domain::setup::{AccountId, IntegrationId, KeyId, OrgId};
 use crate::domain::OrgNumber;
@@ -96,6 +110,11 @@ pub fn ready_mail_key(integration: &IntegrationId) -> String {
     format!("ready:{integration}")
 }
 
+/// The idempotency key of the organization's legal-steps digest of one day (at most one a day).
+pub fn legal_digest_mail_key(org: &OrgId, date: NaiveDate) -> String {
+    format!("legal-digest:{org}:{}", day(date))
+}
+
 /// The cached Enhetsregisteret answer for one organisation number.
 pub fn brreg_pk(orgnr: &OrgNumber) -> String {
     format!("BRREG#{}", orgnr.as_str())
@@ -124,6 +143,18 @@ pub fn ready_notice_sk(account: &AccountId) -> String {
 }
 
 pub const PROFILE_SK: &str = "PROFILE";
+
+/// Every notification about a case sorts under this prefix (the organization's digest reads
+/// them all).
+pub const CASE_NOTIFICATION_PREFIX: &str = "NOTICE#CASE#";
+/// The notifications of one account.
+pub fn case_notifications_prefix(account: &AccountId) -> String {
+    format!("{CASE_NOTIFICATION_PREFIX}{account}#")
+}
+/// A notification about a case (`nid`: `legal::notify::notification_id`).
+pub fn case_notification_sk(account: &AccountId, nid: &str) -> String {
+    format!("{}{nid}", case_notifications_prefix(account))
+}
 
 // ------------------------------------------------------------------ sort keys: the account
 
@@ -181,6 +212,52 @@ pub fn voucher_sk(claim: &ClaimId, settlement_version: u32) -> String {
     format!("{VOUCHER_PREFIX}{claim}#{settlement_version:05}")
 }
 
+// ---------------------------------------------------------- sort keys: the account's dunning
+
+/// Every dunning item of an account sorts under this prefix.
+pub const DUNNING_PREFIX: &str = "COLLECT#";
+pub const DUNNING_POLICY_SK: &str = "COLLECT#POLICY";
+
+pub const NOTICE_PREFIX: &str = "COLLECT#NOTICE#";
+pub fn notice_sk(id: &NoticeId) -> String {
+    format!("{NOTICE_PREFIX}{}#{}", id.case_id, id.step.key())
+}
+/// The prefix of one case's notices.
+pub fn case_notices_prefix(case: &CaseId) -> String {
+    format!("{NOTICE_PREFIX}{case}#")
+}
+
+pub const LETTER_PREFIX: &str = "COLLECT#LETTER#";
+pub fn letter_sk(send_date: NaiveDate, letter: &LetterId) -> String {
+    format!("{LETTER_PREFIX}{}#{letter}", day(send_date))
+}
+/// The prefix of the letters of one send day.
+pub fn letters_of_day_prefix(send_date: NaiveDate) -> String {
+    format!("{LETTER_PREFIX}{}#", day(send_date))
+}
+
+pub const BATCH_PREFIX: &str = "COLLECT#BATCH#";
+pub fn batch_sk(date: NaiveDate) -> String {
+    format!("{BATCH_PREFIX}{}", day(date))
+}
+
+pub const RUN_PREFIX: &str = "COLLECT#RUN#";
+pub fn run_sk(date: NaiveDate) -> String {
+    format!("{RUN_PREFIX}{}", day(date))
+}
+
+// ------------------------------------------------------ sort keys: the account's legal steps
+
+/// Drafted legal documents sort under the collection prefix too (outside the mirror sweep).
+pub const LEGAL_DOCUMENT_PREFIX: &str = "COLLECT#LEGALDOC#";
+pub fn legal_document_sk(case: &CaseId, doc: &LegalDocumentId) -> String {
+    format!("{}{doc}", case_legal_documents_prefix(case))
+}
+/// The prefix of one case's documents.
+pub fn case_legal_documents_prefix(case: &CaseId) -> String {
+    format!("{LEGAL_DOCUMENT_PREFIX}{case}#")
+}
+
 // ------------------------------------------------------------------------------------ indexes
 
 /// GSI1 partition of the integrations that use a key.
@@ -217,6 +294,35 @@ pub fn case_due_gsi2sk(
     claim: &ClaimId,
 ) -> String {
     format!("{}#{org}#{account}#{claim}", day(due))
+}
+
+/// GSI1 partition of an account's active dunning notices (waiting, under way, uncertain, or sent
+/// with effects still to record): what a run reads instead of every notice ever sent.
+pub fn active_notices_gsi1pk(org: &OrgId, account: &AccountId) -> String {
+    format!("NOTICES#{org}#{account}")
+}
+pub fn active_notice_gsi1sk(id: &NoticeId) -> String {
+    id.to_string()
+}
+
+/// GSI2 partition of the uncertain notices of every account (for the operators).
+pub const UNCERTAIN_NOTICES_GSI2PK: &str = "NOTICES_UNCERTAIN";
+pub fn uncertain_notice_gsi2sk(
+    since: chrono::DateTime<chrono::Utc>,
+    org: &OrgId,
+    account: &AccountId,
+    id: &NoticeId,
+) -> String {
+    format!(
+        "{}#{org}#{account}#{id}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+/// GSI2 partition of the accounts whose dunning is on (the schedule's fan-out).
+pub const DUNNING_ENABLED_GSI2PK: &str = "DUNNING_ENABLED";
+pub fn dunning_enabled_gsi2sk(org: &OrgId, account: &AccountId) -> String {
+    format!("{org}#{account}")
 }
 
 /// The upper bound of a date-sorted index key for "on `day` or earlier": `~` sorts after every
@@ -264,9 +370,30 @@ mod tests {
     fn only_mirror_items_sort_inside_the_mirror_sweep() {
         let inside = |sk: &str| (MIRROR_FIRST..=MIRROR_LAST).contains(&sk);
         let claim = ClaimId::invoice(1001).unwrap();
+        let notice = NoticeId::new(
+            CaseId::for_claim(&claim),
+            crate::domain::collection::dunning::Step::Purring,
+        );
+        let d = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let letter = LetterId::of(
+            &acc(),
+            40001,
+            crate::domain::collection::dunning::Step::Purring,
+            d,
+            &[&notice.case_id],
+        );
         let others = [
             claim_sk(&claim),
             case_sk(&CaseId::for_claim(&claim)),
+            DUNNING_POLICY_SK.to_string(),
+            notice_sk(&notice),
+            letter_sk(d, &letter),
+            batch_sk(d),
+            run_sk(d),
+            legal_document_sk(
+                &CaseId::for_claim(&claim),
+                &LegalDocumentId::from_suffix("0123456789abcdef0123456789abcdef").unwrap(),
+            ),
             SUMMARY_SK.to_string(),
             SYNC_REQUEST_SK.to_string(),
             CHECKPOINT_SK.to_string(),
@@ -316,5 +443,52 @@ mod tests {
         assert!(sk.as_str() > dated_upto(d.pred_opt().unwrap()).as_str());
         let case = paused_case_gsi1sk(d, &org(), &acc(), &CaseId::for_claim(&claim));
         assert!(case.as_str() <= dated_upto(d).as_str());
+    }
+
+    #[test]
+    fn dunning_keys_group_by_case_and_day() {
+        use crate::domain::collection::dunning::Step;
+        let case = CaseId::for_claim(&ClaimId::invoice(1).unwrap());
+        let case10 = CaseId::for_claim(&ClaimId::invoice(10).unwrap());
+        let n = NoticeId::new(case.clone(), Step::Inkassovarsel);
+        assert_eq!(notice_sk(&n), "COLLECT#NOTICE#case_inv_1#inkassovarsel");
+        assert!(notice_sk(&n).starts_with(&case_notices_prefix(&case)));
+        assert!(!notice_sk(&NoticeId::new(case10, Step::Purring))
+            .starts_with(&case_notices_prefix(&case)));
+        let d = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let l = LetterId::of(&acc(), 7, Step::Purring, d, &[&case]);
+        assert!(letter_sk(d, &l).starts_with(&letters_of_day_prefix(d)));
+        assert!(!letter_sk(d.succ_opt().unwrap(), &l).starts_with(&letters_of_day_prefix(d)));
+        for sk in [
+            DUNNING_POLICY_SK.to_string(),
+            notice_sk(&n),
+            batch_sk(d),
+            run_sk(d),
+        ] {
+            assert!(sk.starts_with(DUNNING_PREFIX));
+        }
+        assert_eq!(active_notice_gsi1sk(&n), "case_inv_1.inkassovarsel");
+    }
+
+    #[test]
+    fn legal_keys_group_documents_by_case_and_notifications_by_account() {
+        let case = CaseId::for_claim(&ClaimId::invoice(1).unwrap());
+        let case10 = CaseId::for_claim(&ClaimId::invoice(10).unwrap());
+        let doc = LegalDocumentId::from_suffix("0123456789abcdef0123456789abcdef").unwrap();
+        let sk = legal_document_sk(&case, &doc);
+        assert_eq!(
+            sk,
+            "COLLECT#LEGALDOC#case_inv_1#doc_0123456789abcdef0123456789abcdef"
+        );
+        assert!(sk.starts_with(&case_legal_documents_prefix(&case)));
+        assert!(!sk.starts_with(&case_legal_documents_prefix(&case10)));
+        let nsk = case_notification_sk(&acc(), "case_inv_1.legal-ready.utlegg.2026-07-01");
+        assert!(nsk.starts_with(&case_notifications_prefix(&acc())));
+        assert!(nsk.starts_with(CASE_NOTIFICATION_PREFIX));
+        assert!(!nsk.starts_with(&ready_notice_sk(&acc())));
+        assert_eq!(
+            legal_digest_mail_key(&org(), NaiveDate::from_ymd_opt(2026, 7, 16).unwrap()),
+            "legal-digest:org_a:2026-07-16"
+        );
     }
 }

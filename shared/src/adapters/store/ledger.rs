@@ -379,6 +379,12 @@ fn customer_item(
     Ok(item)
 }
 
+/// The stored customer of a `CUST#` item.
+pub(crate) fn customer_from(item: &Item) -> Result<StoredCustomer, StoreError> {
+    serde_json::from_str(get_s(item, "customer")?)
+        .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
+}
+
 fn ledger_item(pk: &str, i: &LedgerItem, hash: ContentHash) -> Result<Item, StoreError> {
     let facts_hash = crate::domain::ledger::ClaimFacts::of(i).hash();
     let credit_keys: BTreeSet<String> = i
@@ -520,10 +526,7 @@ impl DynamoStore {
             &[],
             &[],
             Vec::new(),
-            |item| {
-                serde_json::from_str(get_s(item, "customer")?)
-                    .map_err(|_| StoreError::Corrupt("attribute customer is not a customer".into()))
-            },
+            customer_from,
         )
         .await
     }
@@ -863,6 +866,19 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         write_in_batches(&self.client, &self.table, requests, BatchRetry::default()).await?;
         Ok(())
+    }
+
+    /// One mirrored customer of the account (read consistently); `None` when not mirrored.
+    pub async fn get_customer(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        customer_id: i64,
+    ) -> Result<Option<StoredCustomer>, StoreError> {
+        self.get(account_pk(org, account), customer_sk(customer_id))
+            .await?
+            .map(|i| customer_from(&i))
+            .transpose()
     }
 
     /// Writes the "ready" notice of the account once (the frontend's pop-up). `true` if this call

@@ -6,9 +6,11 @@
 //! mapped to those outcomes.
 
 pub mod claims;
+pub mod dunning;
 pub(crate) mod item;
 pub mod keys;
 pub mod ledger;
+pub mod legal;
 pub mod mail_log;
 pub mod migrate;
 pub mod setup;
@@ -61,6 +63,143 @@ impl DynamoStore {
             .await
             .map_err(service_error)?;
         Ok(out.item)
+    }
+
+    /// Many items by key, read consistently (BatchGetItem, 100 keys a call, up to `parallel`
+    /// calls at once; unprocessed keys are asked for again). Missing items are simply absent;
+    /// the order of the result is not the order of `keys`.
+    pub(crate) async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+        parallel: usize,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let mut unique: Vec<(String, String)> = keys;
+        unique.sort();
+        unique.dedup();
+        let chunks: Vec<Vec<(String, String)>> = unique
+            .chunks(100)
+            .map(<[(String, String)]>::to_vec)
+            .collect();
+        let pages: Vec<Vec<item::Item>> = stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk))
+            .buffer_unordered(parallel.max(1))
+            .try_collect()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn batch_get_chunk(
+        &self,
+        chunk: Vec<(String, String)>,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut out = Vec::new();
+        let mut pending: Vec<item::Item> = chunk
+            .into_iter()
+            .map(|(pk, sk)| item::key(pk, sk))
+            .collect();
+        let mut rounds = 0u32;
+        while !pending.is_empty() {
+            if rounds > 0 {
+                // Unprocessed keys: the table is throttling; back off a little.
+                tokio::time::sleep(std::time::Duration::from_millis(20 << rounds.min(6))).await;
+            }
+            rounds += 1;
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(item::build_err)?;
+            let res = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(service_error)?;
+            if let Some(mut r) = res.responses {
+                out.extend(r.remove(&self.table).unwrap_or_default());
+            }
+            if let Some(mut u) = res.unprocessed_keys {
+                if let Some(ka) = u.remove(&self.table) {
+                    pending = ka.keys;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix` (read consistently, all
+    /// pages), optionally filtered.
+    pub(crate) async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+        filter: Option<(
+            &str,
+            Vec<(&str, &str)>,
+            Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+        )>,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", item::s(pk.clone()))
+                .expression_attribute_values(":prefix", item::s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            if let Some((expr, names, values)) = &filter {
+                q = q.filter_expression(*expr);
+                for (k, v) in names {
+                    q = q.expression_attribute_names(*k, *v);
+                }
+                for (k, v) in values {
+                    q = q.expression_attribute_values(*k, v.clone());
+                }
+            }
+            let res = q.send().await.map_err(service_error)?;
+            out.extend(res.items.unwrap_or_default());
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Every item of an index partition (eventually consistent, all pages).
+    pub(crate) async fn query_index(
+        &self,
+        index: &str,
+        pk_name: &str,
+        pk: &str,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let res = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", item::s(pk))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            out.extend(res.items.unwrap_or_default());
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
     }
 }
 

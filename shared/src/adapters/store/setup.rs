@@ -216,32 +216,6 @@ fn integration_from(item: &Item) -> Result<Integration, StoreError> {
 }
 
 impl DynamoStore {
-    /// All items of one partition whose SK starts with `prefix` (all pages).
-    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :sk)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":sk", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(service_error)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(items)
-    }
-
     /// Conditional put of a new item; `false` when PK/SK already exist.
     async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
         let result = self
@@ -275,7 +249,7 @@ impl DynamoStore {
 
     /// The organization's accounts, oldest first (ids are time-ordered).
     pub async fn list_accounts(&self, org: &OrgId) -> Result<Vec<Account>, StoreError> {
-        self.query_prefix(org_pk(org), keys::ACCOUNT_PREFIX)
+        self.query_prefix(org_pk(org), keys::ACCOUNT_PREFIX, None)
             .await?
             .iter()
             .map(account_from)
@@ -301,7 +275,7 @@ impl DynamoStore {
     }
 
     pub async fn list_keys(&self, org: &OrgId) -> Result<Vec<TripletexKey>, StoreError> {
-        self.query_prefix(org_pk(org), keys::KEY_PREFIX)
+        self.query_prefix(org_pk(org), keys::KEY_PREFIX, None)
             .await?
             .iter()
             .map(key_from)
@@ -592,43 +566,27 @@ impl DynamoStore {
         &self,
         key: &KeyId,
     ) -> Result<Vec<Integration>, StoreError> {
-        self.query_index("GSI1", "GSI1PK", &key_gsi1pk(key)).await
+        self.query_integrations("GSI1", "GSI1PK", &key_gsi1pk(key))
+            .await
     }
 
     /// Every integration, ordered by key then account (GSI2): what the scheduled sync walks.
     pub async fn all_integrations(&self) -> Result<Vec<Integration>, StoreError> {
-        self.query_index("GSI2", "GSI2PK", keys::INTEGRATIONS_GSI2PK)
+        self.query_integrations("GSI2", "GSI2PK", keys::INTEGRATIONS_GSI2PK)
             .await
     }
 
-    async fn query_index(
+    async fn query_integrations(
         &self,
         index: &str,
         pk_name: &str,
         pk: &str,
     ) -> Result<Vec<Integration>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", pk_name)
-                .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(service_error)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        items.iter().map(integration_from).collect()
+        self.query_index(index, pk_name, pk)
+            .await?
+            .iter()
+            .map(integration_from)
+            .collect()
     }
 }
 

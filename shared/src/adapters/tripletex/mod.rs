@@ -13,7 +13,9 @@
 
 pub mod customer;
 pub mod error;
+pub mod invoice_pdf;
 pub mod model;
+pub mod recheck;
 pub mod retry;
 pub mod session;
 pub mod voucher;

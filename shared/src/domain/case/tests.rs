@@ -592,6 +592,7 @@ fn every_transition_is_on_the_timeline_in_order() {
             CaseEvent::Reopened { .. } => "reopened",
             CaseEvent::NoteAdded { .. } => "note",
             CaseEvent::StepReached { .. } => "step",
+            CaseEvent::NoticeSent(_) => "notice",
             CaseEvent::ObjectionRecorded { .. }
             | CaseEvent::ObjectionAssessed { .. }
             | CaseEvent::ObjectionCorrected { .. } => "objection",
@@ -684,6 +685,86 @@ fn debtor_view_groups_and_merges_only_at_the_same_step() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Notices on the timeline
+// ---------------------------------------------------------------------------------------------
+
+fn sent_notice(step: crate::domain::collection::dunning::Step, letter: &str) -> SentNotice {
+    use crate::domain::collection::dunning::{Channel, Language};
+    SentNotice {
+        notice_id: format!("case_inv_1001.{}", step.key()),
+        letter_id: letter.into(),
+        line: NoticeLine {
+            step,
+            send_date: d("2026-02-10"),
+            deadline: d("2026-02-24"),
+            channel: Channel::Email,
+            requested_channel: Channel::Email,
+            language: Language::Nb,
+            due_date: d("2026-01-19"),
+            principal: Money::from_kroner(1_000),
+            interest: None,
+            interest_increment: Money::ZERO,
+            interest_due: Money::ZERO,
+            earlier_fees: Money::ZERO,
+            fee: None,
+            compensation: None,
+            total: Money::from_kroner(1_000),
+            fee_reason: "fee-not-in-policy".into(),
+            rules: vec!["deadline:purring@inkf§1-2".into()],
+        },
+        record: crate::domain::collection::dunning::NoticeRecord {
+            letter_id: letter.into(),
+            step,
+            sent: d("2026-02-10"),
+            deadline: d("2026-02-24"),
+            fee_nominal: Money::ZERO,
+            fee: Money::ZERO,
+            compensation_nominal: None,
+            compensation: Money::ZERO,
+            interest_total: Money::ZERO,
+            interest_increment: Money::ZERO,
+        },
+        approved_by: Some("user-1".into()),
+        confirmed_by: None,
+    }
+}
+
+#[test]
+fn a_sent_notice_sets_the_step_once_never_back_and_in_any_state() {
+    use crate::domain::collection::dunning::Step;
+    let mut c = open_case();
+    let v = c.version;
+    assert!(c.record_notice(sent_notice(Step::Purring, "ltr_a"), t(T0)));
+    assert_eq!(c.step, Some(LetterKind::Purring));
+    assert_eq!(c.version, v + 1);
+    assert!(!c.record_notice(sent_notice(Step::Purring, "ltr_a"), t(T0)));
+    assert_eq!(c.version, v + 1, "the same letter twice changes nothing");
+    // Closed meanwhile: the letter went out all the same.
+    c.close(
+        CloseReason::Paid,
+        None,
+        Actor::System,
+        d("2026-02-11"),
+        t(T0),
+    )
+    .unwrap();
+    assert!(c.record_notice(sent_notice(Step::Paminnelse, "ltr_b"), t(T0)));
+    assert_eq!(
+        c.step,
+        Some(LetterKind::Purring),
+        "an earlier step never moves it back"
+    );
+    let last = c.timeline.last().unwrap();
+    let json = serde_json::to_value(last).unwrap();
+    assert_eq!(json["event"]["type"], "noticeSent");
+    assert_eq!(json["event"]["letterId"], "ltr_b");
+    assert_eq!(json["event"]["approvedBy"], "user-1");
+    assert_eq!(json["event"]["line"]["total"], "1000.00");
+    let back: CaseEntry = serde_json::from_value(json).unwrap();
+    assert_eq!(&back, last);
+    let letters: Vec<&str> = c.notice_records().map(|r| r.letter_id.as_str()).collect();
+    assert_eq!(letters, ["ltr_a", "ltr_b"]);
+}
 // Objections, acknowledgements, legal steps filed
 // ---------------------------------------------------------------------------------------------
 

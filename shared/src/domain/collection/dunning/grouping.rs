@@ -60,6 +60,13 @@ impl LetterId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A letter id as [`LetterId::of`] makes them (`ltr_` and 32 lowercase hex digits).
+    pub fn parse(s: &str) -> Option<Self> {
+        let hex = s.strip_prefix("ltr_")?;
+        (hex.len() == 32 && hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')))
+            .then(|| Self(s.to_string()))
+    }
 }
 
 impl fmt::Display for LetterId {

@@ -8,26 +8,36 @@
 //! - [`planner`]: [`plan`] one claim for a day: send, wait, hold ([`HoldReason`]) or done;
 //! - [`grouping`]: the day's notices of one debtor at one step in one letter, one fee;
 //! - [`record`]: what is kept per sent notice so the planner's inputs can be rebuilt;
-//! - [`customer`]: the debtor as the planner sees it (e-mail, postal address, register stops).
+//! - [`customer`]: the debtor as the planner sees it (e-mail, postal address, register stops);
+//! - [`notice`]: the exactly-once notice per (case, step), its state machine, and the letter
+//!   record that carries notices to one debtor;
+//! - [`run`]: one account's run on one day and its report.
 
 mod bank_account;
 pub mod customer;
 pub mod grouping;
 pub mod hold;
 pub mod letter;
+pub mod notice;
 pub mod planner;
 pub mod policy;
 pub mod record;
+pub mod run;
 
 pub use bank_account::{BankAccount, BankAccountError};
 pub use customer::CustomerView;
 pub use grouping::{group_notices, CaseRef, LetterClaim, LetterId, LetterPlan};
 pub use hold::{HoldReason, ReviewReason};
+pub use notice::{
+    recheck_verdict, CancelReason, LetterRecord, LetterStatus, Notice, NoticeId, NoticeLine,
+    NoticeStatus, RecheckVerdict,
+};
 pub use planner::{
     plan, FeeLine, InterestLine, NoticeAmounts, PlanDecision, PlanInput, PlannedNotice,
 };
 pub use policy::{Chain, DunningPolicy, Mode, PolicyRule, PolicyViolation, StepPolicy};
 pub use record::{compensation_claimed, NoticeRecord};
+pub use run::{BatchRecord, PhaseTimes, RunRecord, RunReport, RunStatus, RunTrigger};
 
 use crate::domain::collection::letters::LetterKind;
 use crate::domain::ledger::PostalAddress;

@@ -11,15 +11,19 @@
 //! - [`document`]: the begjæring om utlegg and the forliksklage, field by field (modelled on
 //!   Skatteetaten's utleggsbegjæring API), composed for the PDF;
 //! - [`police`]: the police districts, whose namsmann the begjæring goes to;
+//! - [`notify`]: the notifications per account and the organization's digest mail;
+//! - [`record`]: a drafted document as kept on its case, with its approval;
 //! - [`sample`]: a realistic case for the CLI and the tests.
 //!
 //! Pure: no clock (`today` is passed in), no I/O. The PDF is `shared::documents`.
 
 pub mod document;
+pub mod notify;
 pub mod police;
 pub mod policy;
 pub mod radar;
 pub mod readiness;
+pub mod record;
 pub mod sample;
 
 pub use document::{DocumentKind, LegalDocument, LegalDocumentInput};
