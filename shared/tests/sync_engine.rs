@@ -1,4 +1,4 @@
-//! The ledger sync engine against moto and the Tripletex sandbox (issue 4).
+//! The ledger sync engine against moto and the Tripletex sandbox.
 
 use std::collections::BTreeMap;
 

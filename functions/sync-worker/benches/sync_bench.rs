@@ -1,4 +1,4 @@
-//! Benchmark of the ledger sync (issue 4 §9), one run on loopback: a first sync of a generated
+//! Benchmark of the ledger sync, one run on loopback: a first sync of a generated
 //! client company (100 000 postings) and an unchanged re-sync, with the real engine against the
 //! Tripletex sandbox (its release binary, a separate process) and moto; then a plain
 //! download-and-parse of the same pages from the same sandbox, for the CPU comparison.

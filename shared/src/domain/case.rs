@@ -1,4 +1,4 @@
-//! Cases (issue 5 §4): the collection case that follows one overdue claim.
+//! Cases: the collection case that follows one overdue claim.
 //!
 //! **One case per claim** (see `docs/cases.md`): the statutory deadlines, the INKF § 1-3 fee
 //! limits and limitation are all per claim, so a case per claim keeps each of them a plain

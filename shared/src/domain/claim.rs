@@ -1,4 +1,4 @@
-//! Claim state (issue 5 §3, §5, §6): what one open item / invoice still owes, from the ledger
+//! Claim state: what one open item / invoice still owes, from the ledger
 //! events mirrored out of Tripletex.
 //!
 //! [`ClaimState`] is an event-sourced aggregate. Each [`ClaimEvent`] carries an idempotency
@@ -919,7 +919,7 @@ pub enum ClaimEffect {
     Excess { total: Money },
 }
 
-/// The voucher-posting job (issue 5 §5): enqueued once per settlement version.
+/// The voucher-posting job: enqueued once per settlement version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoucherPostingJob {

@@ -1,4 +1,4 @@
-//! The customer ledger (reskontro) mirrored from Tripletex, issue 4: the pure core of the
+//! The customer ledger (reskontro) mirrored from Tripletex: the pure core of the
 //! scheduled sync. See `docs/sync.md` for the design.
 //!
 //! 1. The adapter reads customers, invoices, customer-ledger postings and the vouchers of the

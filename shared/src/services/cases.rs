@@ -1,4 +1,4 @@
-//! Cases (issue 5 §4): the HTTP operations on a case and the daily case job.
+//! Cases: the HTTP operations on a case and the daily case job.
 //!
 //! A case follows one claim (`docs/cases.md`). Its URL id carries the account so the partition
 //! is found without an index: `{accountId}.{caseId}`, e.g.

@@ -1,4 +1,4 @@
-//! The loss-classification worker (issue 5 §1, §3, §5, §6): one ledger event from the sync's
+//! The loss-classification worker: one ledger event from the sync's
 //! FIFO classification queue → the claim it is about.
 //!
 //! - `item_mirrored` → the claim's `mirrored` event (principal, due date, customer, voucher).

@@ -1,4 +1,4 @@
-//! The ledger sync (issue 4): one job from the FIFO sync queue mirrors one integration's customer
+//! The ledger sync: one job from the FIFO sync queue mirrors one integration's customer
 //! ledger from Tripletex into DynamoDB and sends what changed to the classification queue.
 //!
 //! A job goes through named stages, the methods of [`SyncService`] in this order; a `Run` carries

@@ -1,6 +1,6 @@
 //! The loss-marker words: does a voucher text begin with "Tap…", "Avskriv…" or "Avskrev…"?
 //!
-//! The rule (issue 5): the text begins with a *word* starting with `tap`, `avskriv` or `avskrev`,
+//! The rule: the text begins with a *word* starting with `tap`, `avskriv` or `avskrev`,
 //! case-insensitive, after leading whitespace and punctuation. The word must come first.
 //!
 //! - Leading characters that are neither letters nor digits are skipped (spaces, tabs, line

@@ -222,7 +222,7 @@ impl CreditLine {
 #[serde(rename_all = "camelCase")]
 pub struct LedgerItem {
     /// `inv_{invoiceId}`, `item_{postingId}` (first debit posting) or `credit_{postingId}`; the
-    /// first two are the claim ids of `domain::claim` (issue 5).
+    /// first two are the claim ids of `domain::claim`.
     pub id: String,
     pub source: ItemSource,
     pub customer_id: i64,

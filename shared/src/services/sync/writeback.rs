@@ -1,4 +1,4 @@
-//! Writing Enhetsregisteret's postal address back to the customer in Tripletex (issue 4 §4,
+//! Writing Enhetsregisteret's postal address back to the customer in Tripletex (the
 //! setting `writeAddressesToTripletex`, off by default, only together with
 //! `updateAddressesFromBrreg`).
 //!
