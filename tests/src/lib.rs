@@ -266,3 +266,24 @@ pub fn scanned_traffic(stack: &LocalStack) -> (usize, usize) {
         .count();
     (sqs, responses)
 }
+
+/// Every page of a listing (`list` is the array's name), following `nextCursor`.
+pub async fn all_pages(api: &Api, path: &str, list: &str, limit: u32) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+            None => format!("{path}{sep}limit={limit}"),
+        };
+        let r = api.get(&url).await.unwrap();
+        assert_eq!(r.status, 200, "{url}: {}", r.raw);
+        out.extend(r.body[list].as_array().unwrap().iter().cloned());
+        match r.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+    panic!("{path}: more than 1000 pages");
+}

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use e2e::{demo, Api};
+use e2e::{all_pages, demo, Api};
 use inndrive_local::{LocalStack, StackOptions};
 use serde_json::{json, Value};
 use shared::domain::ledger::is_overdue;
@@ -176,27 +176,6 @@ async fn start(today: NaiveDate) -> LocalStack {
         .await
         .expect("the local stack starts within 120 s")
         .expect("the local stack starts")
-}
-
-/// Every page of a listing (`list` is the array's name).
-async fn all_pages(api: &Api, path: &str, list: &str, limit: u32) -> Vec<Value> {
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let url = match &cursor {
-            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
-            None => format!("{path}{sep}limit={limit}"),
-        };
-        let r = api.get(&url).await.unwrap();
-        assert_eq!(r.status, 200, "{url}: {}", r.raw);
-        out.extend(r.body[list].as_array().unwrap().iter().cloned());
-        match r.body["nextCursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return out,
-        }
-    }
-    panic!("{path}: more than 1000 pages");
 }
 
 fn by_id(items: &[Value]) -> BTreeMap<String, Value> {
