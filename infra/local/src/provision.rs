@@ -1,4 +1,5 @@
-//! Creates the template's tables, queues and secrets in moto (idempotently), in dependency order.
+//! Creates the template's tables, queues, secrets and buckets in moto (idempotently), in
+//! dependency order.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,11 @@ pub async fn provision(
     let ddb_client = aws_sdk_dynamodb::Client::new(sdk);
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
     let consumer_secrets = template.resources_referenced_by_env_var(CONSUMER_TOKEN_SECRET_VAR);
     let mut report = ProvisionReport::default();
     let region = resolver.region.clone();
@@ -113,6 +119,23 @@ pub async fn provision(
                 attrs.insert("Id".into(), arn.clone());
                 attrs.insert("Name".into(), name);
                 arn
+            }
+            "AWS::S3::Bucket" => {
+                let props = resolver.eval(&def.properties)?;
+                let name = props
+                    .get("BucketName")
+                    .map(scalar_to_string)
+                    .unwrap_or_else(|| format!("{stack}-{id}").to_lowercase());
+                let created = create_bucket(&s3, &name, &region)
+                    .await
+                    .with_context(|| format!("creating bucket {name} ({id})"))?;
+                report.actions.push(format!(
+                    "bucket {name}: {}",
+                    if created { "created" } else { "exists" }
+                ));
+                attrs.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
+                attrs.insert("DomainName".into(), format!("{name}.s3.amazonaws.com"));
+                name
             }
             "AWS::Serverless::Function" => {
                 let name = format!("{stack}-{id}");
@@ -389,6 +412,34 @@ async fn create_queue(
                 .send()
                 .await?;
             Ok(url)
+        }
+    }
+}
+
+/// Creates a bucket (private: moto keeps it so) unless it exists; `true` when created.
+async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) -> anyhow::Result<bool> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let mut req = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    match req.send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let svc = e.as_service_error();
+            if svc
+                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists())
+            {
+                Ok(false)
+            } else {
+                Err(anyhow!(
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string()
+                ))
+            }
         }
     }
 }

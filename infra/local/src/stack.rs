@@ -424,6 +424,26 @@ impl LocalStack {
         Ok(serde_json::from_slice(&out)?)
     }
 
+    /// Invokes a function as its EventBridge Scheduler event `event_name` would (with the
+    /// event's `Input`), e.g. `invoke_schedule("DunningFunction", "DailyDunning")`.
+    pub async fn invoke_schedule(
+        &self,
+        logical_id: &str,
+        event_name: &str,
+    ) -> anyhow::Result<Json> {
+        let f = self
+            .functions
+            .iter()
+            .find(|f| f.logical_id == logical_id)
+            .ok_or_else(|| anyhow!("function {logical_id} is not running"))?;
+        let s = f
+            .schedules
+            .iter()
+            .find(|s| s.event_name == event_name)
+            .ok_or_else(|| anyhow!("{logical_id} has no schedule event {event_name}"))?;
+        self.invoke(logical_id, &s.input).await
+    }
+
     /// Invokes a function with raw bytes; the error says how the invocation failed.
     pub async fn invoke_raw(&self, logical_id: &str, payload: Bytes) -> Result<Bytes, InvokeError> {
         match self.runners.get(logical_id) {
