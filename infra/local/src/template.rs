@@ -1132,6 +1132,24 @@ mod tests {
         }));
         assert_eq!(f.http_routes.len(), 16);
 
+        let dunning = fns
+            .iter()
+            .find(|f| f.logical_id == "DunningFunction")
+            .unwrap();
+        assert_eq!(dunning.schedules.len(), 1);
+        assert_eq!(
+            dunning.schedules[0].input,
+            serde_json::json!({"fanOut": true})
+        );
+        assert_eq!(
+            dunning.schedules[0].timezone.as_deref(),
+            Some("Europe/Oslo")
+        );
+        assert_eq!(
+            dunning.env["LETTERS_BUCKET"],
+            "inndrive-local-letters-123456789012"
+        );
+
         let apis = t.http_apis(&r).unwrap();
         assert_eq!(apis.len(), 1);
         let jwt = apis[0].jwt.as_ref().unwrap();

@@ -337,6 +337,57 @@ impl RunQueue for DunningQueue {
     }
 }
 
+// ------------------------------------------------------------------------- the real service
+
+/// Where the real adapters find their resources (the dunning function's environment).
+#[derive(Debug, Clone)]
+pub struct AwsResources {
+    pub table: String,
+    pub dunning_queue_url: String,
+    pub letters_bucket: String,
+    /// The SES-verified sender (`MAIL_FROM`).
+    pub mail_from: String,
+    pub secret_prefix: String,
+}
+
+impl super::DunningService {
+    /// The service with the real adapters: DynamoDB, SES (raw), the letters bucket, the Tripletex
+    /// re-check (`tripletex`: the client, made once), the dunning queue; the renderer and the
+    /// clock as given (the function: [`PdfRenderer`] and the system clock).
+    pub fn on_aws(
+        sdk: &aws_config::SdkConfig,
+        r: &AwsResources,
+        tripletex: TripletexSource,
+        renderer: std::sync::Arc<dyn LetterRenderer>,
+        clock: crate::clock::Clock,
+    ) -> Self {
+        use std::sync::Arc;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), r.table.clone());
+        let secrets = Secrets::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            r.secret_prefix.clone(),
+        );
+        Self {
+            store: Arc::new(store.clone()),
+            mailer: Arc::new(Mailer::new(sdk, r.mail_from.clone())),
+            archive: Arc::new(LettersBucket::new(sdk, r.letters_bucket.clone())),
+            recheck: Arc::new(TripletexRecheck {
+                store,
+                secrets,
+                tripletex,
+            }),
+            renderer,
+            queue: Arc::new(DunningQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                r.dunning_queue_url.clone(),
+            )),
+            rules: Arc::new(crate::domain::Rulebook::norway().clone()),
+            clock,
+            config: super::DunningConfig::default(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------- re-check
 
 /// A claim to check in Tripletex.
