@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use criterion::{black_box, Criterion, Throughput};
-use shared::domain::case::{Actor, Case};
+use shared::domain::case::{Actor, Case, ObjectionChannel};
 use shared::domain::claim::{
     ChargesDemanded, ClaimEvent, ClaimEventKind, ClaimId, ClaimState, Credit, EventKey, Mirror,
     PostingRef,
@@ -21,7 +21,7 @@ use shared::domain::collection::dunning::{
     compensation_claimed, plan, BankAccount, Chain, CustomerView, DunningPolicy, NoticeRecord,
     PlanDecision, PlanInput, Sender,
 };
-use shared::domain::collection::letters::{DebtorKind, Objection, SentLetter};
+use shared::domain::collection::letters::{DebtorKind, SentLetter};
 use shared::domain::ledger::registry::StopReason;
 use shared::domain::ledger::{MirroredCustomer, PostalAddress};
 use shared::domain::setup::{AccountId, OrgId};
@@ -39,7 +39,6 @@ struct Scenario {
     stops: Vec<StopReason>,
     letters: Vec<SentLetter>,
     compensation: Option<Money>,
-    objection: Option<Objection>,
     policy: usize,
     start: NaiveDate,
 }
@@ -124,6 +123,7 @@ fn scenarios(book: &Rulebook, policies: &[DunningPolicy]) -> Vec<Scenario> {
                         due_date: due,
                         due_date_estimated: false,
                         version: Some(1),
+                        cross_check: None,
                     },
                 ))
                 .expect("mirror");
@@ -173,10 +173,19 @@ fn scenarios(book: &Rulebook, policies: &[DunningPolicy]) -> Vec<Scenario> {
             } else {
                 vec![]
             };
-            let objection = rng.chance(2).then_some(Objection {
-                raised_on: due + Days::new(rng.below(60)),
-                obviously_groundless: false,
-            });
+            if rng.chance(2) {
+                // The debtor objects some day after the due date (the planner reads the case).
+                let on = due + Days::new(rng.below(60));
+                case.record_objection(
+                    "bestrider kravet",
+                    on,
+                    ObjectionChannel::Email,
+                    Actor::user("bench"),
+                    on,
+                    at,
+                )
+                .expect("objection");
+            }
             let policy = usize::from(rng.chance(10));
             let mut letters = Vec::new();
             if policy == 1 && rng.chance(70) {
@@ -202,7 +211,6 @@ fn scenarios(book: &Rulebook, policies: &[DunningPolicy]) -> Vec<Scenario> {
                         customer: CustomerView::of(&customer, &stops),
                         letters: &letters,
                         compensation_claimed: compensation_claimed(&records),
-                        objection,
                         policy: &policies[policy],
                         book,
                         today: day,
@@ -233,7 +241,6 @@ fn scenarios(book: &Rulebook, policies: &[DunningPolicy]) -> Vec<Scenario> {
                 stops,
                 letters,
                 compensation: compensation_claimed(&records),
-                objection,
                 policy,
                 start,
             }
@@ -264,7 +271,6 @@ fn run(book: &Rulebook, policies: &[DunningPolicy], data: &[Scenario]) -> Tally 
                 customer,
                 letters: &s.letters,
                 compensation_claimed: s.compensation,
-                objection: s.objection,
                 policy: &policies[s.policy],
                 book,
                 today: s.start + Days::new(k),

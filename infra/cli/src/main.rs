@@ -1,12 +1,13 @@
 //! `inndrive`: the operator CLI.
 //!
 //! One binary, one subcommand per area (`inndrive rules …`, `inndrive classify …`,
-//! `inndrive letters …`; others are added as siblings in [`Command`]).
+//! `inndrive letters …`, `inndrive legal …`; others are added as siblings in [`Command`]).
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod classify;
+mod legal;
 mod letters;
 mod rules;
 
@@ -26,6 +27,9 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// The dunning letters: render a sample letter (PDF, text or e-mail) with the production code.
     Letters(letters::LettersArgs),
+    /// The legal steps: render the sample begjæring om utlegg or forliksklage, its attachments,
+    /// or the signed (stamped) document.
+    Legal(legal::LegalArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Letters(args) => letters::run(args),
+        Command::Legal(args) => legal::run(args),
     };
     match result {
         Ok(code) => code,

@@ -215,24 +215,7 @@ impl Entity {
     /// Reads a 410 answer (removed from the open data); the body is optional and only its
     /// `slettedato` is read.
     pub fn from_gone(org: &OrgNumber, body: serde_json::Value) -> Self {
-        // `status_from_lookup` never fails for `Gone`; the fallback keeps this total.
-        let mut status = status_from_lookup(org, &RegistryLookup::Gone)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| RegistryStatus {
-                organization_number: Some(org.clone()),
-                name: None,
-                bankrupt: false,
-                bankrupt_since: None,
-                under_liquidation: false,
-                under_liquidation_since: None,
-                forced_dissolution: false,
-                deleted: false,
-                deleted_on: None,
-                stop_reasons: vec![StopReason::RemovedFromRegister],
-                postal_address: None,
-                address_source: None,
-            });
+        let mut status = RegistryStatus::removed(org);
         if let Some(deleted_on) = date_in(&body, "slettedato") {
             status.deleted = true;
             status.deleted_on = deleted_on;

@@ -11,10 +11,14 @@
 //! can be checked on the layout itself (see [`BARCODE_ZONE`], [`WINDOW`]); the PDF writer only
 //! draws what is here. Units are PDF points (1/72 inch), origin top left, y downwards.
 
+mod legal;
+
+pub use legal::layout_legal;
+
 use super::fonts::{fonts, Face, Fonts, Weight};
 use super::RenderError;
 use crate::domain::collection::dunning::letter::{
-    Align, Field, LetterDocument, Paragraph, Run, MAX_ADDRESS_LINES,
+    Align, ClaimTable, Field, LetterDocument, Paragraph, Run, TotalLine, MAX_ADDRESS_LINES,
 };
 use serde::Serialize;
 
@@ -201,8 +205,33 @@ pub fn layout(doc: &LetterDocument) -> Result<Layout, RenderError> {
     };
     e.first_page(doc)?;
     e.flow(doc)?;
-    e.furniture(doc)?;
+    e.furniture(&Frame {
+        continuation_header: &doc.continuation_header,
+        footer: &doc.footer,
+        page_label: &|page, pages| doc.page_label(page, pages),
+    })?;
     Ok(Layout { pages: e.pages })
+}
+
+/// Lines of small text placed from `top` at `left`, each wrapped to `max_w`: the label of an
+/// attachment's page, the approval stamp. Drawn over an existing page.
+pub(crate) fn overlay(
+    lines: &[(String, f32, Weight)],
+    left: f32,
+    top: f32,
+    max_w: f32,
+) -> PageLayout {
+    let mut e = Engine {
+        fonts: fonts(),
+        pages: vec![PageLayout::default()],
+        current: 0,
+        y: top,
+    };
+    for (text, size, weight) in lines {
+        let wrapped = wrap(e.fonts, &[(text.clone(), *weight)], *size, max_w);
+        e.y = e.lines_at(left, e.y, size * 1.25, *size, Role::PageHeader, &wrapped);
+    }
+    e.pages.swap_remove(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +375,15 @@ fn wrap(fonts: &Fonts, runs: &[(String, Weight)], size: f32, max: f32) -> Vec<Ve
 // The engine
 // ---------------------------------------------------------------------------------------------
 
-struct Engine {
+/// What every page carries: the header of the second and later pages, the footer and the page
+/// number.
+pub(crate) struct Frame<'a> {
+    pub continuation_header: &'a str,
+    pub footer: &'a [String],
+    pub page_label: &'a dyn Fn(usize, usize) -> String,
+}
+
+pub(crate) struct Engine {
     fonts: &'static Fonts,
     pages: Vec<PageLayout>,
     /// The page being drawn on.
@@ -612,8 +649,8 @@ impl Engine {
             self.paragraph(p, 0.0)?;
         }
         self.y += 1.0 * MM;
-        self.table(doc)?;
-        self.totals(doc)?;
+        self.table(&doc.table)?;
+        self.totals(&doc.totals)?;
         self.y += 3.0 * MM;
         self.payment(doc)?;
         self.y += 4.0 * MM;
@@ -674,8 +711,7 @@ impl Engine {
         Ok(())
     }
 
-    fn table(&mut self, doc: &LetterDocument) -> Result<(), RenderError> {
-        let t = &doc.table;
+    fn table(&mut self, t: &ClaimTable) -> Result<(), RenderError> {
         let n = t.columns.len();
         let regular = self.face(Weight::Regular);
         let bold = self.face(Weight::Bold);
@@ -778,20 +814,18 @@ impl Engine {
     }
 
     /// The totals, right-aligned under the last column; the amount to pay bold, under a rule.
-    fn totals(&mut self, doc: &LetterDocument) -> Result<(), RenderError> {
+    fn totals(&mut self, totals: &[TotalLine]) -> Result<(), RenderError> {
         let size = 9.0;
         let leading = size * 1.55;
         let regular = self.face(Weight::Regular);
         let bold = self.face(Weight::Bold);
         let amount_right = RIGHT - CELL_PAD;
-        let amount_w = doc
-            .totals
+        let amount_w = totals
             .iter()
             .map(|t| bold.width(&t.amount, size))
             .fold(0.0, f32::max);
         let label_right = amount_right - amount_w - 6.0 * MM;
-        let label_w = doc
-            .totals
+        let label_w = totals
             .iter()
             .map(|t| {
                 bold.width(&t.label, size)
@@ -799,11 +833,11 @@ impl Engine {
             })
             .fold(0.0, f32::max);
         let block_left = (label_right - label_w).max(LEFT);
-        let height = leading * doc.totals.len() as f32 + 3.0 * MM;
+        let height = leading * totals.len() as f32 + 3.0 * MM;
         self.y += 2.0;
         self.ensure(height)?;
-        let last = doc.totals.len().saturating_sub(1);
-        for (i, t) in doc.totals.iter().enumerate() {
+        let last = totals.len().saturating_sub(1);
+        for (i, t) in totals.iter().enumerate() {
             if i == last && last > 0 {
                 self.y += 2.0;
                 self.rule(block_left, self.y - 1.0, RIGHT - block_left, 0.6, 0.2);
@@ -942,7 +976,7 @@ impl Engine {
     // -- page furniture ---------------------------------------------------------------------
 
     /// The continuation header on pages 2 … n and the footer with «Side i av n» on every page.
-    fn furniture(&mut self, doc: &LetterDocument) -> Result<(), RenderError> {
+    fn furniture(&mut self, frame: &Frame<'_>) -> Result<(), RenderError> {
         let count = self.pages.len();
         let regular = self.face(Weight::Regular);
         for index in 0..count {
@@ -950,7 +984,7 @@ impl Engine {
             if index > 0 {
                 let header = wrap(
                     self.fonts,
-                    &[(doc.continuation_header.clone(), Weight::Regular)],
+                    &[(frame.continuation_header.to_string(), Weight::Regular)],
                     SMALL_SIZE,
                     WIDTH,
                 );
@@ -965,7 +999,7 @@ impl Engine {
                 self.rule(LEFT, below + 1.0, WIDTH, 0.5, 0.6);
             }
             self.rule(LEFT, FOOTER_RULE, WIDTH, 0.5, 0.6);
-            let label = doc.page_label(index + 1, count);
+            let label = (frame.page_label)(index + 1, count);
             let label_w = regular.width(&label, FOOTER_SIZE);
             self.text_right(
                 RIGHT,
@@ -977,7 +1011,7 @@ impl Engine {
             );
             let max = WIDTH - label_w - 8.0 * MM;
             let mut y = FOOTER_TOP;
-            for line in &doc.footer {
+            for line in frame.footer {
                 let lines = wrap(
                     self.fonts,
                     &[(line.clone(), Weight::Regular)],

@@ -3,7 +3,7 @@
 //! same letter gives the same bytes; the letter's own date is in its text).
 
 use super::fonts::{fonts, Weight};
-use super::layout::{Layout, PAGE_HEIGHT, PAGE_WIDTH};
+use super::layout::{Layout, PageLayout, PAGE_HEIGHT, PAGE_WIDTH};
 use super::RenderError;
 use crate::domain::collection::dunning::letter::LetterDocument;
 use crate::domain::collection::dunning::Language;
@@ -14,6 +14,7 @@ use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, FillRule};
+use krilla::surface::Surface;
 use krilla::text::{GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
 
@@ -46,8 +47,18 @@ fn glyphs(text: &str, weight: Weight) -> Vec<KrillaGlyph> {
         .collect()
 }
 
-/// The PDF bytes of a laid-out letter.
-pub fn write(doc: &LetterDocument, layout: &Layout) -> Result<Vec<u8>, RenderError> {
+/// What the PDF says about itself (its Info dictionary and XMP metadata).
+pub(crate) struct PdfMeta<'a> {
+    pub title: &'a str,
+    pub author: &'a str,
+    /// BCP 47, e.g. `nb-NO`.
+    pub language: &'a str,
+    pub document_id: &'a str,
+}
+
+/// A new PDF 1.7 document, untagged, with its metadata (and no creation date: the same input
+/// gives the same bytes).
+pub(crate) fn document(meta: &PdfMeta<'_>) -> Result<Document, RenderError> {
     let configuration = ConfigurationBuilder::new()
         .with_version(PdfVersion::Pdf17)
         .finish()
@@ -60,50 +71,79 @@ pub fn write(doc: &LetterDocument, layout: &Layout) -> Result<Vec<u8>, RenderErr
     let mut pdf = Document::new_with(settings);
     pdf.set_metadata(
         Metadata::new()
-            .title(doc.title.clone())
-            .authors(vec![doc.sender_name.clone()])
+            .title(meta.title.to_string())
+            .authors(vec![meta.author.to_string()])
             .creator("Inndrive".to_string())
-            .language(
-                match doc.language {
-                    Language::Nb => "nb-NO",
-                    Language::En => "en",
-                }
-                .to_string(),
-            )
-            .document_id(doc.letter_id.clone()),
+            .language(meta.language.to_string())
+            .document_id(meta.document_id.to_string()),
     );
+    Ok(pdf)
+}
+
+/// A4 pages.
+pub(crate) fn a4() -> Result<PageSettings, RenderError> {
+    PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
+        .ok_or_else(|| RenderError::Pdf("A4 page size refused".into()))
+}
+
+/// Draws the shapes and the text of one laid-out page onto `surface`.
+pub(crate) fn draw_page(surface: &mut Surface<'_>, page_layout: &PageLayout) {
     let f = fonts();
-    let page_settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
-        .ok_or_else(|| RenderError::Pdf("A4 page size refused".into()))?;
+    for shape in &page_layout.shapes {
+        let r = shape.rect;
+        let Some(rect) = Rect::from_xywh(r.x, r.y, r.w, r.h) else {
+            continue;
+        };
+        let mut pb = PathBuilder::new();
+        pb.push_rect(rect);
+        if let Some(path) = pb.finish() {
+            surface.set_fill(Some(fill(shape.gray)));
+            surface.draw_path(&path);
+        }
+    }
+    for b in &page_layout.boxes {
+        surface.set_fill(Some(fill(b.role.gray())));
+        let face = f.face(b.weight);
+        surface.draw_glyphs(
+            Point::from_xy(b.rect.x, b.baseline),
+            &glyphs(&b.text, b.weight),
+            face.font.clone(),
+            &b.text,
+            b.size,
+            false,
+        );
+    }
+}
+
+/// Appends the laid-out pages to `pdf`.
+pub(crate) fn append(pdf: &mut Document, layout: &Layout) -> Result<(), RenderError> {
+    let page_settings = a4()?;
     for page_layout in &layout.pages {
         let mut page = pdf.start_page_with(page_settings.clone());
         let mut surface = page.surface();
-        for shape in &page_layout.shapes {
-            let r = shape.rect;
-            let Some(rect) = Rect::from_xywh(r.x, r.y, r.w, r.h) else {
-                continue;
-            };
-            let mut pb = PathBuilder::new();
-            pb.push_rect(rect);
-            if let Some(path) = pb.finish() {
-                surface.set_fill(Some(fill(shape.gray)));
-                surface.draw_path(&path);
-            }
-        }
-        for b in &page_layout.boxes {
-            surface.set_fill(Some(fill(b.role.gray())));
-            let face = f.face(b.weight);
-            surface.draw_glyphs(
-                Point::from_xy(b.rect.x, b.baseline),
-                &glyphs(&b.text, b.weight),
-                face.font.clone(),
-                &b.text,
-                b.size,
-                false,
-            );
-        }
+        draw_page(&mut surface, page_layout);
         surface.finish();
         page.finish();
     }
-    pdf.finish().map_err(|e| RenderError::Pdf(e.to_string()))
+    Ok(())
+}
+
+/// The finished file.
+pub(crate) fn finish(pdf: Document) -> Result<Vec<u8>, RenderError> {
+    pdf.finish().map_err(|e| RenderError::Pdf(format!("{e:?}")))
+}
+
+/// The PDF bytes of a laid-out letter.
+pub fn write(doc: &LetterDocument, layout: &Layout) -> Result<Vec<u8>, RenderError> {
+    let mut pdf = document(&PdfMeta {
+        title: &doc.title,
+        author: &doc.sender_name,
+        language: match doc.language {
+            Language::Nb => "nb-NO",
+            Language::En => "en",
+        },
+        document_id: &doc.letter_id,
+    })?;
+    append(&mut pdf, layout)?;
+    finish(pdf)
 }

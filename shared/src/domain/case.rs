@@ -18,18 +18,26 @@
 //! - [`Case::follow_claim`] closes the case when its claim is paid or credited, and reopens a
 //!   case the system closed that way when the claim becomes owing again (a reversed payment).
 
+mod legal;
 #[cfg(test)]
 mod tests;
+
+pub use legal::{
+    Acknowledgement, Assessment, CaseObjection, Correction, FiledLegalStep, ObjectionChannel,
+    ObjectionOutcome, ObjectionState,
+};
 
 use super::claim::{ClaimId, ClaimState, ClaimStatus};
 use super::setup::{AccountId, OrgId};
 use crate::domain::collection::dunning::notice::NoticeLine;
 use crate::domain::collection::dunning::record::NoticeRecord;
 use crate::domain::collection::dunning::Step;
+use crate::domain::collection::legal::radar::WarningLevel;
+use crate::domain::collection::legal::Route;
 use crate::domain::collection::letters::LetterKind;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The longest note or "annet" text accepted (characters).
@@ -323,6 +331,49 @@ pub enum CaseEvent {
     StepReached {
         step: LetterKind,
     },
+    /// The debtor objected (recorded by a user).
+    #[serde(rename_all = "camelCase")]
+    ObjectionRecorded {
+        objection_id: u32,
+        received_on: NaiveDate,
+        channel: ObjectionChannel,
+    },
+    /// A person assessed an objection.
+    #[serde(rename_all = "camelCase")]
+    ObjectionAssessed {
+        objection_id: u32,
+        outcome: ObjectionOutcome,
+    },
+    /// The claim was corrected by hand for a justified objection.
+    #[serde(rename_all = "camelCase")]
+    ObjectionCorrected {
+        objection_id: u32,
+        note: String,
+    },
+    /// The debtor acknowledged the debt: a new limitation period from `on`.
+    DebtAcknowledged {
+        on: NaiveDate,
+        note: String,
+    },
+    /// The creditor filed a legal step: limitation is suspended while it is pursued.
+    #[serde(rename_all = "camelCase")]
+    LegalStepFiled {
+        route: Route,
+        filed_on: NaiveDate,
+        document_id: Option<String>,
+    },
+    /// Legal steps may now be taken (the creditor was told once).
+    #[serde(rename_all = "camelCase")]
+    LegalStepsReady {
+        route: Route,
+        betalingsoppfordring_sent: NaiveDate,
+    },
+    /// The limitation warning of this level went out ("file before …").
+    #[serde(rename_all = "camelCase")]
+    LimitationWarning {
+        level: WarningLevel,
+        time_barred_on: NaiveDate,
+    },
     /// Dunning sent a notice on the case: the step, channel, amounts with their rule tags, the
     /// deadline, the letter and who approved it (approve mode).
     NoticeSent(Box<SentNotice>),
@@ -365,6 +416,18 @@ pub struct Case {
     pub step: Option<LetterKind>,
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// The debtor's objections and their assessment.
+    #[serde(default)]
+    pub objections: Vec<CaseObjection>,
+    /// The debtor's acknowledgements of the debt (they interrupt limitation).
+    #[serde(default)]
+    pub acknowledgements: Vec<Acknowledgement>,
+    /// The legal step filed (at most one), as the user recorded it.
+    #[serde(default)]
+    pub legal_steps: Vec<FiledLegalStep>,
+    /// The keys of the notices that go out once (legal steps ready, limitation warnings).
+    #[serde(default)]
+    pub notified: BTreeSet<String>,
     pub timeline: Vec<CaseEntry>,
     /// Bumped on every change: the adapter's optimistic-lock version.
     pub version: u64,
@@ -408,6 +471,10 @@ impl Case {
             opened_on: today,
             step: None,
             notes: Vec::new(),
+            objections: Vec::new(),
+            acknowledgements: Vec::new(),
+            legal_steps: Vec::new(),
+            notified: BTreeSet::new(),
             timeline: Vec::new(),
             version: 0,
         };
@@ -822,6 +889,26 @@ pub enum CaseError {
         "unknown close reason {0:?}; one of withdrawn, debtorInsolvent, paid, credited, other"
     )]
     UnknownCloseReason(String),
+    #[error("unknown assessment {0:?}; one of groundless, justified")]
+    UnknownObjectionOutcome(String),
+    #[error("unknown channel {0:?}; one of email, letter, phone, inPerson, portal, other")]
+    UnknownChannel(String),
+    #[error("{field} {date} is after today ({today})")]
+    DateInFuture {
+        field: &'static str,
+        date: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("the case has no objection {id}")]
+    ObjectionNotFound { id: u32 },
+    #[error("objection {id} is already assessed")]
+    ObjectionAlreadyAssessed { id: u32 },
+    #[error(
+        "objection {id} is not assessed as justified (only a justified objection is corrected)"
+    )]
+    ObjectionNotJustified { id: u32 },
+    #[error("a {route} was already filed on {filed_on}")]
+    AlreadyFiled { route: Route, filed_on: NaiveDate },
 }
 
 impl CaseError {
@@ -839,6 +926,13 @@ impl CaseError {
             CaseError::AuthorRequired => "author_required",
             CaseError::OtherNeedsText => "required",
             CaseError::UnknownCloseReason(_) => "unknown_close_reason",
+            CaseError::UnknownObjectionOutcome(_) => "unknown_outcome",
+            CaseError::UnknownChannel(_) => "unknown_channel",
+            CaseError::DateInFuture { .. } => "date_in_future",
+            CaseError::ObjectionNotFound { .. } => "objection_not_found",
+            CaseError::ObjectionAlreadyAssessed { .. } => "objection_already_assessed",
+            CaseError::ObjectionNotJustified { .. } => "objection_not_justified",
+            CaseError::AlreadyFiled { .. } => "already_filed",
         }
     }
 
@@ -849,6 +943,9 @@ impl CaseError {
             CaseError::TextRequired { field } | CaseError::TooLong { field, .. } => Some(field),
             CaseError::OtherNeedsText => Some("text"),
             CaseError::UnknownCloseReason(_) => Some("reason"),
+            CaseError::UnknownObjectionOutcome(_) => Some("outcome"),
+            CaseError::UnknownChannel(_) => Some("channel"),
+            CaseError::DateInFuture { field, .. } => Some(field),
             _ => None,
         }
     }

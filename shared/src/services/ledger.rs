@@ -50,20 +50,6 @@ pub const STALE_REQUEST: Duration = Duration::minutes(30);
 /// The one notification kind there is: the ledger is ready (first successful sync).
 pub const READY_NOTIFICATION_ID: &str = "ready";
 
-const ALL_REASONS: [SkipReason; 11] = [
-    SkipReason::BeforeFetchFrom,
-    SkipReason::MissingDueDate,
-    SkipReason::NullVoucherType,
-    SkipReason::UnknownCustomer,
-    SkipReason::MalformedItem,
-    SkipReason::MissingId,
-    SkipReason::MissingCustomer,
-    SkipReason::MalformedAmount,
-    SkipReason::MalformedDate,
-    SkipReason::MissingInvoiceNumber,
-    SkipReason::UnknownVoucherType,
-];
-
 // ------------------------------------------------------------------------------------ errors
 
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +143,7 @@ fn parse_cursor(v: &str) -> Result<String, LedgerError> {
 
 /// A skip reason from its snake_case name.
 pub fn parse_reason(v: &str) -> Option<SkipReason> {
-    ALL_REASONS.iter().copied().find(|r| r.as_str() == v)
+    SkipReason::ALL.iter().copied().find(|r| r.as_str() == v)
 }
 
 fn unknown_parameter(name: &str, known: &str) -> LedgerError {
@@ -208,7 +194,7 @@ impl LedgerParams {
                                 "skipped",
                                 format!(
                                     "skipped must be all or a reason: {}",
-                                    ALL_REASONS.map(SkipReason::as_str).join(", ")
+                                    SkipReason::ALL.map(SkipReason::as_str).join(", ")
                                 ),
                             )
                         })?)
@@ -630,11 +616,11 @@ impl LedgerService {
             SkipFilter::All => {
                 let (start, mut inner) = match &params.cursor {
                     Some(c) => decode_all_cursor(c)?,
-                    None => (ALL_REASONS[0], None),
+                    None => (SkipReason::ALL[0], None),
                 };
                 // Every reason from the cursor's on (an empty one costs one small query; the
                 // counts are not trusted to say which are empty: they are written last).
-                let reasons: Vec<SkipReason> = ALL_REASONS
+                let reasons: Vec<SkipReason> = SkipReason::ALL
                     .iter()
                     .copied()
                     .skip_while(|r| *r != start)
@@ -1109,7 +1095,7 @@ mod tests {
 
     #[test]
     fn every_reason_parses_from_its_name() {
-        for r in ALL_REASONS {
+        for r in SkipReason::ALL {
             assert_eq!(parse_reason(r.as_str()), Some(r));
         }
         assert_eq!(parse_reason("because"), None);

@@ -593,6 +593,13 @@ fn every_transition_is_on_the_timeline_in_order() {
             CaseEvent::NoteAdded { .. } => "note",
             CaseEvent::StepReached { .. } => "step",
             CaseEvent::NoticeSent(_) => "notice",
+            CaseEvent::ObjectionRecorded { .. }
+            | CaseEvent::ObjectionAssessed { .. }
+            | CaseEvent::ObjectionCorrected { .. } => "objection",
+            CaseEvent::DebtAcknowledged { .. } => "acknowledged",
+            CaseEvent::LegalStepFiled { .. } => "filed",
+            CaseEvent::LegalStepsReady { .. } => "ready",
+            CaseEvent::LimitationWarning { .. } => "limitationWarning",
         })
         .collect();
     assert_eq!(
@@ -753,4 +760,290 @@ fn a_sent_notice_sets_the_step_once_never_back_and_in_any_state() {
     assert_eq!(&back, last);
     let letters: Vec<&str> = c.notice_records().map(|r| r.letter_id.as_str()).collect();
     assert_eq!(letters, ["ltr_a", "ltr_b"]);
+}
+// Objections, acknowledgements, legal steps filed
+// ---------------------------------------------------------------------------------------------
+
+mod legal {
+    use super::*;
+    use crate::domain::collection::legal::radar::WarningLevel;
+    use crate::domain::collection::legal::{keys, Route};
+
+    fn objected() -> (Case, u32) {
+        let mut c = open_case();
+        let id = c
+            .record_objection(
+                "  Varene kom aldri fram  ",
+                d("2026-02-05"),
+                ObjectionChannel::Phone,
+                user(),
+                d("2026-02-06"),
+                t("2026-02-06T09:00:00Z"),
+            )
+            .unwrap();
+        (c, id)
+    }
+
+    #[test]
+    fn an_objection_is_recorded_with_text_date_channel_and_who_and_stops_the_chain() {
+        let (c, id) = objected();
+        assert_eq!(id, 1);
+        let o = &c.objections[0];
+        assert_eq!(o.text, "Varene kom aldri fram");
+        assert_eq!(o.channel, ObjectionChannel::Phone);
+        assert_eq!(o.state(), ObjectionState::Open);
+        assert_eq!(o.recorded_by, user());
+        assert_eq!(
+            c.objection(),
+            Some(crate::domain::Objection {
+                raised_on: d("2026-02-05"),
+                obviously_groundless: false
+            })
+        );
+        assert!(!c.is_disputed());
+        let last = c.timeline.last().unwrap();
+        assert_eq!(last.by, user());
+        assert_eq!(
+            last.event,
+            CaseEvent::ObjectionRecorded {
+                objection_id: 1,
+                received_on: d("2026-02-05"),
+                channel: ObjectionChannel::Phone
+            }
+        );
+        let json = serde_json::to_value(&last.event).unwrap();
+        assert_eq!(json["type"], "objectionRecorded");
+        assert_eq!(json["channel"], "phone");
+    }
+
+    #[test]
+    fn a_groundless_assessment_needs_a_reason_lets_the_chain_go_on_and_makes_the_claim_disputed() {
+        let (mut c, id) = objected();
+        let before = c.clone();
+        assert_eq!(
+            ObjectionOutcome::parse("groundless", Some("  ")),
+            Err(CaseError::TextRequired { field: "reason" })
+        );
+        assert_eq!(
+            c.assess_objection(
+                id,
+                ObjectionOutcome::Groundless { reason: " ".into() },
+                user(),
+                t(T0)
+            ),
+            Err(CaseError::TextRequired { field: "reason" })
+        );
+        assert_eq!(
+            c.assess_objection(
+                id,
+                ObjectionOutcome::Justified { note: None },
+                Actor::System,
+                t(T0)
+            ),
+            Err(CaseError::AuthorRequired)
+        );
+        assert_eq!(c, before);
+        let outcome =
+            ObjectionOutcome::parse("groundless", Some("Levert 02.01., kvittering")).unwrap();
+        c.assess_objection(id, outcome.clone(), Actor::user("leder"), t(T0))
+            .unwrap();
+        assert_eq!(c.objections[0].state(), ObjectionState::Groundless);
+        assert!(c.is_disputed());
+        assert_eq!(c.objection().map(|o| o.obviously_groundless), Some(true));
+        let last = c.timeline.last().unwrap();
+        assert_eq!(last.by, Actor::user("leder"));
+        assert_eq!(
+            last.event,
+            CaseEvent::ObjectionAssessed {
+                objection_id: id,
+                outcome
+            }
+        );
+        // Assessed once.
+        assert_eq!(
+            c.assess_objection(
+                id,
+                ObjectionOutcome::Justified { note: None },
+                user(),
+                t(T0)
+            ),
+            Err(CaseError::ObjectionAlreadyAssessed { id })
+        );
+        // A new objection blocks again.
+        c.record_objection(
+            "Nå er jeg uenig igjen",
+            d("2026-02-07"),
+            ObjectionChannel::Email,
+            user(),
+            d("2026-02-07"),
+            t(T0),
+        )
+        .unwrap();
+        assert_eq!(
+            c.objection().map(|o| (o.raised_on, o.obviously_groundless)),
+            Some((d("2026-02-07"), false))
+        );
+    }
+
+    #[test]
+    fn a_justified_objection_blocks_until_corrected_and_is_not_a_dispute() {
+        let (mut c, id) = objected();
+        assert_eq!(
+            c.objection_corrected(id, "kreditert", user(), t(T0)),
+            Err(CaseError::ObjectionNotJustified { id })
+        );
+        c.assess_objection(
+            id,
+            ObjectionOutcome::parse("justified", None).unwrap(),
+            user(),
+            t(T0),
+        )
+        .unwrap();
+        assert_eq!(c.objections[0].state(), ObjectionState::Justified);
+        assert!(c.blocking_objection().is_some());
+        c.objection_corrected(id, "Kreditnota 2001 for den ene varen", user(), t(T0))
+            .unwrap();
+        assert_eq!(c.objections[0].state(), ObjectionState::Corrected);
+        assert!(c.blocking_objection().is_none());
+        assert!(!c.is_disputed());
+        assert_eq!(c.objection().map(|o| o.obviously_groundless), Some(true));
+        assert_eq!(
+            c.assess_objection(
+                99,
+                ObjectionOutcome::Justified { note: None },
+                user(),
+                t(T0)
+            ),
+            Err(CaseError::ObjectionNotFound { id: 99 })
+        );
+    }
+
+    #[test]
+    fn bad_input_names_the_field() {
+        let mut c = open_case();
+        let e = c
+            .record_objection(
+                "x",
+                d("2026-02-10"),
+                ObjectionChannel::Email,
+                user(),
+                d("2026-02-09"),
+                t(T0),
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.field()),
+            ("date_in_future", Some("receivedOn"))
+        );
+        let e = c
+            .record_objection(
+                " ",
+                d("2026-02-01"),
+                ObjectionChannel::Email,
+                user(),
+                d("2026-02-09"),
+                t(T0),
+            )
+            .unwrap_err();
+        assert_eq!(e.field(), Some("text"));
+        let e = ObjectionChannel::parse("fax").unwrap_err();
+        assert_eq!((e.code(), e.field()), ("unknown_channel", Some("channel")));
+        for ch in ObjectionChannel::ALL {
+            assert_eq!(ObjectionChannel::parse(ch.key()), Ok(ch));
+        }
+        let e = ObjectionOutcome::parse("maybe", None).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("unknown_outcome", Some("outcome")));
+        assert!(c.objections.is_empty());
+    }
+
+    #[test]
+    fn acknowledgements_and_a_filed_step_are_the_cases_limitation_events() {
+        let mut c = open_case();
+        c.record_acknowledgement(
+            d("2026-03-01"),
+            "Lovet å betale i april",
+            user(),
+            d("2026-03-02"),
+            t(T0),
+        )
+        .unwrap();
+        c.record_filed(
+            Route::Utlegg,
+            d("2026-04-02"),
+            Some("doc_1"),
+            user(),
+            d("2026-04-02"),
+            t(T0),
+        )
+        .unwrap();
+        let ints: Vec<_> = c.limitation_interruptions().collect();
+        assert_eq!(ints.len(), 2);
+        assert_eq!(
+            ints[0].kind,
+            crate::domain::InterruptionKind::Acknowledgement
+        );
+        assert_eq!(ints[1].kind, crate::domain::InterruptionKind::LegalStep);
+        assert_eq!(c.filed().unwrap().document_id.as_deref(), Some("doc_1"));
+        assert_eq!(
+            c.record_filed(
+                Route::Forliksklage,
+                d("2026-04-03"),
+                None,
+                user(),
+                d("2026-04-03"),
+                t(T0)
+            ),
+            Err(CaseError::AlreadyFiled {
+                route: Route::Utlegg,
+                filed_on: d("2026-04-02")
+            })
+        );
+        assert!(matches!(
+            c.timeline.last().unwrap().event,
+            CaseEvent::LegalStepFiled {
+                route: Route::Utlegg,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_notice_keyed_once_is_recorded_once() {
+        let mut c = open_case();
+        let key = keys::limitation_warning(WarningLevel::ThreeMonths, d("2029-01-20"));
+        let ev = CaseEvent::LimitationWarning {
+            level: WarningLevel::ThreeMonths,
+            time_barred_on: d("2029-01-20"),
+        };
+        assert!(c.notify_once(&key, ev.clone(), t(T0)));
+        let v = c.version;
+        assert!(!c.notify_once(&key, ev, t(T0)));
+        assert_eq!(c.version, v);
+        assert!(c.was_notified(&key));
+        assert_ne!(
+            key,
+            keys::limitation_warning(WarningLevel::OneMonth, d("2029-01-20"))
+        );
+        assert_ne!(
+            key,
+            keys::limitation_warning(WarningLevel::ThreeMonths, d("2029-06-01"))
+        );
+    }
+
+    #[test]
+    fn a_case_stored_before_objections_existed_still_reads() {
+        let (c, _) = objected();
+        let mut v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["objections"][0]["channel"], "phone");
+        for k in ["objections", "acknowledgements", "legalSteps", "notified"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        // The timeline of an old case has no objection events either.
+        v["timeline"].as_array_mut().unwrap().pop();
+        let old: Case = serde_json::from_value(v).unwrap();
+        assert!(old.objections.is_empty() && old.notified.is_empty() && old.filed().is_none());
+        assert_eq!(old.objection(), None);
+        let back: Case = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
 }

@@ -382,7 +382,7 @@ impl Rulebook {
 
     /// The rule version string of an interest result: the rulebook version and every rate
     /// entry used, e.g.
-    /// `"NO-2026.10.1 forsinkelsesrente:2025-H1@FOR-2024-12-19-3279+2025-H2@…"`.
+    /// `"NO-2026.10.2 forsinkelsesrente:2025-H1@FOR-2024-12-19-3279+2025-H2@…"`.
     pub fn interest_rule_version(&self, rules: Option<(RuleRef, RuleRef)>) -> String {
         let mut s = format!("{} forsinkelsesrente:", self.version);
         match rules {
@@ -472,7 +472,7 @@ mod tests {
         );
         assert_eq!(
             b.interest_rule_version(i.rules),
-            "NO-2026.10.1 forsinkelsesrente:2025-H1@FOR-2024-12-19-3279+2025-H2@FOR-2025-06-23-1321+2026-H1@FOR-2025-12-18-2658"
+            "NO-2026.10.2 forsinkelsesrente:2025-H1@FOR-2024-12-19-3279+2025-H2@FOR-2025-06-23-1321+2026-H1@FOR-2025-12-18-2658"
         );
         let t = b
             .interest_total(kr("10000"), d("2025-06-20"), d("2026-01-10"))

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod dunning;
 pub mod interest;
 pub mod kid;
+pub mod legal;
 pub mod letters;
 pub mod limitation;
 pub mod rulebook;

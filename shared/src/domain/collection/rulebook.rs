@@ -284,7 +284,10 @@ pub struct RoundingEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadlineEntry {
     pub meta: RuleMeta,
+    /// The period in days (zero for a period in months).
     pub days: u32,
+    /// The period in calendar months (zero for a period in days).
+    pub months: u32,
     pub validity_years: Option<u32>,
 }
 
@@ -302,13 +305,22 @@ pub struct LetterLimitsEntry {
 pub enum CourtFee {
     BegjaeringOmUtlegg,
     Forliksklage,
+    /// What the creditor may claim for writing a begjæring om utlegg itself (a cap).
+    UtleggWriting,
 }
 
 impl CourtFee {
+    pub const ALL: [CourtFee; 3] = [
+        CourtFee::BegjaeringOmUtlegg,
+        CourtFee::Forliksklage,
+        CourtFee::UtleggWriting,
+    ];
+
     pub fn key(&self) -> &'static str {
         match self {
             CourtFee::BegjaeringOmUtlegg => "begjaering-om-utlegg",
             CourtFee::Forliksklage => "forliksklage",
+            CourtFee::UtleggWriting => "utlegg-skrivesalaer",
         }
     }
 }
@@ -366,6 +378,8 @@ pub(crate) struct DeadlineIds {
     pub betalingsoppfordring_after_missed: usize,
     pub betalingsoppfordring: usize,
     pub tvfbl_4_18: usize,
+    /// Legal steps within this many months of the betalingsoppfordring, else a new one.
+    pub betalingsoppfordring_valid: usize,
 }
 
 /// The rulebook, parsed and validated.
@@ -442,6 +456,7 @@ struct RawEntry {
     bo_denominator: Option<u32>,
     rounding: Option<String>,
     days: Option<u32>,
+    months: Option<u32>,
     validity_years: Option<u32>,
     combinations: Option<Vec<Vec<String>>>,
     second_fee_needs_missed_deadline_days: Option<u32>,
@@ -733,13 +748,23 @@ impl Rulebook {
             .iter()
             .map(|r| {
                 let meta = meta_of(t, r)?;
-                let days = need(t, &r.id, "days", r.days)?;
-                if days == 0 || days > 366 {
-                    return Err(invalid(t, &r.id, "days must be 1..=366"));
-                }
+                let (days, months) = match (r.days, r.months) {
+                    (Some(d), None) if (1..=366).contains(&d) => (d, 0),
+                    (None, Some(m)) if (1..=120).contains(&m) => (0, m),
+                    (Some(_), None) => return Err(invalid(t, &r.id, "days must be 1..=366")),
+                    (None, Some(_)) => return Err(invalid(t, &r.id, "months must be 1..=120")),
+                    _ => {
+                        return Err(invalid(
+                            t,
+                            &r.id,
+                            "exactly one of `days` and `months` is required",
+                        ))
+                    }
+                };
                 Ok(DeadlineEntry {
                     meta,
                     days,
+                    months,
                     validity_years: r.validity_years,
                 })
             })
@@ -767,7 +792,38 @@ impl Rulebook {
             betalingsoppfordring_after_missed: find_deadline("betalingsoppfordring-after-missed")?,
             betalingsoppfordring: find_deadline("betalingsoppfordring-deadline")?,
             tvfbl_4_18: find_deadline("tvfbl-4-18-deadline")?,
+            betalingsoppfordring_valid: find_deadline(
+                "betalingsoppfordring-valid-for-legal-steps",
+            )?,
         };
+        for (i, id) in [
+            (
+                deadline_ids.fee_earliest_after_due,
+                "fee-earliest-after-due",
+            ),
+            (deadline_ids.purring, "purring-deadline"),
+            (deadline_ids.inkassovarsel, "inkassovarsel-deadline"),
+            (
+                deadline_ids.betalingsoppfordring_after_missed,
+                "betalingsoppfordring-after-missed",
+            ),
+            (
+                deadline_ids.betalingsoppfordring,
+                "betalingsoppfordring-deadline",
+            ),
+            (deadline_ids.tvfbl_4_18, "tvfbl-4-18-deadline"),
+        ] {
+            if deadlines[i].days == 0 {
+                return Err(invalid(t, id, "a period in days is required"));
+            }
+        }
+        if deadlines[deadline_ids.betalingsoppfordring_valid].months == 0 {
+            return Err(invalid(
+                t,
+                "betalingsoppfordring-valid-for-legal-steps",
+                "a period in months is required",
+            ));
+        }
         if deadlines[deadline_ids.tvfbl_4_18].validity_years.is_none() {
             return Err(invalid(
                 t,
@@ -821,10 +877,9 @@ impl Rulebook {
             .iter()
             .map(|r| {
                 let meta = meta_of(t, r)?;
-                let fee = match need(t, &r.id, "fee", r.fee.as_deref())? {
-                    "begjaering-om-utlegg" => CourtFee::BegjaeringOmUtlegg,
-                    "forliksklage" => CourtFee::Forliksklage,
-                    other => return Err(invalid(t, &r.id, format!("unknown court fee {other:?}"))),
+                let key = need(t, &r.id, "fee", r.fee.as_deref())?;
+                let Some(fee) = CourtFee::ALL.into_iter().find(|f| f.key() == key) else {
+                    return Err(invalid(t, &r.id, format!("unknown court fee {key:?}")));
                 };
                 let multiplier = need(t, &r.id, "multiplier", r.multiplier)?;
                 if multiplier <= Decimal::ZERO {
@@ -838,7 +893,7 @@ impl Rulebook {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut multipliers_sorted = Vec::with_capacity(multipliers.len());
-        for fee in [CourtFee::BegjaeringOmUtlegg, CourtFee::Forliksklage] {
+        for fee in CourtFee::ALL {
             let mut part: Vec<MultiplierEntry> = multipliers
                 .iter()
                 .filter(|m| m.fee == fee)
@@ -1248,7 +1303,11 @@ impl Rulebook {
             None => gaps.push(RuleGap::new(date, Missing::FeeRounding)),
         }
         for d in self.deadlines.iter().filter(|d| d.meta.covers(date)) {
-            let mut v = format!("{} days", d.days);
+            let mut v = if d.months > 0 {
+                format!("{} months", d.months)
+            } else {
+                format!("{} days", d.days)
+            };
             if let Some(y) = d.validity_years {
                 v.push_str(&format!(", valid {y} year(s) after the deadline"));
             }
@@ -1292,7 +1351,7 @@ impl Rulebook {
             ),
             None => gaps.push(RuleGap::new(date, Missing::Rettsgebyr)),
         }
-        for fee in [CourtFee::BegjaeringOmUtlegg, CourtFee::Forliksklage] {
+        for fee in CourtFee::ALL {
             if let Some(m) = self
                 .multipliers
                 .iter()

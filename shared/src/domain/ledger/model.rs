@@ -401,6 +401,21 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, in the order the API lists them.
+    pub const ALL: [SkipReason; 11] = [
+        SkipReason::BeforeFetchFrom,
+        SkipReason::MissingDueDate,
+        SkipReason::NullVoucherType,
+        SkipReason::UnknownCustomer,
+        SkipReason::MalformedItem,
+        SkipReason::MissingId,
+        SkipReason::MissingCustomer,
+        SkipReason::MalformedAmount,
+        SkipReason::MalformedDate,
+        SkipReason::MissingInvoiceNumber,
+        SkipReason::UnknownVoucherType,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::BeforeFetchFrom => "before_fetch_from",

@@ -127,16 +127,11 @@ pub fn registry_status(body: &serde_json::Value) -> Result<RegistryStatus, Regis
     Ok(status_of(&e))
 }
 
-/// The status from any answer; `None` for 404 (nothing known: dunning is not stopped by it, the
-/// adapter reports the unknown number).
-pub fn status_from_lookup(
-    org: &OrgNumber,
-    lookup: &RegistryLookup,
-) -> Result<Option<RegistryStatus>, RegistryError> {
-    match lookup {
-        RegistryLookup::Found(body) => registry_status(body).map(Some),
-        RegistryLookup::NotFound => Ok(None),
-        RegistryLookup::Gone => Ok(Some(RegistryStatus {
+impl RegistryStatus {
+    /// An entity removed from the register's open data (HTTP 410): dunning stops, nothing else
+    /// is known about it.
+    pub fn removed(org: &OrgNumber) -> Self {
+        RegistryStatus {
             organization_number: Some(org.clone()),
             name: None,
             bankrupt: false,
@@ -149,7 +144,20 @@ pub fn status_from_lookup(
             stop_reasons: vec![StopReason::RemovedFromRegister],
             postal_address: None,
             address_source: None,
-        })),
+        }
+    }
+}
+
+/// The status from any answer; `None` for 404 (nothing known: dunning is not stopped by it, the
+/// adapter reports the unknown number).
+pub fn status_from_lookup(
+    org: &OrgNumber,
+    lookup: &RegistryLookup,
+) -> Result<Option<RegistryStatus>, RegistryError> {
+    match lookup {
+        RegistryLookup::Found(body) => registry_status(body).map(Some),
+        RegistryLookup::NotFound => Ok(None),
+        RegistryLookup::Gone => Ok(Some(RegistryStatus::removed(org))),
     }
 }
 

@@ -239,24 +239,10 @@ pub fn ready_mail(account_name: &str, counts: &SyncCounts) -> MailText {
 mod tests {
     use super::*;
 
-    const ALL: [SkipReason; 11] = [
-        SkipReason::BeforeFetchFrom,
-        SkipReason::MissingDueDate,
-        SkipReason::NullVoucherType,
-        SkipReason::UnknownCustomer,
-        SkipReason::MalformedItem,
-        SkipReason::MissingId,
-        SkipReason::MissingCustomer,
-        SkipReason::MalformedAmount,
-        SkipReason::MalformedDate,
-        SkipReason::MissingInvoiceNumber,
-        SkipReason::UnknownVoucherType,
-    ];
-
     #[test]
     fn every_skip_reason_has_a_label_and_an_explanation_in_both_languages() {
         let mut labels = std::collections::BTreeSet::new();
-        for r in ALL {
+        for r in SkipReason::ALL {
             let t = skip_texts(r);
             for text in [&t.label, &t.explanation] {
                 assert!(

@@ -228,7 +228,6 @@ pub fn plan_account(
             customer: view,
             letters: &letters,
             compensation_claimed: compensation_claimed(&owned),
-            objection: None,
             policy,
             book: rules,
             today,

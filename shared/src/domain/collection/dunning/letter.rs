@@ -22,7 +22,7 @@
 //! tests (and a reader) can check a letter against [`Statement::required_for`].
 
 mod compose;
-mod format;
+pub(crate) mod format;
 mod sample;
 
 pub use format::NBSP;
@@ -201,14 +201,14 @@ pub struct Run {
 }
 
 impl Paragraph {
-    fn new(runs: Vec<Run>) -> Self {
+    pub(crate) fn new(runs: Vec<Run>) -> Self {
         Self {
             heading: None,
             runs,
         }
     }
 
-    fn headed(heading: String, runs: Vec<Run>) -> Self {
+    pub(crate) fn headed(heading: String, runs: Vec<Run>) -> Self {
         Self {
             heading: Some(heading),
             runs,
@@ -221,14 +221,14 @@ impl Paragraph {
     }
 }
 
-fn plain(text: impl Into<String>) -> Run {
+pub(crate) fn plain(text: impl Into<String>) -> Run {
     Run {
         text: text.into(),
         strong: false,
     }
 }
 
-fn strong(text: impl Into<String>) -> Run {
+pub(crate) fn strong(text: impl Into<String>) -> Run {
     Run {
         text: text.into(),
         strong: true,

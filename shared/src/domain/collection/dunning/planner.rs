@@ -2,7 +2,9 @@
 //! named reason), or nothing is left to send.
 //!
 //! Pure: the inputs are plain borrowed values the service builds from its stored records
-//! ([`PlanInput`]); `today` is passed in. One call decides one claim: never more than one step
+//! ([`PlanInput`]); `today` is passed in. The debtor's objection is the case's
+//! ([`Case::objection`]), and limitation is the limitation radar's computation
+//! ([`time_barred_since`]): one source for each. One call decides one claim: never more than one step
 //! per claim per run. A run that was missed catches up: a step is due *on or after* its day, and
 //! its deadline counts from the real send date (today). Nothing on the hot path allocates
 //! (rules are `Copy` [`RuleRef`]s; sentences are made at the edges), except the balance history
@@ -21,11 +23,11 @@ use crate::domain::case::{Case, CaseStatus};
 use crate::domain::claim::ClaimState;
 use crate::domain::collection::calendar::next_business_day_on_or_after;
 use crate::domain::collection::interest::{BalanceChange, InterestError};
+use crate::domain::collection::legal::radar::time_barred_since;
 use crate::domain::collection::letters::{
     ClaimFacts, DebtorKind, LetterDecision, LetterKind, Objection, Reason, SentLetter,
 };
-use crate::domain::collection::limitation::{Interruption, InterruptionKind, LimitationState};
-use crate::domain::collection::rulebook::{add_days, add_months, RuleRef, Rulebook, Table};
+use crate::domain::collection::rulebook::{add_days, RuleRef, Rulebook, Table};
 use crate::domain::money::Money;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -49,7 +51,6 @@ pub struct PlanInput<'a> {
     /// The standardkompensasjon an earlier notice claimed
     /// ([`super::record::compensation_claimed`]).
     pub compensation_claimed: Option<Money>,
-    pub objection: Option<Objection>,
     pub policy: &'a DunningPolicy,
     pub book: &'a Rulebook,
     pub today: NaiveDate,
@@ -324,14 +325,23 @@ fn plan_or_hold(inp: &PlanInput<'_>) -> Result<PlanDecision, HoldReason> {
     if !stops.is_empty() {
         return Err(HoldReason::RegistryStop { reasons: stops });
     }
-    if let Some(o) = inp.objection {
+    // The case is the one source of the objection (recorded, assessed and corrected there).
+    let objection = inp.case.objection();
+    if let Some(o) = objection {
         if !o.obviously_groundless && o.raised_on <= today {
             return Err(HoldReason::DebtorObjected {
                 raised_on: o.raised_on,
             });
         }
     }
-    let limitation_rule = limitation(book, claim, mirror.due_date, today)?;
+    // Limitation: the same computation as the limitation radar (part payments, the case's
+    // acknowledgements and filed legal step).
+    let limitation_rule = match time_barred_since(book, claim, inp.case, mirror.due_date, today)
+        .map_err(|gap| HoldReason::RuleGap { gap })?
+    {
+        (_, Some(since)) => return Err(HoldReason::TimeBarred { since }),
+        (rule, None) => rule,
+    };
     if amounts.outstanding < policy.minimum_amount {
         return Err(HoldReason::BelowMinimum {
             owed: amounts.outstanding,
@@ -360,7 +370,10 @@ fn plan_or_hold(inp: &PlanInput<'_>) -> Result<PlanDecision, HoldReason> {
         .max()
         .map_or(effective_due, |d| d.max(effective_due));
     let sp = policy.step(step);
-    let due_on = add_days(base, u32::from(sp.days_after));
+    // One step a day: never on the day a letter already went (a deadline of 0 days under an
+    // invalid policy would otherwise let the next step follow within the hour).
+    let after_last_letter = letters().map(|l| add_days(l.sent, 1)).max();
+    let due_on = add_days(base, u32::from(sp.days_after)).max(after_last_letter.unwrap_or(base));
     if today < due_on {
         return Ok(PlanDecision::WaitUntil { date: due_on, step });
     }
@@ -401,7 +414,7 @@ fn plan_or_hold(inp: &PlanInput<'_>) -> Result<PlanDecision, HoldReason> {
         principal: mirror.principal,
         debtor: inp.customer.debtor_kind,
         letters: inp.letters,
-        objection: inp.objection,
+        objection,
         compensation_claimed,
     };
     let kind = if step == Step::Purring && !sp.fee && book.new_law_in_force_on(today) {
@@ -409,19 +422,12 @@ fn plan_or_hold(inp: &PlanInput<'_>) -> Result<PlanDecision, HoldReason> {
     } else {
         step.letter_kind()
     };
-    let decision = match decide(book, &facts, kind, step, today, inp.objection)? {
+    let decision = match decide(book, &facts, kind, step, today, objection)? {
         Ok(d) => d,
         Err(not_today) => return Ok(not_today),
     };
     let varsel = if step == Step::Betalingsoppfordring {
-        match decide(
-            book,
-            &facts,
-            LetterKind::Varsel418,
-            step,
-            today,
-            inp.objection,
-        )? {
+        match decide(book, &facts, LetterKind::Varsel418, step, today, objection)? {
             Ok(v) => Some(v),
             Err(not_today) => return Ok(not_today),
         }
@@ -589,40 +595,6 @@ fn resolve_channel(wanted: Channel, customer: &CustomerView<'_>) -> Option<Chann
     }
 }
 
-/// Foreldelse: `Err(TimeBarred)` when the claim is time-barred today, else the rule used. Part
-/// payments interrupt (foreldelsesloven § 14); a claim cannot be barred before its first
-/// period ends, so the interruptions are read only after that.
-fn limitation(
-    book: &Rulebook,
-    claim: &ClaimState,
-    start: NaiveDate,
-    today: NaiveDate,
-) -> Result<RuleRef, HoldReason> {
-    let (entry, rule) = book
-        .limitation_on(start)
-        .map_err(|gap| HoldReason::RuleGap { gap })?;
-    if today <= add_months(start, 12 * entry.years) {
-        return Ok(rule);
-    }
-    let interruptions: Vec<Interruption> = claim
-        .counted_credits()
-        .filter(|c| !c.paid.is_zero())
-        .map(|c| Interruption {
-            date: c.date,
-            kind: InterruptionKind::PartPayment,
-        })
-        .collect();
-    let lim = book
-        .limitation(start, &interruptions)
-        .map_err(|gap| HoldReason::RuleGap { gap })?;
-    match (lim.state_on(today), lim.time_barred_on) {
-        (LimitationState::TimeBarred, Some(since)) => Err(HoldReason::TimeBarred { since }),
-        (LimitationState::TimeBarred, None)
-        | (LimitationState::Running, _)
-        | (LimitationState::Suspended, _) => Ok(lim.rule),
-    }
-}
-
 /// Calls `f` with the principal's balance history before `until` (in date order): after each
 /// credit day the balance is `max(0, principal − credited − paid)` through that day.
 fn with_balance_history<R>(
@@ -659,7 +631,8 @@ fn with_balance_history<R>(
     f(&changes[..n])
 }
 
-fn balances(
+/// The principal's balance after each reduction (payments and credits, in date order).
+pub(crate) fn balances(
     principal: Money,
     reductions: &[(NaiveDate, Money)],
 ) -> impl Iterator<Item = BalanceChange> + '_ {

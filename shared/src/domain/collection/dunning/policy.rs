@@ -9,6 +9,7 @@
 
 use super::customer::{is_deliverable, is_valid_email};
 use super::{Channel, Sender, Step};
+use crate::domain::collection::legal::policy::LegalStepsPolicy;
 use crate::domain::collection::rulebook::Rulebook;
 use crate::domain::money::Money;
 use serde::{Deserialize, Serialize, Serializer};
@@ -105,6 +106,10 @@ pub struct DunningPolicy {
     /// The creditor as the letters name it; required when enabled.
     #[serde(default)]
     pub sender: Option<Sender>,
+    /// The creditor's criteria for legal steps (off by default). A policy stored before this
+    /// section existed reads as the default.
+    #[serde(default)]
+    pub legal_steps: LegalStepsPolicy,
 }
 
 impl Default for DunningPolicy {
@@ -134,6 +139,7 @@ impl Default for DunningPolicy {
             standardkompensasjon: true,
             minimum_amount: Money::ZERO,
             sender: None,
+            legal_steps: LegalStepsPolicy::default(),
         }
     }
 }
@@ -360,6 +366,21 @@ impl DunningPolicy {
                 },
             );
         }
+        // Legal steps: a threshold that means something, and the betalingsoppfordring with the
+        // § 4-18 varsel that readiness rests on.
+        let legal = &self.legal_steps;
+        if legal.minimum_amount.is_negative() {
+            push(
+                "legalSteps.minimumAmount",
+                PolicyRule::MinimumAmountNegative,
+            );
+        }
+        if legal.notifies() && !self.is_active(Step::Betalingsoppfordring) {
+            push(
+                "legalSteps.mode",
+                PolicyRule::LegalStepsNeedBetalingsoppfordring,
+            );
+        }
         if v.is_empty() {
             Ok(())
         } else {
@@ -477,6 +498,9 @@ pub enum PolicyRule {
     TooManyDays {
         max: u16,
     },
+    /// Tvangsfullbyrdelsesloven § 4-18 and § 7-2 (1) f: legal steps rest on the
+    /// betalingsoppfordring with the varsel; the chain must send it.
+    LegalStepsNeedBetalingsoppfordring,
 }
 
 impl PolicyRule {
@@ -503,6 +527,9 @@ impl PolicyRule {
             PolicyRule::MinimumAmountNegative => "minimum_amount_negative",
             PolicyRule::NoStepEnabled => "no_step_enabled",
             PolicyRule::TooManyDays { .. } => "too_many_days",
+            PolicyRule::LegalStepsNeedBetalingsoppfordring => {
+                "legal_steps_need_betalingsoppfordring"
+            }
         }
     }
 
@@ -545,6 +572,7 @@ impl PolicyRule {
             PolicyRule::MinimumAmountNegative => "Minstebeløpet kan ikke være negativt.".to_string(),
             PolicyRule::NoStepEnabled => "Minst ett steg må være slått på.".to_string(),
             PolicyRule::TooManyDays { max } => format!("Høyst {max} dager."),
+            PolicyRule::LegalStepsNeedBetalingsoppfordring => "Tvangsfullbyrdelsesloven §§ 4-18 og 7-2 (1) f: rettslige skritt bygger på betalingsoppfordringen med varsel etter § 4-18. Slå på betalingsoppfordring i purreløpet, eller slå av rettslige skritt.".to_string(),
         }
     }
 
@@ -587,6 +615,7 @@ impl PolicyRule {
             PolicyRule::MinimumAmountNegative => "The minimum amount cannot be negative.".to_string(),
             PolicyRule::NoStepEnabled => "At least one step must be enabled.".to_string(),
             PolicyRule::TooManyDays { max } => format!("At most {max} days."),
+            PolicyRule::LegalStepsNeedBetalingsoppfordring => "Enforcement Act §§ 4-18 and 7-2 (1) f: legal steps rest on the betalingsoppfordring with the § 4-18 notice. Enable the betalingsoppfordring step, or switch legal steps off.".to_string(),
         }
     }
 }
@@ -858,6 +887,43 @@ mod tests {
     }
 
     #[test]
+    fn the_legal_steps_section_is_off_by_default_validated_and_optional_in_stored_json() {
+        use crate::domain::collection::legal::policy::{LegalStepsMode, RoutePreference};
+        let p = valid();
+        assert_eq!(p.legal_steps.mode, LegalStepsMode::Off);
+        assert!(!p.legal_steps.notifies() && !p.legal_steps.drafts());
+        // A policy stored before the section existed still reads, as the default.
+        let mut json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["legalSteps"]["mode"], "off");
+        assert_eq!(json["legalSteps"]["forliksraadIfObjection"], true);
+        json.as_object_mut().unwrap().remove("legalSteps");
+        let old: DunningPolicy = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(old.legal_steps, LegalStepsPolicy::default());
+        json["legalSteps"] = serde_json::json!({"mode": "draft_automatically", "minimumAmount": "500.00",
+            "route": "forliksklage", "forliksraadIfObjection": false, "defaultJudgment": true});
+        let q: DunningPolicy = serde_json::from_value(json.clone()).unwrap();
+        assert!(q.legal_steps.drafts() && q.legal_steps.notifies());
+        assert_eq!(q.legal_steps.route, RoutePreference::Forliksklage);
+        assert_eq!(q.legal_steps.minimum_amount, Money::from_kroner(500));
+        json["legalSteps"]["threshold"] = 1.into();
+        assert!(serde_json::from_value::<DunningPolicy>(json).is_err());
+
+        let mut bad = q;
+        bad.legal_steps.minimum_amount = Money::from_kroner(-1);
+        bad.steps.betalingsoppfordring.enabled = false;
+        assert_eq!(
+            violations(&bad),
+            vec![
+                ("legalSteps.minimumAmount", "minimum_amount_negative"),
+                ("legalSteps.mode", "legal_steps_need_betalingsoppfordring"),
+            ]
+        );
+        // Off, the betalingsoppfordring may be off too.
+        bad.legal_steps = LegalStepsPolicy::default();
+        assert_eq!(violations(&bad), vec![]);
+    }
+
+    #[test]
     fn violations_serialise_with_field_code_and_both_languages() {
         let mut p = valid();
         p.steps.inkassovarsel.deadline_days = 10;
@@ -922,6 +988,7 @@ mod tests {
             PolicyRule::MinimumAmountNegative,
             PolicyRule::NoStepEnabled,
             PolicyRule::TooManyDays { max: MAX_DAYS },
+            PolicyRule::LegalStepsNeedBetalingsoppfordring,
         ];
         let mut codes: Vec<&str> = rules.iter().map(|r| r.code()).collect();
         codes.sort();

@@ -272,7 +272,7 @@ impl Composer<'_> {
             lines.push(format!(
                 "{}{NBSP}{}",
                 tr(self.lang, "Org.nr.", "Org. no."),
-                grouped_orgnr(org.as_str())
+                format::grouped_orgnr(org.as_str())
             ));
         }
         self.made(Statement::Creditor);
@@ -287,7 +287,7 @@ impl Composer<'_> {
             parts.push(format!(
                 "{}{NBSP}{}",
                 tr(self.lang, "org.nr.", "org. no."),
-                grouped_orgnr(org.as_str())
+                format::grouped_orgnr(org.as_str())
             ));
         }
         parts.extend(self.sender_address().iter().map(|p| unbreakable(p)));
@@ -978,7 +978,7 @@ impl Composer<'_> {
             first.push(format!(
                 "{}{NBSP}{}",
                 tr(lang, "Org.nr.", "Org. no."),
-                grouped_orgnr(org.as_str())
+                format::grouped_orgnr(org.as_str())
             ));
         }
         let mut second = Vec::new();
@@ -1213,20 +1213,6 @@ fn short_title(step: Step, lang: Language) -> &'static str {
 /// Spaces inside one item become no-break spaces, so that a line breaks only between items.
 fn unbreakable(s: &str) -> String {
     s.replace(' ', "\u{a0}")
-}
-
-/// `923609016` → `923 609 016` (with no-break spaces).
-fn grouped_orgnr(digits: &str) -> String {
-    if digits.len() == 9 {
-        format!(
-            "{}{NBSP}{}{NBSP}{}",
-            &digits[..3],
-            &digits[3..6],
-            &digits[6..]
-        )
-    } else {
-        digits.to_string()
-    }
 }
 
 /// Street lines, then «0155 Oslo», then the country for an address abroad.

@@ -70,6 +70,20 @@ pub fn percent(p: Decimal, lang: Language) -> String {
     }
 }
 
+/// `923609016` → `923 609 016` (with no-break spaces).
+pub fn grouped_orgnr(digits: &str) -> String {
+    if digits.len() == 9 {
+        format!(
+            "{}{NBSP}{}{NBSP}{}",
+            &digits[..3],
+            &digits[3..6],
+            &digits[6..]
+        )
+    } else {
+        digits.to_string()
+    }
+}
+
 /// `a`, `a og b`, `a, b og c` (nb) or `a`, `a and b`, `a, b and c` (en).
 pub fn list(items: &[String], lang: Language) -> String {
     let and = match lang {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::case::{Actor, CloseReason};
+use crate::domain::case::{Actor, CloseReason, ObjectionChannel, ObjectionOutcome};
 use crate::domain::claim::{
     ClaimEvent, ClaimEventKind, ClaimId, ClaimStatus, Credit, EventKey, Mirror, PostingRef,
 };
@@ -130,7 +130,6 @@ struct World<'b> {
     stops: Vec<StopReason>,
     letters: Vec<SentLetter>,
     records: Vec<NoticeRecord>,
-    objection: Option<Objection>,
     policy: DunningPolicy,
 }
 
@@ -146,7 +145,6 @@ impl<'b> World<'b> {
             stops: vec![],
             letters: vec![],
             records: vec![],
-            objection: None,
             policy: policy(),
         }
     }
@@ -158,7 +156,6 @@ impl<'b> World<'b> {
             customer: CustomerView::of(&self.customer, &self.stops),
             letters: &self.letters,
             compensation_claimed: compensation_claimed(&self.records),
-            objection: self.objection,
             policy: &self.policy,
             book: self.book,
             today,
@@ -519,22 +516,58 @@ fn every_hold_reason() {
         }
     );
 
+    // The objection is the case's: recorded there, it stops the chain until assessed.
     let mut w = consumer();
-    w.objection = Some(Objection {
-        raised_on: d("2026-01-30"),
-        obviously_groundless: false,
-    });
+    let id = w
+        .case
+        .record_objection(
+            "Arbeidet ble aldri utført",
+            d("2026-01-30"),
+            ObjectionChannel::Email,
+            Actor::user("u1"),
+            today,
+            at(),
+        )
+        .unwrap();
     assert_eq!(
         plan_hold(&w),
         HoldReason::DebtorObjected {
             raised_on: d("2026-01-30")
         }
     );
+    // Justified: still held until the claim is corrected by hand.
+    let mut justified = w.case.clone();
+    justified
+        .assess_objection(
+            id,
+            ObjectionOutcome::Justified { note: None },
+            Actor::user("u2"),
+            at(),
+        )
+        .unwrap();
+    let mut j = consumer();
+    j.case = justified.clone();
+    assert_eq!(
+        plan_hold(&j),
+        HoldReason::DebtorObjected {
+            raised_on: d("2026-01-30")
+        }
+    );
+    j.case
+        .objection_corrected(id, "Kreditert 200 kr", Actor::user("u2"), at())
+        .unwrap();
+    assert!(matches!(j.plan(today), PlanDecision::Send(_)));
     // Assessed as obviously groundless: the chain goes on.
-    w.objection = Some(Objection {
-        raised_on: d("2026-01-30"),
-        obviously_groundless: true,
-    });
+    w.case
+        .assess_objection(
+            id,
+            ObjectionOutcome::Groundless {
+                reason: "Arbeidet er dokumentert med timelister".into(),
+            },
+            Actor::user("u2"),
+            at(),
+        )
+        .unwrap();
     assert!(matches!(w.plan(today), PlanDecision::Send(_)));
 
     // Due 2022-12-01: time-barred from 2025-12-02, unless a part payment interrupted it.
@@ -605,13 +638,39 @@ fn the_holds_are_checked_in_their_order() {
     paused
         .pause(d("2026-03-01"), "avtale", Actor::user("u1"), today, at())
         .unwrap();
-    let open = std::mem::replace(&mut w.case, closed);
+    let mut open = std::mem::replace(&mut w.case, closed);
+    let mut assessed = open.clone();
+    open.record_objection(
+        "Bestrider kravet",
+        d("2026-01-02"),
+        ObjectionChannel::Letter,
+        Actor::user("u1"),
+        today,
+        at(),
+    )
+    .unwrap();
+    assessed
+        .record_objection(
+            "Bestrider kravet",
+            d("2026-01-02"),
+            ObjectionChannel::Letter,
+            Actor::user("u1"),
+            today,
+            at(),
+        )
+        .unwrap();
+    assessed
+        .assess_objection(
+            1,
+            ObjectionOutcome::Groundless {
+                reason: "Levert som avtalt".into(),
+            },
+            Actor::user("u1"),
+            at(),
+        )
+        .unwrap();
     credit(&mut w.claim, 1, "2023-01-05", kr(100), CreditKind::Unknown);
     w.stops = vec![StopReason::Deleted];
-    w.objection = Some(Objection {
-        raised_on: d("2026-01-02"),
-        obviously_groundless: false,
-    });
     w.policy.minimum_amount = kr(5000);
     let mut codes = vec![];
     let mut step = |w: &mut World<'_>, fix: &mut dyn FnMut(&mut World<'_>)| {
@@ -636,7 +695,7 @@ fn the_holds_are_checked_in_their_order() {
             .unwrap();
     });
     step(&mut w, &mut |w| w.stops.clear());
-    step(&mut w, &mut |w| w.objection = None);
+    step(&mut w, &mut |w| w.case = assessed.clone());
     step(&mut w, &mut |w| {
         // A part payment in 2025 interrupts the limitation.
         credit(&mut w.claim, 2, "2025-06-01", kr(100), CreditKind::Payment);
