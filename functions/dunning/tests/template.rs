@@ -131,14 +131,14 @@ fn the_letters_bucket_is_encrypted_private_and_the_outbox_expires() {
     let rules = p["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
     let outbox = rules
         .iter()
-        .find(|r| r["Prefix"] == "outbox/")
+        .find(|r| r["Prefix"] == shared::adapters::letters::OUTBOX_PREFIX)
         .expect("a lifecycle rule for the outbox");
     assert_eq!(outbox["Status"], "Enabled");
     assert!(!outbox["ExpirationInDays"].is_null());
     // The archive of sent letters (letters/…) never expires: only old versions do.
     assert!(rules
         .iter()
-        .filter(|r| r["Prefix"] == "letters/")
+        .filter(|r| r["Prefix"] == shared::adapters::letters::ARCHIVE_PREFIX)
         .all(|r| r["ExpirationInDays"].is_null()));
 }
 

@@ -10,16 +10,29 @@
 
 use std::sync::{Arc, Mutex};
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use shared::adapters::letters::{BucketError, ARCHIVE_PREFIX};
+use shared::adapters::mail::{LetterMail, MailError};
 use shared::adapters::queue::{ClassificationBody, SyncReason};
+use shared::adapters::store::claims::{AccountRef, CaseWrite, ClaimRecord, Save, StoredCase};
+use shared::adapters::store::dunning::{DunningBook, StoredPolicy};
+use shared::adapters::store::StoreError;
 use shared::clock::Clock;
+use shared::domain::case::CaseId;
+use shared::domain::claim::ClaimId;
 use shared::domain::collection::dunning::letter::sample_sender;
+use shared::domain::collection::dunning::{
+    BatchRecord, LetterId, LetterRecord, LetterStatus, Notice, NoticeId, RunRecord,
+};
 use shared::domain::collection::dunning::{DunningPolicy, Mode};
+use shared::domain::setup::{AccountId, OrgId};
 use shared::services::cases::{norwegian_date, CasesService};
 use shared::services::classification::ClassificationService;
 use shared::services::dunning::ports::{AwsResources, PdfRenderer};
 use shared::services::dunning::DunningService;
+use shared::services::dunning::{DunningStore, LetterArchive, NoticeMailer};
 use shared::services::sync::{JobOutcome, SyncConfig, TripletexSource};
 
 use crate::classification::CountingJobs;
@@ -300,4 +313,271 @@ pub fn pdf_text(pdf: &[u8]) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+// ------------------------------------------------------------------------------ crash points
+
+/// Where a run crashes (panics, as a process that dies would leave things), once: the points the
+/// exactly-once design names, in the order a letter passes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// The letter and its notices are reserved (`planned`); nothing rendered yet.
+    AfterReserve,
+    /// The PDF is in the archive; the notices still `planned`.
+    AfterArchive,
+    /// The letter and its notices are `sending`; SES not called yet.
+    AfterSending,
+    /// SES took the mail; `sent` not recorded.
+    AfterSes,
+    /// `sent` is recorded; the claim's charges and the case's step are not.
+    AfterSent,
+    /// A notice's effects are recorded; the run record not yet completed.
+    AfterEffects,
+}
+
+impl CrashPoint {
+    pub const ALL: [CrashPoint; 6] = [
+        CrashPoint::AfterReserve,
+        CrashPoint::AfterArchive,
+        CrashPoint::AfterSending,
+        CrashPoint::AfterSes,
+        CrashPoint::AfterSent,
+        CrashPoint::AfterEffects,
+    ];
+}
+
+/// The armed crash point, shared by the wrappers of one service; taken when it fires.
+#[derive(Debug, Clone, Default)]
+pub struct Crash(Arc<Mutex<Option<CrashPoint>>>);
+
+impl Crash {
+    pub fn arm(&self, at: CrashPoint) {
+        *lock(&self.0) = Some(at);
+    }
+
+    pub fn armed(&self) -> Option<CrashPoint> {
+        *lock(&self.0)
+    }
+
+    fn fire(&self, at: CrashPoint) {
+        let mut armed = lock(&self.0);
+        if *armed == Some(at) {
+            *armed = None;
+            drop(armed);
+            panic!("injected crash {at:?}");
+        }
+    }
+}
+
+/// The real store, crashing after the writes [`CrashPoint`] names.
+struct CrashingStore {
+    inner: Arc<dyn DunningStore>,
+    crash: Crash,
+}
+
+#[async_trait::async_trait]
+impl DunningStore for CrashingStore {
+    async fn account_exists(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
+        self.inner.account_exists(org, account).await
+    }
+    async fn accounts_of(&self, org: &OrgId) -> Result<Vec<AccountId>, StoreError> {
+        self.inner.accounts_of(org).await
+    }
+    async fn get_policy(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<Option<StoredPolicy>, StoreError> {
+        self.inner.get_policy(org, account).await
+    }
+    async fn put_policy(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        policy: &StoredPolicy,
+        expected: Option<u64>,
+    ) -> Result<Save, StoreError> {
+        self.inner.put_policy(org, account, policy, expected).await
+    }
+    async fn enabled_accounts(&self) -> Result<Vec<AccountRef>, StoreError> {
+        self.inner.enabled_accounts().await
+    }
+    async fn book(&self, org: &OrgId, account: &AccountId) -> Result<DunningBook, StoreError> {
+        self.inner.book(org, account).await
+    }
+    async fn active_notices(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<Vec<Notice>, StoreError> {
+        self.inner.active_notices(org, account).await
+    }
+    async fn notices_of_case(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        case: &CaseId,
+    ) -> Result<Vec<Notice>, StoreError> {
+        self.inner.notices_of_case(org, account, case).await
+    }
+    async fn get_notices(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        ids: &[NoticeId],
+    ) -> Result<Vec<Notice>, StoreError> {
+        self.inner.get_notices(org, account, ids).await
+    }
+    async fn put_notice(&self, notice: &Notice, expected: Option<u64>) -> Result<Save, StoreError> {
+        self.inner.put_notice(notice, expected).await
+    }
+    async fn write_letter(
+        &self,
+        letter: &LetterRecord,
+        expected_letter: Option<u64>,
+        notices: &[(&Notice, Option<u64>)],
+    ) -> Result<Save, StoreError> {
+        let out = self
+            .inner
+            .write_letter(letter, expected_letter, notices)
+            .await?;
+        if out == Save::Saved {
+            match letter.status {
+                LetterStatus::Planned => self.crash.fire(CrashPoint::AfterReserve),
+                LetterStatus::Sending => self.crash.fire(CrashPoint::AfterSending),
+                LetterStatus::Sent => self.crash.fire(CrashPoint::AfterSent),
+                LetterStatus::Uncertain | LetterStatus::Cancelled => {}
+            }
+        }
+        Ok(out)
+    }
+    async fn get_letter(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        send_date: NaiveDate,
+        letter: &LetterId,
+    ) -> Result<Option<LetterRecord>, StoreError> {
+        self.inner.get_letter(org, account, send_date, letter).await
+    }
+    async fn letters_of_day(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        send_date: NaiveDate,
+    ) -> Result<Vec<LetterRecord>, StoreError> {
+        self.inner.letters_of_day(org, account, send_date).await
+    }
+    async fn put_batch_if_absent(&self, batch: &BatchRecord) -> Result<bool, StoreError> {
+        self.inner.put_batch_if_absent(batch).await
+    }
+    async fn batches(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<Vec<BatchRecord>, StoreError> {
+        self.inner.batches(org, account).await
+    }
+    async fn put_run(&self, run: &RunRecord, expected: Option<u64>) -> Result<Save, StoreError> {
+        self.inner.put_run(run, expected).await
+    }
+    async fn get_run(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        date: NaiveDate,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        self.inner.get_run(org, account, date).await
+    }
+    async fn get_claim(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        claim: &ClaimId,
+    ) -> Result<Option<ClaimRecord>, StoreError> {
+        self.inner.get_claim(org, account, claim).await
+    }
+    async fn get_case(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+        case: &CaseId,
+    ) -> Result<Option<StoredCase>, StoreError> {
+        self.inner.get_case(org, account, case).await
+    }
+    async fn record_effects(
+        &self,
+        claim: &ClaimRecord,
+        case: Option<CaseWrite<'_>>,
+        notice: (&Notice, u64),
+        letter: Option<(&LetterRecord, u64)>,
+    ) -> Result<Save, StoreError> {
+        let out = self
+            .inner
+            .record_effects(claim, case, notice, letter)
+            .await?;
+        if out == Save::Saved {
+            self.crash.fire(CrashPoint::AfterEffects);
+        }
+        Ok(out)
+    }
+}
+
+/// Real SES (moto), crashing once it took a mail.
+struct CrashingMailer {
+    inner: Arc<dyn NoticeMailer>,
+    crash: Crash,
+}
+
+#[async_trait::async_trait]
+impl NoticeMailer for CrashingMailer {
+    fn from_address(&self) -> &str {
+        self.inner.from_address()
+    }
+    async fn send(&self, mail: &LetterMail) -> Result<String, MailError> {
+        let id = self.inner.send(mail).await?;
+        self.crash.fire(CrashPoint::AfterSes);
+        Ok(id)
+    }
+}
+
+/// The real letters bucket (moto's S3), crashing once a letter's PDF is archived.
+struct CrashingArchive {
+    inner: Arc<dyn LetterArchive>,
+    crash: Crash,
+}
+
+#[async_trait::async_trait]
+impl LetterArchive for CrashingArchive {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BucketError> {
+        self.inner.put(key, bytes, content_type).await?;
+        if key.starts_with(ARCHIVE_PREFIX) {
+            self.crash.fire(CrashPoint::AfterArchive);
+        }
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BucketError> {
+        self.inner.get(key).await
+    }
+}
+
+impl World {
+    /// [`World::service`] whose store, SES and bucket crash once at the point `crash` is armed
+    /// with (unarmed, it is the real service).
+    pub fn crashing_service(&self, crash: &Crash) -> DunningService {
+        let mut s = self.service();
+        s.store = Arc::new(CrashingStore {
+            inner: s.store,
+            crash: crash.clone(),
+        });
+        s.mailer = Arc::new(CrashingMailer {
+            inner: s.mailer,
+            crash: crash.clone(),
+        });
+        s.archive = Arc::new(CrashingArchive {
+            inner: s.archive,
+            crash: crash.clone(),
+        });
+        s
+    }
 }
