@@ -14,7 +14,7 @@ use std::sync::Arc;
 use dunning::Worker;
 use shared::config::{required, AppConfig};
 use shared::services::dunning::ports::{AwsResources, PdfRenderer};
-use shared::services::dunning::DunningService;
+use shared::services::dunning::{DunningService, Sending};
 use shared::services::sync::TripletexSource;
 
 #[tokio::main]
@@ -35,21 +35,21 @@ async fn main() -> ExitCode {
         table: config.table_name.clone(),
         dunning_queue_url: queue,
         letters_bucket: bucket,
-        mail_from,
-        secret_prefix: config.secret_prefix.clone(),
     };
-    let worker = Worker {
-        dunning: DunningService::on_aws(
-            &sdk,
-            &resources,
-            TripletexSource::lazy(
-                config.tripletex.base_url.clone(),
-                config.tripletex.consumer_token_secret_id.clone(),
-            ),
-            Arc::new(PdfRenderer),
-            shared::clock::system(),
+    let sending = Sending::on_aws(
+        &sdk,
+        &config.table_name,
+        &mail_from,
+        &config.secret_prefix,
+        TripletexSource::lazy(
+            config.tripletex.base_url.clone(),
+            config.tripletex.consumer_token_secret_id.clone(),
         ),
-    };
+        Arc::new(PdfRenderer),
+    );
+    let mut dunning = DunningService::on_aws(&sdk, &resources, shared::clock::system());
+    dunning.sending = Some(sending);
+    let worker = Worker { dunning };
     let worker = &worker;
     let handler = service_fn(move |event: LambdaEvent<Value>| async move {
         worker

@@ -32,7 +32,9 @@ use shared::services::cases::{norwegian_date, CasesService};
 use shared::services::classification::ClassificationService;
 use shared::services::dunning::ports::{AwsResources, PdfRenderer};
 use shared::services::dunning::DunningService;
-use shared::services::dunning::{DunningStore, LetterArchive, NoticeMailer};
+use shared::services::dunning::{
+    DunningStore, LetterArchive, NoticeMailer, SenderSuggestion, Sending,
+};
 use shared::services::sync::{JobOutcome, SyncConfig, TripletexSource};
 
 use crate::classification::CountingJobs;
@@ -89,8 +91,6 @@ impl World {
             table: stack.table(),
             dunning_queue_url: stack.queue_url("DunningQueue"),
             letters_bucket: stack.ref_value("LettersBucket"),
-            mail_from: mail_from.clone(),
-            secret_prefix: stack.env("SECRET_PREFIX"),
         };
         let sandbox = tripletex_sandbox::start_in_thread(
             fixture_with(collections),
@@ -181,15 +181,29 @@ impl World {
             .expect("the daily case job runs");
     }
 
-    /// The dunning service with the real adapters and the world's clock.
+    /// The dunning service as the function builds it (the real adapters, sending included) at
+    /// the world's clock.
     pub fn service(&self) -> DunningService {
-        DunningService::on_aws(
+        let mut s = self.api_service();
+        s.sending = Some(Sending::on_aws(
             &self.sync.sdk,
-            &self.resources,
+            &self.resources.table,
+            &self.sync.mail_from,
+            &self.sync.secret_prefix,
             TripletexSource::ready(self.sync.tripletex()),
             Arc::new(PdfRenderer),
-            self.clock(),
-        )
+        ));
+        s
+    }
+
+    /// The dunning service as the HTTP API builds it: no sending.
+    pub fn api_service(&self) -> DunningService {
+        DunningService::on_aws(&self.sync.sdk, &self.resources, self.clock())
+    }
+
+    /// The SES-verified sender of this world's letters.
+    pub fn mail_from(&self) -> &str {
+        &self.sync.mail_from
     }
 
     /// Switches dunning on for the account (the service's validation and store), with the sample
@@ -227,7 +241,7 @@ impl World {
         raw_mails()
             .await
             .into_iter()
-            .filter(|m| m.source == self.resources.mail_from)
+            .filter(|m| m.source == self.sync.mail_from)
             .collect()
     }
 }
@@ -379,6 +393,13 @@ struct CrashingStore {
 impl DunningStore for CrashingStore {
     async fn account_exists(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
         self.inner.account_exists(org, account).await
+    }
+    async fn sender_facts(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<SenderSuggestion, StoreError> {
+        self.inner.sender_facts(org, account).await
     }
     async fn accounts_of(&self, org: &OrgId) -> Result<Vec<AccountId>, StoreError> {
         self.inner.accounts_of(org).await
@@ -570,14 +591,16 @@ impl World {
             inner: s.store,
             crash: crash.clone(),
         });
-        s.mailer = Arc::new(CrashingMailer {
-            inner: s.mailer,
-            crash: crash.clone(),
-        });
         s.archive = Arc::new(CrashingArchive {
             inner: s.archive,
             crash: crash.clone(),
         });
+        if let Some(sending) = s.sending.as_mut() {
+            sending.mailer = Arc::new(CrashingMailer {
+                inner: sending.mailer.clone(),
+                crash: crash.clone(),
+            });
+        }
         s
     }
 }
