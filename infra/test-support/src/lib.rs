@@ -24,6 +24,7 @@
 
 pub mod classification;
 pub mod dunning;
+pub mod http;
 pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
