@@ -416,6 +416,33 @@ async fn create_queue(
     }
 }
 
+/// The environment variable naming a function's SES sender.
+pub const MAIL_FROM_VAR: &str = "MAIL_FROM";
+
+/// Verifies an e-mail identity in (moto's) SES, as the operator does once for `SenderEmail`;
+/// an identity that exists is left as it is.
+pub async fn verify_sender(sdk: &SdkConfig, address: &str) -> anyhow::Result<()> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    match ses
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow!(
+            "verifying the SES identity {address}: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(&e)
+        )),
+    }
+}
+
 /// Creates a bucket (private: moto keeps it so) unless it exists; `true` when created.
 async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) -> anyhow::Result<bool> {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};

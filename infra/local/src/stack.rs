@@ -263,6 +263,16 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         .into_iter()
         .filter(|f| selected.contains(&f.logical_id))
         .collect();
+    // The operator verifies the mail sender (`SenderEmail`) in SES once per account and region;
+    // moto's SES gets the same here, or it refuses the functions' mail.
+    let senders: std::collections::BTreeSet<&String> = functions
+        .iter()
+        .filter_map(|f| f.env.get(provision::MAIL_FROM_VAR))
+        .collect();
+    for sender in senders {
+        provision::verify_sender(&sdk, sender).await?;
+        logs.push(format!("[stack] SES identity {sender}: verified"));
+    }
     let base_env = BTreeMap::from([
         ("AWS_ENDPOINT_URL".to_string(), moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),

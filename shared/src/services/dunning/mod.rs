@@ -102,6 +102,8 @@ pub struct Sending {
 pub enum DunningError {
     #[error("no such account")]
     AccountNotFound,
+    #[error("no such case")]
+    CaseNotFound,
     #[error("no such notice")]
     NoticeNotFound,
     #[error("no such batch")]
@@ -569,6 +571,9 @@ impl DunningService {
         case: &CaseId,
     ) -> Result<Vec<Notice>, DunningError> {
         self.require_account(org, account).await?;
+        if self.store.get_case(org, account, case).await?.is_none() {
+            return Err(DunningError::CaseNotFound);
+        }
         let mut notices = self.store.notices_of_case(org, account, case).await?;
         notices.sort_by_key(|n| n.id.step);
         Ok(notices)
