@@ -297,7 +297,12 @@ fn parse(source: &str, raw: &str) -> Mail {
 
 /// Every raw mail moto's SES took (its `sent_messages`, the raw kind), parsed.
 pub async fn raw_mails() -> Vec<Mail> {
-    crate::ses_sent("RawMessage")
+    raw_mails_at(crate::moto()).await
+}
+
+/// [`raw_mails`] of the moto at `endpoint` (e.g. a local stack's).
+pub async fn raw_mails_at(endpoint: &str) -> Vec<Mail> {
+    crate::ses_sent_at(endpoint, "RawMessage")
         .await
         .iter()
         .map(|m| {

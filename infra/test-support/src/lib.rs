@@ -214,11 +214,16 @@ pub async fn sent_messages() -> Vec<Value> {
 /// What moto's SES backend keeps in `sent_messages`, of one kind: `Message` (SendEmail's simple
 /// content) or `RawMessage` (the raw MIME a raw send took, whole, attachments included), as
 /// `{moto}/moto-api/data.json` lists them under `["ses"][kind]`.
+pub async fn ses_sent(kind: &str) -> Vec<Value> {
+    ses_sent_at(moto(), kind).await
+}
+
+/// [`ses_sent`] of the moto at `endpoint` (e.g. a local stack's).
 ///
 /// moto builds that page from every backend's live state; while another test changes state it can
 /// answer 500 (a dict changed during iteration), so a failed read is tried again a few times.
-pub async fn ses_sent(kind: &str) -> Vec<Value> {
-    let url = format!("{}/moto-api/data.json", moto());
+pub async fn ses_sent_at(endpoint: &str, kind: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
     let mut last = String::new();
     for attempt in 0..10u64 {
         if attempt > 0 {
