@@ -8,6 +8,7 @@
 //! moto keeps what SES took: [`raw_mails`] reads the raw MIME messages back and parses them
 //! ([`Mail`]); [`pdf_text`] reads an attached PDF with poppler's `pdftotext`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -388,10 +389,30 @@ impl Crash {
     }
 }
 
-/// The real store, crashing after the writes [`CrashPoint`] names.
+/// What a service's outside calls came to (the benchmark's figures): DynamoDB write requests
+/// (each store write is one PutItem, UpdateItem or TransactWriteItems), SES calls, S3 puts.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub dynamodb_writes: AtomicU64,
+    pub ses_calls: AtomicU64,
+    pub s3_puts: AtomicU64,
+}
+
+impl Counts {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// The real store, counting its writes and crashing after the writes [`CrashPoint`] names.
 struct CrashingStore {
     inner: Arc<dyn DunningStore>,
     crash: Crash,
+    counts: Arc<Counts>,
 }
 
 #[async_trait::async_trait]
@@ -423,6 +444,7 @@ impl DunningStore for CrashingStore {
         policy: &StoredPolicy,
         expected: Option<u64>,
     ) -> Result<Save, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         self.inner.put_policy(org, account, policy, expected).await
     }
     async fn enabled_accounts(&self) -> Result<Vec<AccountRef>, StoreError> {
@@ -455,6 +477,7 @@ impl DunningStore for CrashingStore {
         self.inner.get_notices(org, account, ids).await
     }
     async fn put_notice(&self, notice: &Notice, expected: Option<u64>) -> Result<Save, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         self.inner.put_notice(notice, expected).await
     }
     async fn write_letter(
@@ -463,6 +486,7 @@ impl DunningStore for CrashingStore {
         expected_letter: Option<u64>,
         notices: &[(&Notice, Option<u64>)],
     ) -> Result<Save, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         let out = self
             .inner
             .write_letter(letter, expected_letter, notices)
@@ -495,6 +519,7 @@ impl DunningStore for CrashingStore {
         self.inner.letters_of_day(org, account, send_date).await
     }
     async fn put_batch_if_absent(&self, batch: &BatchRecord) -> Result<bool, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         self.inner.put_batch_if_absent(batch).await
     }
     async fn batches(
@@ -505,6 +530,7 @@ impl DunningStore for CrashingStore {
         self.inner.batches(org, account).await
     }
     async fn put_run(&self, run: &RunRecord, expected: Option<u64>) -> Result<Save, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         self.inner.put_run(run, expected).await
     }
     async fn get_run(
@@ -538,6 +564,7 @@ impl DunningStore for CrashingStore {
         notice: (&Notice, u64),
         letter: Option<(&LetterRecord, u64)>,
     ) -> Result<Save, StoreError> {
+        Counts::bump(&self.counts.dynamodb_writes);
         let out = self
             .inner
             .record_effects(claim, case, notice, letter)
@@ -549,10 +576,11 @@ impl DunningStore for CrashingStore {
     }
 }
 
-/// Real SES (moto), crashing once it took a mail.
+/// Real SES (moto), counting its calls and crashing once it took a mail.
 struct CrashingMailer {
     inner: Arc<dyn NoticeMailer>,
     crash: Crash,
+    counts: Arc<Counts>,
 }
 
 #[async_trait::async_trait]
@@ -561,21 +589,25 @@ impl NoticeMailer for CrashingMailer {
         self.inner.from_address()
     }
     async fn send(&self, mail: &LetterMail) -> Result<String, MailError> {
+        Counts::bump(&self.counts.ses_calls);
         let id = self.inner.send(mail).await?;
         self.crash.fire(CrashPoint::AfterSes);
         Ok(id)
     }
 }
 
-/// The real letters bucket (moto's S3), crashing once a letter's PDF is archived.
+/// The real letters bucket (moto's S3), counting its puts and crashing once a letter's PDF is
+/// archived.
 struct CrashingArchive {
     inner: Arc<dyn LetterArchive>,
     crash: Crash,
+    counts: Arc<Counts>,
 }
 
 #[async_trait::async_trait]
 impl LetterArchive for CrashingArchive {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BucketError> {
+        Counts::bump(&self.counts.s3_puts);
         self.inner.put(key, bytes, content_type).await?;
         if key.starts_with(ARCHIVE_PREFIX) {
             self.crash.fire(CrashPoint::AfterArchive);
@@ -591,19 +623,31 @@ impl World {
     /// [`World::service`] whose store, SES and bucket crash once at the point `crash` is armed
     /// with (unarmed, it is the real service).
     pub fn crashing_service(&self, crash: &Crash) -> DunningService {
+        self.probed_service(crash, &Arc::new(Counts::default()))
+    }
+
+    /// [`World::service`] whose store writes, SES calls and bucket puts are counted in `counts`.
+    pub fn counted_service(&self, counts: &Arc<Counts>) -> DunningService {
+        self.probed_service(&Crash::default(), counts)
+    }
+
+    fn probed_service(&self, crash: &Crash, counts: &Arc<Counts>) -> DunningService {
         let mut s = self.service();
         s.store = Arc::new(CrashingStore {
             inner: s.store,
             crash: crash.clone(),
+            counts: counts.clone(),
         });
         s.archive = Arc::new(CrashingArchive {
             inner: s.archive,
             crash: crash.clone(),
+            counts: counts.clone(),
         });
         if let Some(sending) = s.sending.as_mut() {
             sending.mailer = Arc::new(CrashingMailer {
                 inner: sending.mailer.clone(),
                 crash: crash.clone(),
+                counts: counts.clone(),
             });
         }
         s
