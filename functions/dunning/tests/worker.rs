@@ -246,6 +246,37 @@ async fn the_days_job_delivered_five_times_sends_each_letter_once() {
     assert_eq!(mails_by_id(&w).await.len(), 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_is_not_a_job_is_reported_failed_and_the_others_run() {
+    let w = World::new(&company(), at(MORNING)).await;
+    w.enable(Mode::Automatic, |_| {}).await;
+    let worker = Worker {
+        dunning: w.service(),
+    };
+    let (_, _, good) = scheduled_job(&w, &worker).await;
+    let bad = json!({
+        "messageId": "msg-bad",
+        "body": "{\"account\": \"nope\"}",
+        "attributes": {"MessageGroupId": "acc_other", "MessageDeduplicationId": "x"},
+        "eventSource": "aws:sqs"
+    });
+    let out = worker
+        .handle(event(json!({ "Records": [bad, good] })), w.now())
+        .await
+        .expect("an SQS invocation answers");
+    assert_eq!(
+        out,
+        json!({"batchItemFailures": [{"itemIdentifier": "msg-bad"}]}),
+        "only the bad record is retried"
+    );
+    assert_eq!(mails_by_id(&w).await.len(), 2, "the good job ran");
+    // Neither an SQS event nor the schedule's input: the invocation fails as a whole.
+    assert!(worker
+        .handle(event(json!({"hello": 1})), w.now())
+        .await
+        .is_err());
+}
+
 /// What a crash at `point` must leave once the job was delivered again the same day and the next
 /// day's run passed: each letter mailed at most once, and what was not certainly sent held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
