@@ -161,18 +161,29 @@ impl World {
         let classification =
             ClassificationService::new(self.sync.store.clone(), Arc::new(CountingJobs::default()));
         for (_, _, body) in self.sync.drain_classification().await {
-            match ClassificationBody::parse(&body.to_string()).expect("a classification message") {
-                ClassificationBody::Batch(b) => {
-                    classification
-                        .handle_batch(&b, today, now)
-                        .await
-                        .expect("classified");
-                }
-                ClassificationBody::Single(m) => {
-                    classification
-                        .handle(&m, today, now)
-                        .await
-                        .expect("classified");
+            let message =
+                ClassificationBody::parse(&body.to_string()).expect("a classification message");
+            // As SQS would: a failed message is delivered again (the claims it handled are then
+            // duplicates). moto fails a transaction that runs while another writes the same
+            // partition (its rollback copy iterates the table), which the worker's claims in
+            // parallel do on a large batch; DynamoDB does not.
+            let mut attempt = 0;
+            loop {
+                let result = match &message {
+                    ClassificationBody::Batch(b) => {
+                        classification.handle_batch(b, today, now).await.map(drop)
+                    }
+                    ClassificationBody::Single(m) => {
+                        classification.handle(m, today, now).await.map(drop)
+                    }
+                };
+                attempt += 1;
+                match result {
+                    Ok(()) => break,
+                    Err(_) if attempt < 20 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("classified after {attempt} deliveries: {e}"),
                 }
             }
         }
