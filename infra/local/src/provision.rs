@@ -137,6 +137,23 @@ pub async fn provision(
                 attrs.insert("DomainName".into(), format!("{name}.s3.amazonaws.com"));
                 name
             }
+            "AWS::S3::BucketPolicy" => {
+                let props = resolver.eval(&def.properties)?;
+                let bucket = str_field(&props, "Bucket")?;
+                let policy = props
+                    .get("PolicyDocument")
+                    .ok_or_else(|| anyhow!("{id}: no PolicyDocument"))?
+                    .to_string();
+                s3.put_bucket_policy()
+                    .bucket(&bucket)
+                    .policy(policy)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))
+                    .with_context(|| format!("setting the policy of bucket {bucket} ({id})"))?;
+                report.actions.push(format!("bucket policy {bucket}: set"));
+                bucket
+            }
             "AWS::Serverless::Function" => {
                 let name = format!("{stack}-{id}");
                 attrs.insert(
