@@ -140,18 +140,43 @@ pub async fn provision(
             "AWS::S3::BucketPolicy" => {
                 let props = resolver.eval(&def.properties)?;
                 let bucket = str_field(&props, "Bucket")?;
-                let policy = props
+                let mut policy = props
                     .get("PolicyDocument")
-                    .ok_or_else(|| anyhow!("{id}: no PolicyDocument"))?
-                    .to_string();
-                s3.put_bucket_policy()
-                    .bucket(&bucket)
-                    .policy(policy)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))
-                    .with_context(|| format!("setting the policy of bucket {bucket} ({id})"))?;
-                report.actions.push(format!("bucket policy {bucket}: set"));
+                    .cloned()
+                    .ok_or_else(|| anyhow!("{id}: no PolicyDocument"))?;
+                // moto is reached over plain HTTP (and enforces bucket policies): a statement
+                // on `aws:SecureTransport` would refuse every local request, so it is left out;
+                // the rest of the policy applies as in AWS.
+                let mut left_out = 0;
+                if let Some(statements) = policy.get_mut("Statement").and_then(Json::as_array_mut) {
+                    let before = statements.len();
+                    statements.retain(|st| !st.to_string().contains("aws:SecureTransport"));
+                    left_out = before - statements.len();
+                }
+                let applies = policy
+                    .get("Statement")
+                    .and_then(Json::as_array)
+                    .is_some_and(|st| !st.is_empty());
+                if applies {
+                    s3.put_bucket_policy()
+                        .bucket(&bucket)
+                        .policy(policy.to_string())
+                        .send()
+                        .await
+                        .map_err(
+                            |e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+                        )
+                        .with_context(|| format!("setting the policy of bucket {bucket} ({id})"))?;
+                }
+                report.actions.push(format!(
+                    "bucket policy {bucket}: {}{}",
+                    if applies { "set" } else { "nothing to set" },
+                    if left_out > 0 {
+                        format!(" ({left_out} TLS-only statement(s) left out: the local endpoint is plain HTTP)")
+                    } else {
+                        String::new()
+                    }
+                ));
                 bucket
             }
             "AWS::Serverless::Function" => {
