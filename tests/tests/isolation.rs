@@ -133,6 +133,27 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
             "POST /v1/cases/{id}/legal-documents/{docId}/approve",
             probe(Some(json!({"name": "B Bedrift"}))),
         ),
+        ("GET /v1/accounts/{id}/dunning-policy", probe(None)),
+        (
+            "PUT /v1/accounts/{id}/dunning-policy",
+            probe(Some(json!({"policy": "{policy}"}))),
+        ),
+        ("GET /v1/accounts/{id}/dunning/preview", probe(None)),
+        ("GET /v1/dunning/preview", probe(None)),
+        ("GET /v1/accounts/{id}/dunning/batches", probe(None)),
+        (
+            "POST /v1/accounts/{id}/dunning/batches/{batchId}/approve",
+            probe(Some(json!({"all": true}))),
+        ),
+        ("POST /v1/accounts/{id}/dunning/run", probe(None)),
+        ("GET /v1/accounts/{id}/dunning/runs/{date}", probe(None)),
+        ("GET /v1/accounts/{id}/dunning/uncertain", probe(None)),
+        ("GET /v1/cases/{id}/notices", probe(None)),
+        ("GET /v1/cases/{id}/notices/{noticeId}/pdf", probe(None)),
+        (
+            "POST /v1/cases/{id}/notices/{noticeId}/resolve",
+            probe(Some(json!({"resolution": "release"}))),
+        ),
         ("GET /v1/accounts/{id}/settlements", probe(None)),
         (
             "POST /v1/accounts/{id}/settlements/{sid}/retry",
@@ -143,6 +164,9 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
 
 /// A's ids, by the name of the path parameter and the collection it follows.
 struct Ids {
+    today: chrono::NaiveDate,
+    /// A's dunning policy as `GET …/dunning-policy` answers it (the defaults), for the PUT.
+    policy: Value,
     account: String,
     key: String,
     case: String,
@@ -162,8 +186,16 @@ impl Ids {
             ("sid", _) => format!("{}.1", self.claim()),
             // A document id of the right shape (`doc_` + 32 hex): the case in the path decides.
             ("docId", _) => "doc_0123456789abcdef0123456789abcdef".to_string(),
+            // Today's batch and run; the purring of A's case.
+            ("batchId" | "date", _) => self.today.to_string(),
+            ("noticeId", _) => format!("{}.purring", self.case_in_account()),
             (param, path) => panic!("the isolation suite has no id for {{{param}}} in {path}"),
         }
+    }
+
+    /// A's case id within its account (`case_{claim}`).
+    fn case_in_account(&self) -> &str {
+        self.case.rsplit('.').next().unwrap_or(&self.case)
     }
 
     /// The claim of A's case (`{account}.case_{claim}`).
@@ -177,16 +209,27 @@ impl Ids {
     }
 }
 
-/// An id of the same shape that exists for nobody: the last character of each part moved on in
-/// its alphabet (`acc_7Hq2` → `acc_7Hq3`), so that a format check cannot tell them apart.
+/// An id of the same shape that exists for nobody: the last character of each part moved on
+/// within its class (`acc_…7f` → `acc_…7a`: hex stays hex; `2026-12-02` → `2026-12-03`), a
+/// dunning step's name kept (`….purring`), so that a format check cannot tell them apart.
 fn nobodys(id: &str) -> String {
+    const STEPS: [&str; 4] = [
+        "paminnelse",
+        "purring",
+        "inkassovarsel",
+        "betalingsoppfordring",
+    ];
     id.split('.')
         .map(|part| {
+            if STEPS.contains(&part) {
+                return part.to_string();
+            }
             let mut chars: Vec<char> = part.chars().collect();
             if let Some(last) = chars.last_mut() {
                 *last = match *last {
                     '9' => '0',
-                    'z' => 'a',
+                    'f' => 'a',
+                    'z' => 'g',
                     'Z' => 'A',
                     c if c.is_ascii_alphanumeric() => (c as u8 + 1) as char,
                     c => c,
@@ -289,7 +332,14 @@ async fn world_of_a(stack: &LocalStack, a: &Api, client: i64) -> Ids {
             .and_then(|n| n.first())
             .and_then(|n| n["id"].as_str());
         if let (Some(case), Some(notification)) = (case, notification) {
+            let policy = a
+                .get(&format!("/v1/accounts/{account}/dunning-policy"))
+                .await
+                .unwrap();
+            assert_eq!(policy.status, 200, "{}", policy.raw);
             return Ids {
+                today: shared::services::cases::norwegian_date(chrono::Utc::now()),
+                policy: policy.body["policy"].clone(),
                 account,
                 key,
                 case: case.to_string(),
@@ -387,7 +437,8 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
             let text = b
                 .to_string()
                 .replace("{key}", &ids.key)
-                .replace("{today}", &today.to_string());
+                .replace("{today}", &today.to_string())
+                .replace("\"{policy}\"", &ids.policy.to_string());
             serde_json::from_str(&text).unwrap()
         });
         let theirs = call(
@@ -456,7 +507,10 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
 #[test]
 fn nobodys_ids_keep_the_shape() {
     assert_eq!(nobodys("acc_7Hq2"), "acc_7Hq3");
-    assert_eq!(nobodys("acc_1z.case_inv_80009"), "acc_1a.case_inv_80000");
+    assert_eq!(nobodys("acc_1z.case_inv_80009"), "acc_1g.case_inv_80000");
+    assert_eq!(nobodys("acc_01af"), "acc_01aa");
+    assert_eq!(nobodys("case_inv_80001.purring"), "case_inv_80002.purring");
+    assert_eq!(nobodys("2026-12-02"), "2026-12-03");
     assert_ne!(nobodys("ntf_ready"), "ntf_ready");
     assert_eq!(
         fill("/v1/accounts/{id}/notifications/{nid}/seen", |p| p

@@ -9,7 +9,7 @@ use shared::domain::ledger::ItemStatus;
 use shared::services::cases::CasesService;
 use shared::services::classification::ClassificationService;
 use test_support::classification::*;
-use test_support::http::gateway_request;
+use test_support::http::gateway_request_with_headers;
 
 const ORG: &str = "org_cases";
 
@@ -22,13 +22,11 @@ fn request(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Request {
-    gateway_request(
-        method,
-        path_and_query,
-        org.map(|o| (o, "user-kari")),
-        body,
-        headers,
-    )
+    let claims = match org {
+        Some(o) => vec![("org", o), ("sub", "user-kari")],
+        None => Vec::new(),
+    };
+    gateway_request_with_headers(method, path_and_query, &claims, body, headers)
 }
 
 struct Api {

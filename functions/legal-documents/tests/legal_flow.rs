@@ -38,7 +38,7 @@ use shared::domain::collection::rulebook::{CourtFee, Rulebook};
 use shared::services::cases::{norwegian_date, public_case_id, CaseCommand, CasesService};
 use shared::services::classification::ClassificationService;
 use shared::services::dunning::ports::{PdfRenderer, RunQueue, TripletexRecheck};
-use shared::services::dunning::{DunningConfig, DunningService};
+use shared::services::dunning::{DunningConfig, DunningService, Sending};
 use shared::services::ledger::LedgerService;
 use shared::services::legal::daily::DigestMail;
 use shared::services::legal::documents::{LegalDocuments, TripletexInvoiceCopies};
@@ -255,7 +255,7 @@ impl Flow {
         org: &str,
         body: Option<&str>,
     ) -> (u16, Value, Vec<u8>) {
-        let req = gateway_request(method, path, Some((org, USER)), body, &[]);
+        let req = gateway_request(method, path, &[("org", org), ("sub", USER)], body);
         let resp = legal_documents::handle(&self.documents, req, self.now())
             .await
             .unwrap();
@@ -301,14 +301,16 @@ async fn flow(start: NaiveDate) -> Flow {
         ClassificationService::new(w.store.clone(), Arc::new(CountingJobs::default()));
     let dunning = DunningService {
         store: Arc::new(w.store.clone()),
-        mailer: Arc::new(Mailer::new(&w.sdk, w.mail_from.clone())),
         archive: bucket.clone(),
-        recheck: Arc::new(TripletexRecheck {
-            store: w.store.clone(),
-            secrets: secrets.clone(),
-            tripletex: TripletexSource::ready(w.tripletex()),
+        sending: Some(Sending {
+            mailer: Arc::new(Mailer::new(&w.sdk, w.mail_from.clone())),
+            recheck: Arc::new(TripletexRecheck {
+                store: w.store.clone(),
+                secrets: secrets.clone(),
+                tripletex: TripletexSource::ready(w.tripletex()),
+            }),
+            renderer: Arc::new(PdfRenderer),
         }),
-        renderer: Arc::new(PdfRenderer),
         queue: Arc::new(NoQueue),
         rules: Arc::new(Rulebook::norway().clone()),
         clock,

@@ -77,6 +77,26 @@ impl Api {
         Ok(Reply { status, body, raw })
     }
 
+    /// A GET whose answer is not JSON (a PDF): status, `Content-Type` and the bytes.
+    pub async fn get_bytes(&self, path: &str) -> Result<(u16, String, Vec<u8>)> {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(t) = &self.jwt {
+            req = req.bearer_auth(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok((status, content_type, resp.bytes().await?.to_vec()))
+    }
+
     pub async fn get(&self, path: &str) -> Result<Reply> {
         self.call("GET", path, None).await
     }

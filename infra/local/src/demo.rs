@@ -2,9 +2,13 @@
 //! registers its Tripletex accountant key once, picks client companies from the key's list, creates a
 //! creditor account per client and sets up each integration; the sync worker runs the first sync of
 //! each connected client, and the demo prints the ledger a user then sees (counts, skipped items with
-//! the reason, the most overdue items, the "ready" notification).
+//! the reason, the most overdue items, the "ready" notification). Then dunning: the creditor switches
+//! it on, the demo shows the day's preview (what goes out today, per claim, or why not), runs the day
+//! ("run now": the dunning function sends the letters; moto's SES takes the mails) and says where
+//! each letter sent can be found (the PDF, as sent, fetched through the API into a local folder).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -24,6 +28,10 @@ pub struct DemoReport {
     pub queued_syncs: usize,
     /// Accounts whose first sync completed (status ready), with their ledger's counts.
     pub synced: Vec<(String, Value)>,
+    /// The day's dunning preview of each synced account.
+    pub previews: Vec<(String, Value)>,
+    /// The letters sent by the day's run, as PDFs written locally.
+    pub letters: Vec<PathBuf>,
 }
 
 /// Options of the demo.
@@ -35,6 +43,8 @@ pub struct DemoOptions {
     pub accountant_key: bool,
     /// `fetchFrom` of the integrations.
     pub fetch_from: chrono::NaiveDate,
+    /// Where the letters sent are written (as the API serves them).
+    pub letters_dir: PathBuf,
 }
 
 /// How long the demo waits for a client's first sync.
@@ -255,13 +265,248 @@ pub async fn run(stack: &LocalStack, opts: &DemoOptions) -> Result<DemoReport> {
     if report.connected.is_empty() {
         bail!("no client could be connected");
     }
+
+    // 7. Dunning: switched on, the day's preview, the day's run, the letters as sent.
+    let synced: Vec<String> = report.synced.iter().map(|(id, _)| id.clone()).collect();
+    for id in &synced {
+        let name = names.get(id).cloned().unwrap_or_default();
+        let (preview, letters) = dunning(stack, &api, id, &name, &opts.letters_dir).await?;
+        report.previews.push((id.clone(), preview));
+        report.letters.extend(letters);
+    }
+    let r = api.get("/v1/dunning/preview").await?;
+    if r.status == 200 {
+        let accounts = r.body["accounts"].as_array().cloned().unwrap_or_default();
+        let letters: u64 = accounts
+            .iter()
+            .map(|a| a["totals"]["letters"].as_u64().unwrap_or(0))
+            .sum();
+        say(format!(
+            "\n8. The office's view (GET /v1/dunning/preview?date={}): {} account(s), {} letter(s) still due today",
+            r.body["date"].as_str().unwrap_or(""),
+            accounts.len(),
+            letters
+        ));
+    }
+
     say(format!(
-        "\nDone: {} client(s) connected with one key ({} with its ledger ready), {} refused with the fix named.",
+        "\nDone: {} client(s) connected with one key ({} with its ledger ready), {} refused with the fix named; {} letter(s) sent.",
         report.connected.len(),
         report.synced.len(),
-        report.refused.len()
+        report.refused.len(),
+        report.letters.len()
     ));
+    if let Some(first) = report.letters.first() {
+        say(format!(
+            "The letters sent today, as PDFs: {} (e.g. {})",
+            opts.letters_dir.display(),
+            first.display()
+        ));
+    }
     Ok(report)
+}
+
+/// How long the demo waits for the classification to open the cases, and for the day's run.
+const CASES_TIMEOUT: Duration = Duration::from_secs(60);
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Step 7 for one account: dunning on (the sender from what Inndrive knows, completed with the
+/// demo's address and bank account), the day's preview, "run now", the letters written to
+/// `letters_dir`. Returns the preview and the PDFs written.
+async fn dunning(
+    stack: &LocalStack,
+    api: &Api,
+    account: &str,
+    name: &str,
+    letters_dir: &std::path::Path,
+) -> Result<(Value, Vec<PathBuf>)> {
+    say(format!("\n7. Dunning for {name}:"));
+    // The classification opens the cases from the sync's events (the loss-classification
+    // worker, from its queue): wait until their number stops changing.
+    let started = Instant::now();
+    let (mut last, mut steady) = (usize::MAX, 0);
+    let cases = loop {
+        let r = api
+            .get(&format!("/v1/accounts/{account}/cases?limit=100"))
+            .await?;
+        if r.status != 200 {
+            return Err(fail("listing the cases", &r));
+        }
+        let n = r.body["cases"].as_array().map_or(0, Vec::len);
+        steady = if n == last && n > 0 { steady + 1 } else { 0 };
+        last = n;
+        if steady >= 4 || started.elapsed() > CASES_TIMEOUT {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    say(format!("   {cases} open case(s)"));
+
+    let path = format!("/v1/accounts/{account}/dunning-policy");
+    let r = api.get(&path).await?;
+    if r.status != 200 {
+        return Err(fail("reading the dunning policy", &r));
+    }
+    let suggested = &r.body["suggestedSender"];
+    let mut policy = r.body["policy"].clone();
+    policy["enabled"] = json!(true);
+    policy["sender"] = json!({
+        "name": suggested["name"].as_str().unwrap_or(name),
+        "organizationNumber": suggested["organizationNumber"],
+        "address": {"lines": ["Strandkaien 4"], "postalCode": "5013", "city": "Bergen", "countryCode": "NO"},
+        "bankAccount": "8601 11 17947",
+        "email": "regnskap@example.no",
+        "phone": "55 12 34 56",
+        "replyTo": "regnskap@example.no",
+    });
+    let r = api
+        .put(
+            &path,
+            &json!({"version": r.body["version"], "policy": policy}),
+        )
+        .await?;
+    if r.status != 200 {
+        return Err(fail("switching dunning on", &r));
+    }
+    say(format!(
+        "   Switched on (PUT {path}, version {}): {} mode, the whole chain; the creditor «{}» (from Tripletex), the address and bank account the demo's",
+        r.body["version"],
+        r.body["policy"]["mode"].as_str().unwrap_or("?"),
+        r.body["policy"]["sender"]["name"].as_str().unwrap_or(""),
+    ));
+
+    let r = api
+        .get(&format!("/v1/accounts/{account}/dunning/preview"))
+        .await?;
+    if r.status != 200 {
+        return Err(fail("the dunning preview", &r));
+    }
+    let preview = r.body.clone();
+    print_preview(&preview);
+
+    let r = api
+        .post(&format!("/v1/accounts/{account}/dunning/run"), &json!({}))
+        .await?;
+    if r.status != 202 {
+        return Err(fail("running dunning now", &r));
+    }
+    let date = r.body["date"].as_str().unwrap_or("").to_string();
+    let started = Instant::now();
+    let run = loop {
+        let r = api
+            .get(&format!("/v1/accounts/{account}/dunning/runs/{date}"))
+            .await?;
+        let status = r.body["status"].as_str().unwrap_or("");
+        if (r.status == 200 && (status == "completed" || status == "failed"))
+            || started.elapsed() > RUN_TIMEOUT
+        {
+            break r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let rep = &run["report"];
+    say(format!(
+        "   The day's run ({date}): {} · {} letter(s), {} e-mail(s), {} to the print outbox, {} stopped by the re-check against Tripletex {}",
+        run["status"].as_str().unwrap_or("not finished in time"),
+        rep["letters"],
+        rep["mails"],
+        rep["outbox"],
+        rep["stopped"]
+            .as_object()
+            .map(|m| m.values().filter_map(Value::as_u64).sum::<u64>())
+            .unwrap_or(0),
+        rep["stopped"],
+    ));
+
+    // Where the letters sent can be found: the letters bucket (moto) and, fetched through the
+    // API exactly as sent, a local folder.
+    std::fs::create_dir_all(letters_dir)
+        .with_context(|| format!("creating {}", letters_dir.display()))?;
+    let mut written: Vec<PathBuf> = Vec::new();
+    let sent_cases: Vec<&Value> = preview["claims"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["decision"] == "send")
+        .collect();
+    for c in sent_cases {
+        let case = format!("{account}.{}", c["caseId"].as_str().unwrap_or_default());
+        let r = api.get(&format!("/v1/cases/{case}/notices")).await?;
+        for n in r.body["notices"].as_array().cloned().unwrap_or_default() {
+            // One PDF per letter: a debtor's claims due for the same step share one.
+            let file = letters_dir.join(format!("{}.pdf", n["letterId"].as_str().unwrap_or("")));
+            if n["status"] != "sent" || written.contains(&file) {
+                continue;
+            }
+            let notice = n["id"].as_str().unwrap_or_default();
+            let (status, _, pdf) = api
+                .get_bytes(&format!("/v1/cases/{case}/notices/{notice}/pdf"))
+                .await?;
+            if status != 200 {
+                continue;
+            }
+            std::fs::write(&file, &pdf).with_context(|| format!("writing {}", file.display()))?;
+            say(format!(
+                "   ✉ {} · {} → {} ({} bytes)",
+                c["customerName"].as_str().unwrap_or(""),
+                n["line"]["step"].as_str().unwrap_or(""),
+                file.display(),
+                pdf.len()
+            ));
+            written.push(file);
+        }
+    }
+    if let Some(bucket) = stack.resources.ref_value("LettersBucket") {
+        say(format!(
+            "   Archive: s3://{bucket}/letters/… in moto ({}); the e-mails are in moto's SES (/moto-api/data.json, RawMessage)",
+            stack.moto_endpoint
+        ));
+    }
+    Ok((preview, written))
+}
+
+/// The day's preview: per claim what goes out (step, total, deadline) or why not.
+fn print_preview(p: &Value) {
+    let t = &p["totals"];
+    say(format!(
+        "   Preview for {} (GET …/dunning/preview): {} case(s), {} letter(s), kr {} in all",
+        p["date"].as_str().unwrap_or(""),
+        t["cases"],
+        t["letters"],
+        nok(t["amount"].as_str().unwrap_or("0.00")),
+    ));
+    for c in p["claims"].as_array().cloned().unwrap_or_default() {
+        let what = match c["decision"].as_str().unwrap_or("") {
+            "send" => {
+                let line = &c["line"];
+                format!(
+                    "sends {} · kr {} · deadline {}",
+                    line["step"].as_str().unwrap_or("?"),
+                    nok(line["total"].as_str().unwrap_or("0.00")),
+                    line["deadline"].as_str().unwrap_or("?"),
+                )
+            }
+            "wait" => format!(
+                "waits: {} on {}",
+                c["step"].as_str().unwrap_or("?"),
+                c["date"].as_str().unwrap_or("?")
+            ),
+            "hold" => format!(
+                "held: {}",
+                c["messageEn"]
+                    .as_str()
+                    .or(c["reason"]["code"].as_str())
+                    .unwrap_or("?")
+            ),
+            other => other.to_string(),
+        };
+        say(format!(
+            "     {:<24} {:>9}  {}",
+            cut(c["customerName"].as_str().unwrap_or(""), 24),
+            c["invoiceNumber"].as_str().unwrap_or("–"),
+            what
+        ));
+    }
 }
 
 /// Polls the sync status until the first sync is done (ready or failed), printing the steps.

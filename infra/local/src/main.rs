@@ -470,6 +470,7 @@ async fn demo(org: String, keep: bool, postings: usize, fetch_days: i64) -> anyh
         employee_token: tripletex_sandbox::DEMO_ACCOUNTANT_KEY.to_string(),
         accountant_key: true,
         fetch_from: chrono::Utc::now().date_naive() - chrono::Duration::days(fetch_days),
+        letters_dir: dir.join("letters"),
     };
     let result = inndrive_local::demo::run(&stack, &demo_opts).await;
     std::fs::write(dir.join("demo-function.log"), stack.logs().join("\n"))

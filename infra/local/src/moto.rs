@@ -12,7 +12,7 @@ use aws_config::{retry::RetryConfig, BehaviorVersion, Region, SdkConfig};
 use crate::template::REGION;
 
 /// The moto version the project pins.
-pub const MOTO_SPEC: &str = "moto[dynamodb,events,scheduler]==5.2.5";
+pub const MOTO_SPEC: &str = "moto[dynamodb,events,scheduler,s3]==5.2.5";
 
 /// The venv to use: `$INNDRIVE_MOTO_VENV`, else `<repo root>/.venv-moto`.
 pub fn venv_dir(repo_root: &Path) -> PathBuf {

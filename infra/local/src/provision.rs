@@ -92,22 +92,6 @@ pub async fn provision(
                 attrs.insert("QueueUrl".into(), url.clone());
                 url
             }
-            "AWS::S3::Bucket" => {
-                let props = resolver.eval(&def.properties)?;
-                let name = props
-                    .get("BucketName")
-                    .map(scalar_to_string)
-                    .unwrap_or_else(|| format!("{stack}-{id}").to_lowercase());
-                let created = create_bucket(&s3, &name, &region)
-                    .await
-                    .with_context(|| format!("creating bucket {name} ({id})"))?;
-                report.actions.push(format!(
-                    "bucket {name}: {}",
-                    if created { "created" } else { "exists" }
-                ));
-                attrs.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
-                name
-            }
             "AWS::SecretsManager::Secret" => {
                 let props = resolver.eval(&def.properties)?;
                 let name = props
@@ -136,6 +120,65 @@ pub async fn provision(
                 attrs.insert("Id".into(), arn.clone());
                 attrs.insert("Name".into(), name);
                 arn
+            }
+            "AWS::S3::Bucket" => {
+                let props = resolver.eval(&def.properties)?;
+                let name = props
+                    .get("BucketName")
+                    .map(scalar_to_string)
+                    .unwrap_or_else(|| format!("{stack}-{id}").to_lowercase());
+                let created = create_bucket(&s3, &name, &region)
+                    .await
+                    .with_context(|| format!("creating bucket {name} ({id})"))?;
+                report.actions.push(format!(
+                    "bucket {name}: {}",
+                    if created { "created" } else { "exists" }
+                ));
+                attrs.insert("Arn".into(), format!("arn:aws:s3:::{name}"));
+                attrs.insert("DomainName".into(), format!("{name}.s3.amazonaws.com"));
+                name
+            }
+            "AWS::S3::BucketPolicy" => {
+                let props = resolver.eval(&def.properties)?;
+                let bucket = str_field(&props, "Bucket")?;
+                let mut policy = props
+                    .get("PolicyDocument")
+                    .cloned()
+                    .ok_or_else(|| anyhow!("{id}: no PolicyDocument"))?;
+                // moto is reached over plain HTTP (and enforces bucket policies): a statement
+                // on `aws:SecureTransport` would refuse every local request, so it is left out;
+                // the rest of the policy applies as in AWS.
+                let mut left_out = 0;
+                if let Some(statements) = policy.get_mut("Statement").and_then(Json::as_array_mut) {
+                    let before = statements.len();
+                    statements.retain(|st| !st.to_string().contains("aws:SecureTransport"));
+                    left_out = before - statements.len();
+                }
+                let applies = policy
+                    .get("Statement")
+                    .and_then(Json::as_array)
+                    .is_some_and(|st| !st.is_empty());
+                if applies {
+                    s3.put_bucket_policy()
+                        .bucket(&bucket)
+                        .policy(policy.to_string())
+                        .send()
+                        .await
+                        .map_err(
+                            |e| anyhow!(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+                        )
+                        .with_context(|| format!("setting the policy of bucket {bucket} ({id})"))?;
+                }
+                report.actions.push(format!(
+                    "bucket policy {bucket}: {}{}",
+                    if applies { "set" } else { "nothing to set" },
+                    if left_out > 0 {
+                        format!(" ({left_out} TLS-only statement(s) left out: the local endpoint is plain HTTP)")
+                    } else {
+                        String::new()
+                    }
+                ));
+                bucket
             }
             "AWS::Serverless::Function" => {
                 let name = format!("{stack}-{id}");
@@ -382,34 +425,6 @@ fn queue_attributes(props: &Json) -> BTreeMap<QueueAttributeName, String> {
     out
 }
 
-/// Creates the bucket (private: moto's default); `false` when it is ours already.
-async fn create_bucket(
-    client: &aws_sdk_s3::Client,
-    name: &str,
-    region: &str,
-) -> anyhow::Result<bool> {
-    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-    let mut req = client.create_bucket().bucket(name);
-    if region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        );
-    }
-    match req.send().await {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let se = e.into_service_error();
-            if se.is_bucket_already_owned_by_you() {
-                Ok(false)
-            } else {
-                Err(se.into())
-            }
-        }
-    }
-}
-
 async fn create_queue(
     client: &aws_sdk_sqs::Client,
     name: &str,
@@ -448,6 +463,61 @@ async fn create_queue(
                 .send()
                 .await?;
             Ok(url)
+        }
+    }
+}
+
+/// The environment variable naming a function's SES sender.
+pub const MAIL_FROM_VAR: &str = "MAIL_FROM";
+
+/// Verifies an e-mail identity in (moto's) SES, as the operator does once for `SenderEmail`;
+/// an identity that exists is left as it is.
+pub async fn verify_sender(sdk: &SdkConfig, address: &str) -> anyhow::Result<()> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    match ses
+        .create_email_identity()
+        .email_identity(address)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow!(
+            "verifying the SES identity {address}: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(&e)
+        )),
+    }
+}
+
+/// Creates a bucket (private: moto keeps it so) unless it exists; `true` when created.
+async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) -> anyhow::Result<bool> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    let mut req = s3.create_bucket().bucket(name);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    match req.send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let svc = e.as_service_error();
+            if svc
+                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists())
+            {
+                Ok(false)
+            } else {
+                Err(anyhow!(
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string()
+                ))
+            }
         }
     }
 }

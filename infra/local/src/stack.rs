@@ -263,6 +263,16 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         .into_iter()
         .filter(|f| selected.contains(&f.logical_id))
         .collect();
+    // The operator verifies the mail sender (`SenderEmail`) in SES once per account and region;
+    // moto's SES gets the same here, or it refuses the functions' mail.
+    let senders: std::collections::BTreeSet<&String> = functions
+        .iter()
+        .filter_map(|f| f.env.get(provision::MAIL_FROM_VAR))
+        .collect();
+    for sender in senders {
+        provision::verify_sender(&sdk, sender).await?;
+        logs.push(format!("[stack] SES identity {sender}: verified"));
+    }
     let base_env = BTreeMap::from([
         ("AWS_ENDPOINT_URL".to_string(), moto.endpoint.clone()),
         ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
@@ -427,6 +437,26 @@ impl LocalStack {
             .invoke_raw(logical_id, Bytes::from(serde_json::to_vec(payload)?))
             .await?;
         Ok(serde_json::from_slice(&out)?)
+    }
+
+    /// Invokes a function as its EventBridge Scheduler event `event_name` would (with the
+    /// event's `Input`), e.g. `invoke_schedule("DunningFunction", "DailyDunning")`.
+    pub async fn invoke_schedule(
+        &self,
+        logical_id: &str,
+        event_name: &str,
+    ) -> anyhow::Result<Json> {
+        let f = self
+            .functions
+            .iter()
+            .find(|f| f.logical_id == logical_id)
+            .ok_or_else(|| anyhow!("function {logical_id} is not running"))?;
+        let s = f
+            .schedules
+            .iter()
+            .find(|s| s.event_name == event_name)
+            .ok_or_else(|| anyhow!("{logical_id} has no schedule event {event_name}"))?;
+        self.invoke(logical_id, &s.input).await
     }
 
     /// Invokes a function with raw bytes; the error says how the invocation failed.

@@ -683,6 +683,18 @@ pub struct FunctionDef {
     pub env: BTreeMap<String, String>,
     pub http_routes: Vec<HttpRouteDef>,
     pub sqs_sources: Vec<SqsSourceDef>,
+    /// EventBridge Scheduler events (`ScheduleV2`): not run on a clock locally, but
+    /// [`crate::LocalStack::invoke_schedule`] invokes the function with the event's input.
+    pub schedules: Vec<ScheduleDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleDef {
+    pub event_name: String,
+    pub expression: String,
+    pub timezone: Option<String>,
+    /// The event's `Input` as JSON (`{}` without one, as the scheduler sends).
+    pub input: Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -805,6 +817,7 @@ impl Template {
 
             let mut http_routes = Vec::new();
             let mut sqs_sources = Vec::new();
+            let mut schedules = Vec::new();
             // Events are taken unevaluated first so that an ApiId Ref stays a logical id.
             let raw_events = r
                 .properties
@@ -875,6 +888,26 @@ impl Template {
                             enabled,
                         });
                     }
+                    "ScheduleV2" => {
+                        let p = resolver.eval(&raw_props)?;
+                        let input = match p.get("Input").map(scalar_to_string) {
+                            None => Json::Object(Default::default()),
+                            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                                TemplateError::Invalid(format!(
+                                    "ScheduleV2 event {name}: Input is not JSON: {e}"
+                                ))
+                            })?,
+                        };
+                        schedules.push(ScheduleDef {
+                            event_name: name.clone(),
+                            expression: p
+                                .get("ScheduleExpression")
+                                .map(scalar_to_string)
+                                .unwrap_or_default(),
+                            timezone: p.get("ScheduleExpressionTimezone").map(scalar_to_string),
+                            input,
+                        });
+                    }
                     _ => {}
                 }
             }
@@ -887,6 +920,7 @@ impl Template {
                 env,
                 http_routes,
                 sqs_sources,
+                schedules,
             });
         }
         Ok(out)
@@ -1098,6 +1132,24 @@ mod tests {
         }));
         assert_eq!(f.http_routes.len(), 16);
 
+        let dunning = fns
+            .iter()
+            .find(|f| f.logical_id == "DunningFunction")
+            .unwrap();
+        assert_eq!(dunning.schedules.len(), 1);
+        assert_eq!(
+            dunning.schedules[0].input,
+            serde_json::json!({"fanOut": true})
+        );
+        assert_eq!(
+            dunning.schedules[0].timezone.as_deref(),
+            Some("Europe/Oslo")
+        );
+        assert_eq!(
+            dunning.env["LETTERS_BUCKET"],
+            "inndrive-local-letters-123456789012"
+        );
+
         let apis = t.http_apis(&r).unwrap();
         assert_eq!(apis.len(), 1);
         let jwt = apis[0].jwt.as_ref().unwrap();
@@ -1202,6 +1254,12 @@ Resources:
         Open:
           Type: HttpApi
           Properties: { Path: "/files/{proxy+}", Method: any, Auth: { Authorizer: NONE } }
+        Daily:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: cron(0 7 * * ? *)
+            ScheduleExpressionTimezone: Europe/Oslo
+            Input: '{"fanOut": true}'
 "#,
         )
         .unwrap();
@@ -1222,6 +1280,10 @@ Resources:
         assert_eq!(f.env["A"], "global");
         assert_eq!(f.env["B"], "own");
         assert_eq!(f.env["N"], "5");
+        assert_eq!(f.schedules.len(), 1);
+        assert_eq!(f.schedules[0].event_name, "Daily");
+        assert_eq!(f.schedules[0].input, serde_json::json!({"fanOut": true}));
+        assert_eq!(f.schedules[0].timezone.as_deref(), Some("Europe/Oslo"));
         assert_eq!(
             f.sqs_sources,
             vec![SqsSourceDef {

@@ -1,15 +1,25 @@
-//! API Gateway HTTP API (payload 2.0) requests as the JWT authorizer delivers them, for the HTTP
-//! functions' handler tests (the handlers take a `lambda_http::Request`).
+//! Requests as API Gateway HTTP API (payload 2.0) hands them to an HTTP function behind the JWT
+//! authorizer, for the functions' handler tests.
 
 use lambda_http::Request;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-/// A request for `path_and_query`; `claims`: the token's `(org, sub)` (none: no token), `body`:
-/// JSON text, `headers`: extra headers.
+/// `method path?query` with the verified JWT `claims` (none: no authorizer context, as for a
+/// route without one) and a JSON `body`. Query values are taken as written (`%20` → space).
 pub fn gateway_request(
     method: &str,
     path_and_query: &str,
-    claims: Option<(&str, &str)>,
+    claims: &[(&str, &str)],
+    body: Option<&str>,
+) -> Request {
+    gateway_request_with_headers(method, path_and_query, claims, body, &[])
+}
+
+/// As [`gateway_request`], with extra `headers` (e.g. `If-Match`).
+pub fn gateway_request_with_headers(
+    method: &str,
+    path_and_query: &str,
+    claims: &[(&str, &str)],
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Request {
@@ -22,14 +32,17 @@ pub fn gateway_request(
         "requestId": "req-1", "routeKey": "$default", "stage": "$default",
         "time": "10/Mar/2026:09:00:00 +0000", "timeEpoch": 1773133200000u64
     });
-    if let Some((org, sub)) = claims {
-        context["authorizer"] =
-            json!({"jwt": {"claims": {"org": org, "sub": sub}, "scopes": null}});
+    if !claims.is_empty() {
+        let claims: Map<String, Value> = claims
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     }
-    let mut params = serde_json::Map::new();
+    let mut params = Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        params.insert(k.to_string(), Value::String(v.to_string()));
+        params.insert(k.to_string(), Value::String(v.replace("%20", " ")));
     }
     let mut event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,

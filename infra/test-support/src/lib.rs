@@ -10,10 +10,12 @@
 //! `template.yaml` (plus what they refer to, e.g. a queue's dead-letter queue) and creates them
 //! through `inndrive_local::provision`, as the local stack does, with `Stage` = `test-<11 hex>`.
 //!
-//! Two worlds built on it, for the tests of several crates: [`sync`] (the ledger sync: a stack with
-//! the table and the sync and classification queues, the Tripletex sandbox with a scenario
-//! company, the real engine) and [`classification`] (the classification and case services: a table
-//! with an account, builders of the ledger events the sync sends). They use `shared`, whose own
+//! Three worlds built on it, for the tests of several crates: [`sync`] (the ledger sync: a stack
+//! with the table and the sync and classification queues, the Tripletex sandbox with a scenario
+//! company, the real engine), [`classification`] (the classification and case services: a table
+//! with an account, builders of the ledger events the sync sends) and [`dunning`] (the sync world
+//! synced, classified and with its cases opened, plus the dunning queue, the letters bucket and
+//! the dunning service with the real adapters; the raw mails moto's SES took). They use `shared`, whose own
 //! integration tests use this crate (a cycle through dev-dependencies, which cargo allows: the
 //! tests and this crate link the same `shared`).
 //!
@@ -21,6 +23,7 @@
 //! time), so there is one of each.
 
 pub mod classification;
+pub mod dunning;
 pub mod http;
 pub mod sync;
 
@@ -204,11 +207,23 @@ pub async fn verified_sender(sdk: &SdkConfig, prefix: &str) -> String {
 }
 
 /// Every message moto's SES has "sent" (`{moto}/moto-api/data.json`, `["ses"]["Message"]`).
+pub async fn sent_messages() -> Vec<Value> {
+    ses_sent("Message").await
+}
+
+/// What moto's SES backend keeps in `sent_messages`, of one kind: `Message` (SendEmail's simple
+/// content) or `RawMessage` (the raw MIME a raw send took, whole, attachments included), as
+/// `{moto}/moto-api/data.json` lists them under `["ses"][kind]`.
+pub async fn ses_sent(kind: &str) -> Vec<Value> {
+    ses_sent_at(moto(), kind).await
+}
+
+/// [`ses_sent`] of the moto at `endpoint` (e.g. a local stack's).
 ///
 /// moto builds that page from every backend's live state; while another test changes state it can
 /// answer 500 (a dict changed during iteration), so a failed read is tried again a few times.
-pub async fn sent_messages() -> Vec<Value> {
-    let url = format!("{}/moto-api/data.json", moto());
+pub async fn ses_sent_at(endpoint: &str, kind: &str) -> Vec<Value> {
+    let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
     let mut last = String::new();
     for attempt in 0..10u64 {
         if attempt > 0 {
@@ -224,10 +239,7 @@ pub async fn sent_messages() -> Vec<Value> {
         let status = resp.status();
         match resp.json::<Value>().await {
             Ok(data) if status.is_success() => {
-                return data["ses"]["Message"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+                return data["ses"][kind].as_array().cloned().unwrap_or_default()
             }
             Ok(_) => last = format!("HTTP {status}"),
             Err(e) => last = format!("HTTP {status}: {e}"),

@@ -26,10 +26,15 @@ use crate::domain::collection::dunning::LetterId;
 use crate::domain::collection::legal::record::LegalDocumentId;
 use crate::domain::setup::{AccountId, OrgId};
 
+/// The archive's prefix: kept (the template's lifecycle expires only old versions).
+pub const ARCHIVE_PREFIX: &str = "letters/";
+/// The print partner's outbox: expires after the template's retention.
+pub const OUTBOX_PREFIX: &str = "outbox/";
+
 /// The archived PDF of a letter.
 pub fn archive_key(org: &OrgId, account: &AccountId, date: NaiveDate, letter: &LetterId) -> String {
     format!(
-        "letters/{org}/{account}/{}/{letter}.pdf",
+        "{ARCHIVE_PREFIX}{org}/{account}/{}/{letter}.pdf",
         date.format("%Y-%m-%d")
     )
 }
@@ -37,7 +42,7 @@ pub fn archive_key(org: &OrgId, account: &AccountId, date: NaiveDate, letter: &L
 /// A letter to print and post, in the outbox of its send day.
 pub fn outbox_key(date: NaiveDate, org: &OrgId, account: &AccountId, letter: &LetterId) -> String {
     format!(
-        "outbox/{}/{org}/{account}/{letter}.pdf",
+        "{OUTBOX_PREFIX}{}/{org}/{account}/{letter}.pdf",
         date.format("%Y-%m-%d")
     )
 }
@@ -45,7 +50,7 @@ pub fn outbox_key(date: NaiveDate, org: &OrgId, account: &AccountId, letter: &Le
 /// The manifest of one account's letters to print on one day.
 pub fn manifest_key(date: NaiveDate, org: &OrgId, account: &AccountId) -> String {
     format!(
-        "outbox/{}/{org}/{account}/manifest.json",
+        "{OUTBOX_PREFIX}{}/{org}/{account}/manifest.json",
         date.format("%Y-%m-%d")
     )
 }

@@ -226,39 +226,9 @@ pub fn api_request(
     org: Option<&str>,
     body: Option<&str>,
 ) -> Request {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let authorizer = match org {
-        Some(o) => {
-            serde_json::json!({"jwt": {"claims": {"org": o, "sub": "user-1", "iss": "https://auth.test/"}, "scopes": null}})
-        }
-        None => Value::Null,
+    let claims = match org {
+        Some(o) => vec![("org", o), ("sub", "user-1"), ("iss", "https://auth.test/")],
+        None => Vec::new(),
     };
-    let mut query_params = serde_json::Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        query_params.insert(k.to_string(), Value::String(v.replace("%20", " ")));
-    }
-    let mut context = serde_json::json!({
-        "accountId": "123456789012", "apiId": "api", "domainName": "api.test", "domainPrefix": "api",
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-        "requestId": "req-1", "routeKey": "$default", "stage": "$default",
-        "time": "10/Mar/2026:09:00:00 +0000", "timeEpoch": 1773133200000u64
-    });
-    if !authorizer.is_null() {
-        context["authorizer"] = authorizer;
-    }
-    let mut event = serde_json::json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "api.test"},
-        "requestContext": context, "isBase64Encoded": false
-    });
-    if !query_params.is_empty() {
-        event["queryStringParameters"] = Value::Object(query_params);
-    }
-    if let Some(b) = body {
-        event["body"] = Value::String(b.to_string());
-    }
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    test_support::http::gateway_request(method, path_and_query, &claims, body)
 }

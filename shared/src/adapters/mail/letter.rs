@@ -109,20 +109,69 @@ mod tests {
         }
     }
 
+    /// Read back as a mail client reads it: headers unfolded and decoded (lettre folds long
+    /// lines and encodes non-ASCII words), the parts decoded.
     #[test]
     fn the_message_threads_per_case_and_is_the_same_bytes_twice() {
+        use mailparse::{DispositionType, MailHeaderMap};
         let raw = mime(&mail(), "noreply@inndrive.test").unwrap();
-        let text = String::from_utf8(raw.clone()).unwrap();
-        assert!(text.contains("Message-ID: <ltr_0123456789abcdef0123456789abcdef@inndrive.test>"));
-        assert!(text.contains("In-Reply-To: <case_inv_80001.acc_1@inndrive.test>"));
-        assert!(text.contains(
-            "References: <case_inv_80001.acc_1@inndrive.test> <case_inv_80002.acc_1@inndrive.test>"
-        ));
-        assert!(text.contains("noreply@inndrive.test>"), "{text}");
-        assert!(text.contains("Reply-To: "));
-        assert!(text.contains("Content-Type: application/pdf"));
-        assert!(text.contains("purring-10023.pdf"));
-        assert!(text.contains("Date: Thu, 01 Oct 2026 06:30:00"));
+        let m = mailparse::parse_mail(&raw).unwrap();
+        let h = |name: &str| {
+            m.headers
+                .get_first_value(name)
+                .unwrap_or_else(|| panic!("no {name} header"))
+        };
+        assert_eq!(
+            h("Message-ID"),
+            "<ltr_0123456789abcdef0123456789abcdef@inndrive.test>"
+        );
+        assert_eq!(h("In-Reply-To"), "<case_inv_80001.acc_1@inndrive.test>");
+        let references: Vec<String> = h("References")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            references,
+            [
+                "<case_inv_80001.acc_1@inndrive.test>",
+                "<case_inv_80002.acc_1@inndrive.test>"
+            ]
+        );
+        let from = mailparse::addrparse_header(m.headers.get_first_header("From").unwrap())
+            .unwrap()
+            .extract_single_info()
+            .unwrap();
+        assert_eq!(from.display_name.as_deref(), Some("Bølgen & Skjærgård AS"));
+        assert_eq!(from.addr, "noreply@inndrive.test");
+        let reply_to = mailparse::addrparse_header(m.headers.get_first_header("Reply-To").unwrap())
+            .unwrap()
+            .extract_single_info()
+            .unwrap();
+        assert_eq!(reply_to.addr, "faktura@bolgen.no");
+        assert_eq!(h("To"), "kunde@example.no");
+        assert_eq!(
+            h("Subject"),
+            "Purring – faktura 10023 – Bølgen & Skjærgård AS"
+        );
+        assert_eq!(
+            mailparse::dateparse(&h("Date")).unwrap(),
+            mail().date.timestamp()
+        );
+
+        assert_eq!(m.ctype.mimetype, "multipart/mixed");
+        assert_eq!(m.subparts.len(), 2);
+        assert_eq!(m.subparts[0].ctype.mimetype, "text/plain");
+        assert_eq!(
+            m.subparts[0].get_body().unwrap().replace("\r\n", "\n"),
+            mail().text
+        );
+        let pdf = &m.subparts[1];
+        assert_eq!(pdf.ctype.mimetype, "application/pdf");
+        let disposition = pdf.get_content_disposition();
+        assert_eq!(disposition.disposition, DispositionType::Attachment);
+        assert_eq!(disposition.params["filename"], "purring-10023.pdf");
+        assert_eq!(pdf.get_body_raw().unwrap(), mail().pdf);
+
         assert_eq!(raw, mime(&mail(), "noreply@inndrive.test").unwrap());
     }
 

@@ -23,7 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::plan::{plan_account, split_letters, Disposition, MAX_NOTICES_PER_LETTER};
 use super::ports::RecheckItem;
-use super::{batch_record, count, DunningError, DunningService};
+use super::{batch_record, count, DunningError, DunningService, Sending};
 use crate::adapters::letters::{archive_key, manifest_key, outbox_key};
 use crate::adapters::mail::{LetterMail, MailError};
 use crate::adapters::queue::{DunningJob, DunningReason};
@@ -128,6 +128,7 @@ pub enum JobOutcome {
 /// The run of one account (one invocation's share of it).
 struct Engine<'a> {
     svc: &'a DunningService,
+    sending: &'a Sending,
     org: &'a OrgId,
     account: &'a AccountId,
     now: DateTime<Utc>,
@@ -154,6 +155,7 @@ impl DunningService {
         deadline: Option<Instant>,
     ) -> Result<JobOutcome, DunningError> {
         let (org, account) = (&job.org, &job.account_id);
+        self.sending()?;
         let mut run = self.start_run(job).await?;
         let Some(run_ref) = run.as_mut() else {
             return Ok(JobOutcome::AlreadyDone);
@@ -253,10 +255,12 @@ impl DunningService {
         account: &AccountId,
         deadline: Option<Instant>,
     ) -> Result<RunReport, DunningError> {
+        let sending = self.sending()?;
         let now = self.now();
         let today = norwegian_date(now);
         let mut e = Engine {
             svc: self,
+            sending,
             org,
             account,
             now,
@@ -661,7 +665,6 @@ impl Engine<'_> {
         )>,
         DunningError,
     > {
-        let svc = self.svc;
         let sendable = plan.to_send(self.account);
         if sendable.is_empty() {
             return Ok(sendable);
@@ -690,7 +693,8 @@ impl Engine<'_> {
             })
             .collect();
         let list: Vec<RecheckItem> = items.values().cloned().collect();
-        let answer = svc
+        let answer = self
+            .sending
             .recheck
             .recheck(self.org, self.account, self.today, &list)
             .await?;
@@ -844,7 +848,7 @@ impl Engine<'_> {
         self.meter.switch(Phase::Render);
         let doc = LetterDocument::compose(&letter.letter_input(sender))
             .map_err(|e| e.to_string())
-            .and_then(|doc| svc.renderer.render(&doc).map(|pdf| (doc, pdf)));
+            .and_then(|doc| self.sending.renderer.render(&doc).map(|pdf| (doc, pdf)));
         self.meter.switch(Phase::Send);
         let (doc, pdf) = match doc {
             Ok(x) => x,
@@ -922,7 +926,7 @@ impl Engine<'_> {
                 pdf,
                 date: self.now,
             };
-            match svc.mailer.send(&mail).await {
+            match self.sending.mailer.send(&mail).await {
                 Ok(id) => {
                     self.report.mails += 1;
                     ses_message_id = Some(id);

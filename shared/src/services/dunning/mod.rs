@@ -79,15 +79,22 @@ impl Default for DunningConfig {
 /// The dunning service (see the module comment).
 pub struct DunningService {
     pub store: Arc<dyn DunningStore>,
-    pub mailer: Arc<dyn NoticeMailer>,
     pub archive: Arc<dyn LetterArchive>,
-    pub recheck: Arc<dyn Recheck>,
-    pub renderer: Arc<dyn LetterRenderer>,
     pub queue: Arc<dyn RunQueue>,
+    /// What only the dunning function has; the HTTP API (preview, policy, approval, "run now",
+    /// the letters as sent) runs without it and never sends.
+    pub sending: Option<Sending>,
     pub rules: Arc<Rulebook>,
     /// The current time: the system clock in the function, a fixed one in tests.
     pub clock: Clock,
     pub config: DunningConfig,
+}
+
+/// The ports a run needs to send: SES, the Tripletex re-check and the PDF renderer.
+pub struct Sending {
+    pub mailer: Arc<dyn NoticeMailer>,
+    pub recheck: Arc<dyn Recheck>,
+    pub renderer: Arc<dyn LetterRenderer>,
 }
 
 /// Why a dunning operation failed. The HTTP edge maps each to its status.
@@ -95,6 +102,8 @@ pub struct DunningService {
 pub enum DunningError {
     #[error("no such account")]
     AccountNotFound,
+    #[error("no such case")]
+    CaseNotFound,
     #[error("no such notice")]
     NoticeNotFound,
     #[error("no such batch")]
@@ -127,6 +136,10 @@ pub enum DunningError {
     Archive(#[from] BucketError),
     #[error("queue: {0}")]
     Queue(#[from] QueueError),
+    /// A run was asked of a service built without [`Sending`] (the HTTP API's): nothing was
+    /// touched.
+    #[error("this service cannot send (no SES, re-check or renderer): runs belong to the dunning function")]
+    CannotSend,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +155,19 @@ pub struct PolicyView {
     pub version: Option<u64>,
     pub updated_at: Option<DateTime<Utc>>,
     pub updated_by: Option<String>,
+    /// While the policy names no sender: what Inndrive already knows of the creditor, for the
+    /// form to start from (the user completes the address and the bank account).
+    pub suggested_sender: Option<SenderSuggestion>,
+}
+
+/// The creditor as far as Inndrive knows it without asking (see [`DunningStore::sender_facts`]):
+/// the name Tripletex gave the client company when the integration was set up, else the
+/// account's name; the account's organization number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SenderSuggestion {
+    pub name: Option<String>,
+    pub organization_number: Option<crate::domain::OrgNumber>,
 }
 
 /// What the planner decided for a claim, in the preview.
@@ -289,6 +315,11 @@ impl DunningService {
         (self.clock)()
     }
 
+    /// The sending ports, or [`DunningError::CannotSend`] before anything is touched.
+    fn sending(&self) -> Result<&Sending, DunningError> {
+        self.sending.as_ref().ok_or(DunningError::CannotSend)
+    }
+
     async fn require_account(&self, org: &OrgId, account: &AccountId) -> Result<(), DunningError> {
         if self.store.account_exists(org, account).await? {
             Ok(())
@@ -304,20 +335,26 @@ impl DunningService {
         account: &AccountId,
     ) -> Result<PolicyView, DunningError> {
         self.require_account(org, account).await?;
-        Ok(match self.store.get_policy(org, account).await? {
+        let mut view = match self.store.get_policy(org, account).await? {
             Some(p) => PolicyView {
                 policy: p.policy,
                 version: Some(p.version),
                 updated_at: Some(p.updated_at),
                 updated_by: p.updated_by,
+                suggested_sender: None,
             },
             None => PolicyView {
                 policy: DunningPolicy::default(),
                 version: None,
                 updated_at: None,
                 updated_by: None,
+                suggested_sender: None,
             },
-        })
+        };
+        if view.policy.sender.is_none() {
+            view.suggested_sender = Some(self.store.sender_facts(org, account).await?);
+        }
+        Ok(view)
     }
 
     /// Replaces the policy after validating it (every violation, each naming its field).
@@ -360,12 +397,17 @@ impl DunningService {
                 .await?
             {
                 Save::Saved => {
+                    let suggested_sender = match stored.policy.sender {
+                        Some(_) => None,
+                        None => Some(self.store.sender_facts(org, account).await?),
+                    };
                     return Ok(PolicyView {
                         policy: stored.policy,
                         version: Some(stored.version),
                         updated_at: Some(now),
                         updated_by: stored.updated_by,
-                    })
+                        suggested_sender,
+                    });
                 }
                 Save::Conflict if expected_version.is_some() => {
                     let current = self
@@ -529,6 +571,9 @@ impl DunningService {
         case: &CaseId,
     ) -> Result<Vec<Notice>, DunningError> {
         self.require_account(org, account).await?;
+        if self.store.get_case(org, account, case).await?.is_none() {
+            return Err(DunningError::CaseNotFound);
+        }
         let mut notices = self.store.notices_of_case(org, account, case).await?;
         notices.sort_by_key(|n| n.id.step);
         Ok(notices)

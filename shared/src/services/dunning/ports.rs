@@ -25,6 +25,7 @@ use crate::domain::collection::dunning::{
 };
 use crate::domain::setup::{AccountId, OrgId};
 use crate::domain::Money;
+use crate::services::dunning::SenderSuggestion;
 use crate::services::sync::TripletexSource;
 
 // ------------------------------------------------------------------------------------ store
@@ -33,6 +34,14 @@ use crate::services::sync::TripletexSource;
 #[async_trait]
 pub trait DunningStore: Send + Sync {
     async fn account_exists(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError>;
+    /// What is known of the creditor without asking anyone: the client company's name as
+    /// Tripletex reported it when the integration was set up (else the account's name) and the
+    /// account's organization number.
+    async fn sender_facts(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<SenderSuggestion, StoreError>;
     /// The organization's accounts (the preview across accounts).
     async fn accounts_of(&self, org: &OrgId) -> Result<Vec<AccountId>, StoreError>;
     async fn get_policy(
@@ -131,6 +140,20 @@ pub trait DunningStore: Send + Sync {
 impl DunningStore for DynamoStore {
     async fn account_exists(&self, org: &OrgId, account: &AccountId) -> Result<bool, StoreError> {
         Ok(self.get_account(org, account).await?.is_some())
+    }
+    async fn sender_facts(
+        &self,
+        org: &OrgId,
+        account: &AccountId,
+    ) -> Result<SenderSuggestion, StoreError> {
+        let account_item = self.get_account(org, account).await?;
+        let integration = self.get_integration(org, account).await?;
+        Ok(SenderSuggestion {
+            name: integration
+                .and_then(|i| i.client_company_name)
+                .or_else(|| account_item.as_ref().map(|a| a.name.clone())),
+            organization_number: account_item.and_then(|a| a.organization_number),
+        })
     }
     async fn accounts_of(&self, org: &OrgId) -> Result<Vec<AccountId>, StoreError> {
         Ok(self
@@ -334,6 +357,72 @@ pub trait RunQueue: Send + Sync {
 impl RunQueue for DunningQueue {
     async fn enqueue(&self, jobs: &[DunningJob]) -> Result<(), QueueError> {
         DunningQueue::enqueue(self, jobs).await.map(|_| ())
+    }
+}
+
+// ------------------------------------------------------------------------- the real service
+
+/// Where the real adapters find their resources (both functions' environment).
+#[derive(Debug, Clone)]
+pub struct AwsResources {
+    pub table: String,
+    pub dunning_queue_url: String,
+    pub letters_bucket: String,
+}
+
+impl super::DunningService {
+    /// The service with the real adapters (DynamoDB, the letters bucket, the dunning queue) and
+    /// no [`Sending`](super::Sending): the HTTP API's, which previews, approves, queues runs and
+    /// reads letters as sent, and cannot send (it has no SES, Secrets Manager or renderer).
+    pub fn on_aws(
+        sdk: &aws_config::SdkConfig,
+        r: &AwsResources,
+        clock: crate::clock::Clock,
+    ) -> Self {
+        use std::sync::Arc;
+        Self {
+            store: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                r.table.clone(),
+            )),
+            archive: Arc::new(LettersBucket::new(sdk, r.letters_bucket.clone())),
+            queue: Arc::new(DunningQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                r.dunning_queue_url.clone(),
+            )),
+            sending: None,
+            rules: Arc::new(crate::domain::Rulebook::norway().clone()),
+            clock,
+            config: super::DunningConfig::default(),
+        }
+    }
+}
+
+impl super::Sending {
+    /// The real sending ports: SES (raw) from `mail_from` (the verified identity), the Tripletex
+    /// re-check (`tripletex`: the client, made once; the keys' tokens under `secret_prefix`) and
+    /// the renderer as given (the function: [`PdfRenderer`]).
+    pub fn on_aws(
+        sdk: &aws_config::SdkConfig,
+        table: &str,
+        mail_from: &str,
+        secret_prefix: &str,
+        tripletex: TripletexSource,
+        renderer: std::sync::Arc<dyn LetterRenderer>,
+    ) -> Self {
+        use std::sync::Arc;
+        Self {
+            mailer: Arc::new(Mailer::new(sdk, mail_from.to_string())),
+            recheck: Arc::new(TripletexRecheck {
+                store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.to_string()),
+                secrets: Secrets::new(
+                    aws_sdk_secretsmanager::Client::new(sdk),
+                    secret_prefix.to_string(),
+                ),
+                tripletex,
+            }),
+            renderer,
+        }
     }
 }
 

@@ -111,6 +111,16 @@ impl DunningStore for MemStore {
             .iter()
             .any(|(o, a)| o == org && a == account))
     }
+    async fn sender_facts(
+        &self,
+        _org: &OrgId,
+        _account: &AccountId,
+    ) -> Result<SenderSuggestion, StoreError> {
+        Ok(SenderSuggestion {
+            name: Some("Fjordkraft Rørlegger AS".into()),
+            organization_number: None,
+        })
+    }
     async fn accounts_of(&self, org: &OrgId) -> Result<Vec<AccountId>, StoreError> {
         Ok(lock(&self.data)
             .accounts
@@ -623,11 +633,13 @@ impl World {
         let clock_now = now.clone();
         let svc = Arc::new(DunningService {
             store: store.clone(),
-            mailer: mailer.clone(),
             archive: archive.clone(),
-            recheck: recheck.clone(),
-            renderer: Arc::new(TextRenderer),
             queue: queue.clone(),
+            sending: Some(Sending {
+                mailer: mailer.clone(),
+                recheck: recheck.clone(),
+                renderer: Arc::new(TextRenderer),
+            }),
             rules: Arc::new(Rulebook::norway().clone()),
             clock: Arc::new(move || *lock(&clock_now)),
             config: DunningConfig::default(),
@@ -1438,6 +1450,68 @@ async fn the_policy_is_validated_and_versioned() {
         w.svc.policy(&w.org, &other).await,
         Err(DunningError::AccountNotFound)
     ));
+    // A policy with its sender needs no suggestion; one without gets what the store knows.
+    assert_eq!(saved.suggested_sender, None);
+    let mut unsent = view.policy.clone();
+    unsent.enabled = false;
+    unsent.sender = None;
+    let saved = w
+        .svc
+        .put_policy(&w.org, &w.account, unsent, Some(2), "u-1")
+        .await
+        .unwrap();
+    let suggested = saved.suggested_sender.expect("a suggestion");
+    assert_eq!(suggested.name.as_deref(), Some("Fjordkraft Rørlegger AS"));
+    assert_eq!(
+        w.svc
+            .policy(&w.org, &w.account)
+            .await
+            .unwrap()
+            .suggested_sender,
+        Some(suggested)
+    );
+}
+
+#[tokio::test]
+async fn a_service_without_sending_ports_refuses_a_run_before_touching_anything() {
+    let w = World::new(Mode::Automatic);
+    let case = w.claim(80001, VESTLAND, 12_500, "2026-08-17");
+    let api = DunningService {
+        store: w.store.clone(),
+        archive: w.archive.clone(),
+        queue: w.queue.clone(),
+        sending: None,
+        rules: w.svc.rules.clone(),
+        clock: w.svc.clock.clone(),
+        config: DunningConfig::default(),
+    };
+    assert!(matches!(
+        api.run_account(&w.org, &w.account, None).await,
+        Err(DunningError::CannotSend)
+    ));
+    let job = DunningJob {
+        org: w.org.clone(),
+        account_id: w.account.clone(),
+        date: d("2026-10-01"),
+        reason: crate::adapters::queue::DunningReason::Scheduled,
+        continuation: 0,
+        requested_at: morning("2026-10-01"),
+    };
+    assert!(matches!(
+        api.handle_job(&job, None).await,
+        Err(DunningError::CannotSend)
+    ));
+    assert!(w.mails().is_empty());
+    assert!(lock(&w.store.data).runs.is_empty(), "no run record");
+    assert!(lock(&w.store.data).notices.is_empty(), "{case}: no notice");
+    // What the API does works without them: the preview, "run now" (queued for the function).
+    let preview = api
+        .preview(&w.org, &w.account, d("2026-10-01"))
+        .await
+        .unwrap();
+    assert_eq!(preview.totals.letters, 1);
+    api.request_run(&w.org, &w.account, "u-1").await.unwrap();
+    assert_eq!(lock(&w.queue.jobs).len(), 1);
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@
 //! tests (and a reader) can check a letter against [`Statement::required_for`].
 
 mod compose;
-pub(crate) mod format;
+pub mod format;
 mod sample;
 
 pub use format::NBSP;
