@@ -452,4 +452,25 @@ async fn the_daily_run_mails_each_due_letter_once_with_its_pdf_and_nothing_for_a
         .filter(|m| m.source == sender)
         .count();
     assert_eq!(again, mails.len(), "no mail twice");
+
+    // After the whole pipeline with dunning: no Tripletex token in any table item, secret's
+    // metadata, log line, queue message, function response, API answer, mail or letter.
+    let leaks = e2e::token_leaks(&stack, &[&api]).await.unwrap();
+    assert!(leaks.is_empty(), "tokens leaked: {leaks:?}");
+    for m in &mails {
+        for t in demo::ALL_TOKENS {
+            assert!(
+                !m.subject.contains(t) && !m.text.contains(t),
+                "a token in the mail to {}",
+                m.to
+            );
+            for (name, _, bytes) in &m.attachments {
+                assert!(
+                    !pdf_text(bytes).contains(t),
+                    "a token in the letter {name} to {}",
+                    m.to
+                );
+            }
+        }
+    }
 }
