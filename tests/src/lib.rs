@@ -48,19 +48,45 @@ pub async fn start_stack() -> Result<LocalStack> {
 /// As [`start_stack`], running only the functions named (logical ids), e.g. to inspect a queue that
 /// another function would otherwise consume.
 pub async fn start_stack_with(functions: Option<&[&str]>) -> Result<LocalStack> {
+    start_stack_on(None, functions, &[]).await
+}
+
+/// A stack of this test's own (stage `e<n>p<pid>`) whose sandbox serves `fixture` (none: the demo
+/// fixture, as `StackOptions` has it), running the functions named (none: all), with extra
+/// template parameters.
+pub async fn start_stack_on(
+    fixture: Option<tripletex_sandbox::Fixture>,
+    functions: Option<&[&str]>,
+    parameters: &[(&str, &str)],
+) -> Result<LocalStack> {
     let n = STACKS.fetch_add(1, Ordering::SeqCst);
     let stage = format!("e{n}p{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
+    let mut params: BTreeMap<String, String> = parameters
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    params.insert("Stage".to_string(), stage.clone());
+    let defaults = StackOptions::default();
     let opts = StackOptions {
         stack_name: format!("inndrive-{stage}"),
-        parameters,
+        parameters: params,
         functions: functions.map(|f| f.iter().map(|s| s.to_string()).collect()),
-        ..StackOptions::default()
+        fixture: fixture.or(defaults.fixture.clone()),
+        ..defaults
     };
     tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
         .await
         .context("the local stack did not start within 120 s")?
+}
+
+/// [`start_stack_on`] for a test that cannot go on without its stack.
+pub async fn start_stack_serving(
+    fixture: tripletex_sandbox::Fixture,
+    parameters: &[(&str, &str)],
+) -> LocalStack {
+    start_stack_on(Some(fixture), None, parameters)
+        .await
+        .expect("the local stack starts")
 }
 
 /// This stack's secret-name prefix, `inndrive/<stage>/` (derived from the consumer-token secret the

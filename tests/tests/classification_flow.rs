@@ -16,11 +16,10 @@
 //! Needs the function binaries: `cargo build -p integration-setup -p sync-worker -p scheduled-sync
 //! -p loss-classification -p cases-api`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use e2e::{demo, peek_messages, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 
 /// The demo fixture with invoice 10023 written off (marker word), plus the sandbox's write-off
@@ -101,19 +100,7 @@ fn fixture_with_write_off() -> tripletex_sandbox::Fixture {
 }
 
 async fn start() -> LocalStack {
-    let stage = format!("c{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture_with_write_off()),
-        ..StackOptions::default()
-    };
-    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts")
+    e2e::start_stack_serving(fixture_with_write_off(), &[]).await
 }
 
 fn queue_url(stack: &LocalStack, logical_id: &str) -> String {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use e2e::{demo, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 use shared::domain::collection::dunning::letter::format::amount;
 use shared::domain::collection::dunning::Language;
@@ -111,22 +111,9 @@ fn fixture() -> tripletex_sandbox::Fixture {
 
 /// The stack, with a sender of its own (moto's SES is shared by the tests of one run).
 async fn start() -> (LocalStack, String) {
-    let stage = format!("d{}", std::process::id() % 100_000);
-    let sender = format!("purring-{stage}@inndrive.test");
-    let parameters = BTreeMap::from([
-        ("Stage".to_string(), stage.clone()),
-        ("SenderEmail".to_string(), sender.clone()),
-    ]);
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture()),
-        ..StackOptions::default()
-    };
-    let stack = tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts");
+    // A sender of this run's own: the test reads back only the mails it sent on a shared moto.
+    let sender = format!("purring-d{}@inndrive.test", std::process::id() % 100_000);
+    let stack = e2e::start_stack_serving(fixture(), &[("SenderEmail", &sender)]).await;
     (stack, sender)
 }
 

@@ -11,12 +11,11 @@
 //!
 //! Needs every function binary (`cargo build --workspace --bins`).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use e2e::{all_pages, demo, peek_messages, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tripletex_sandbox::{FaultKind, FaultRule, Faults, GenSpec};
@@ -32,25 +31,13 @@ fn today() -> NaiveDate {
 }
 
 async fn start() -> LocalStack {
-    let stage = format!("f{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
     let fixture = tripletex_sandbox::Fixture::demo()
         .with_generated_company(
             CLIENT,
             GenSpec::with_postings(SEED, POSTINGS).today(today()),
         )
         .expect("company 2001 exists");
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture),
-        ..StackOptions::default()
-    };
-    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts")
+    e2e::start_stack_serving(fixture, &[]).await
 }
 
 /// A fifth of the answers fail, split over the kinds Tripletex is seen to give.

@@ -15,30 +15,17 @@
 //! Needs the function binaries: `cargo build -p integration-setup -p sync-worker -p scheduled-sync
 //! -p loss-classification -p cases-api`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use e2e::{demo, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 
 async fn start() -> LocalStack {
-    let stage = format!("o{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
     let fixture = tripletex_sandbox::Fixture::demo()
         .with_unmatched_write_off()
         .expect("the scenario adds to company 2001");
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture),
-        ..StackOptions::default()
-    };
-    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts")
+    e2e::start_stack_serving(fixture, &[]).await
 }
 
 fn money(v: &Value) -> shared::domain::Money {

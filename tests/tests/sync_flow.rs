@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use e2e::{all_pages, demo, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 use shared::domain::ledger::is_overdue;
 use shared::domain::Money;
@@ -163,19 +163,7 @@ impl Truth {
 }
 
 async fn start(today: NaiveDate) -> LocalStack {
-    let stage = format!("s{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture(today)),
-        ..StackOptions::default()
-    };
-    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts")
+    e2e::start_stack_serving(fixture(today), &[]).await
 }
 
 fn by_id(items: &[Value]) -> BTreeMap<String, Value> {

@@ -21,12 +21,11 @@
 //! Needs the function binaries: `cargo build -p integration-setup -p sync-worker -p scheduled-sync
 //! -p loss-classification -p cases-api -p voucher-posting`.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate, Utc};
 use e2e::{demo, peek_messages, Api};
-use inndrive_local::{LocalStack, StackOptions};
+use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 
 use shared::adapters::queue::{PostingMessage, VoucherPostingQueue};
@@ -117,19 +116,7 @@ fn purring_charges(due: NaiveDate, sent: NaiveDate) -> ChargesDemanded {
 }
 
 async fn start() -> LocalStack {
-    let stage = format!("v{}", std::process::id() % 100_000);
-    let mut parameters = BTreeMap::new();
-    parameters.insert("Stage".to_string(), stage.clone());
-    let opts = StackOptions {
-        stack_name: format!("inndrive-{stage}"),
-        parameters,
-        fixture: Some(fixture()),
-        ..StackOptions::default()
-    };
-    tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
-        .await
-        .expect("the local stack starts within 120 s")
-        .expect("the local stack starts")
+    e2e::start_stack_serving(fixture(), &[]).await
 }
 
 fn resource(stack: &LocalStack, logical_id: &str) -> String {
