@@ -634,11 +634,10 @@ impl<C: BrregCache> SyncService<C> {
             }
             Err(e) => return Err(SyncError::Secrets(e.to_string()).into()),
         };
-        let acting = if integration.accountant_key {
-            Acting::Client(integration.settings.client_company_id)
-        } else {
-            Acting::OwnCompany
-        };
+        let acting = Acting::of_key(
+            integration.accountant_key,
+            integration.settings.client_company_id,
+        );
         Ok(Connection {
             retries_before: client.retries(),
             client,

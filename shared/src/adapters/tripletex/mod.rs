@@ -83,6 +83,16 @@ pub enum Acting {
 }
 
 impl Acting {
+    /// Whom a key acts for: an accountant key for the client company, an ordinary key for its
+    /// own company (whatever `company_id` says).
+    pub fn of_key(accountant_key: bool, company_id: i64) -> Self {
+        if accountant_key {
+            Acting::Client(company_id)
+        } else {
+            Acting::OwnCompany
+        }
+    }
+
     /// The Basic-auth user name.
     pub fn username(self) -> String {
         match self {
@@ -869,6 +879,8 @@ mod tests {
     fn acting_usernames() {
         assert_eq!(Acting::OwnCompany.username(), "0");
         assert_eq!(Acting::Client(4711).username(), "4711");
+        assert_eq!(Acting::of_key(true, 4711), Acting::Client(4711));
+        assert_eq!(Acting::of_key(false, 4711), Acting::OwnCompany);
     }
 
     #[test]

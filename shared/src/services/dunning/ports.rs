@@ -511,11 +511,10 @@ pub async fn account_tripletex<'a>(
         .await
         .map_err(|e| RecheckError::Token(e.to_string()))?;
     let key = EmployeeKey::new(integration.settings.key_id.to_string(), token);
-    let acting = if integration.accountant_key {
-        Acting::Client(integration.settings.client_company_id)
-    } else {
-        Acting::OwnCompany
-    };
+    let acting = Acting::of_key(
+        integration.accountant_key,
+        integration.settings.client_company_id,
+    );
     Ok(AccountTripletex {
         client,
         key,

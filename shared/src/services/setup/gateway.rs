@@ -250,11 +250,7 @@ impl TripletexGateway for TripletexClient {
         company_id: i64,
         numbers: &[u32],
     ) -> Result<Vec<u32>, GatewayError> {
-        let acting = if accountant_key {
-            Acting::Client(company_id)
-        } else {
-            Acting::OwnCompany
-        };
+        let acting = Acting::of_key(accountant_key, company_id);
         let found = self
             .accounts_by_number(&employee_key(key), acting, numbers)
             .await

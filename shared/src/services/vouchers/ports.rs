@@ -263,11 +263,7 @@ impl TripletexBooks {
                 t
             }
         };
-        let acting = if b.accountant_key {
-            Acting::Client(b.company_id)
-        } else {
-            Acting::OwnCompany
-        };
+        let acting = Acting::of_key(b.accountant_key, b.company_id);
         Ok((EmployeeKey::new(b.key_id.to_string(), token), acting))
     }
 }
