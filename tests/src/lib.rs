@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 pub use inndrive_local::client::{Api, Reply};
 use inndrive_local::{LocalStack, StackOptions};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The Tripletex tokens of the sandbox's demo fixture (`infra/tripletex-sandbox/fixtures/demo.json`).
 pub mod demo {
@@ -312,4 +312,92 @@ pub async fn all_pages(api: &Api, path: &str, list: &str, limit: u32) -> Vec<Val
         }
     }
     panic!("{path}: more than 1000 pages");
+}
+
+/// An organization's connected world: a Tripletex key (the demo accountant key), an account, its
+/// integration with the demo fixture's company `client`, synced until it has a case and a
+/// notification.
+pub struct World {
+    pub today: chrono::NaiveDate,
+    /// The account's dunning policy as `GET …/dunning-policy` answers it (the defaults).
+    pub policy: Value,
+    pub account: String,
+    pub key: String,
+    pub case: String,
+    pub notification: String,
+}
+
+/// Connects `client` for the organization `a` acts for and waits (up to 180 s) until the sync has
+/// opened a case and told the user. Panics when it does not: the test cannot go on.
+pub async fn connected_world(stack: &LocalStack, a: &Api, client: i64) -> World {
+    let r = a
+        .post(
+            "/v1/tripletex-keys",
+            &json!({"label": "A", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
+        )
+        .await
+        .expect("the API answers");
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let key = r.body["id"].as_str().expect("the API answers").to_string();
+    let r = a
+        .post("/v1/accounts", &json!({"name": "A sin klient"}))
+        .await
+        .expect("the API answers");
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let account = r.body["id"].as_str().expect("the API answers").to_string();
+    let r = a
+        .put(
+            &format!("/v1/accounts/{account}/integration"),
+            &json!({
+                "keyId": key, "clientCompanyId": client, "fetchFrom": "2026-01-01",
+                "daysPastDue": 14, "updateAddressesFromBrreg": false,
+                "includeSaftImported": false, "includeNullVoucherType": false
+            }),
+        )
+        .await
+        .expect("the API answers");
+    assert_eq!(r.status, 201, "{}", r.raw);
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let cases = a
+            .get(&format!("/v1/accounts/{account}/cases"))
+            .await
+            .expect("the API answers");
+        let notes = a
+            .get(&format!("/v1/accounts/{account}/notifications"))
+            .await
+            .expect("the API answers");
+        let case = cases.body["cases"]
+            .as_array()
+            .and_then(|c| c.first())
+            .and_then(|c| c["id"].as_str());
+        let notification = notes.body["notifications"]
+            .as_array()
+            .and_then(|n| n.first())
+            .and_then(|n| n["id"].as_str());
+        if let (Some(case), Some(notification)) = (case, notification) {
+            let policy = a
+                .get(&format!("/v1/accounts/{account}/dunning-policy"))
+                .await
+                .expect("the API answers");
+            assert_eq!(policy.status, 200, "{}", policy.raw);
+            return World {
+                today: shared::services::cases::norwegian_date(chrono::Utc::now()),
+                policy: policy.body["policy"].clone(),
+                account,
+                key,
+                case: case.to_string(),
+                notification: notification.to_string(),
+            };
+        }
+        assert!(
+            Instant::now() < deadline,
+            "A's sync did not open cases and notify within 180 s: {} {}; logs:\n{}",
+            cases.raw,
+            notes.raw,
+            stack.logs().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use e2e::{demo, fixture_company_id, start_stack, table_dump, Api, Reply};
+use e2e::{connected_world, demo, fixture_company_id, start_stack, table_dump, Api, Reply, World};
 use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 
@@ -155,6 +155,8 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
             probe(Some(json!({"resolution": "release"}))),
         ),
         ("GET /v1/accounts/{id}/settlements", probe(None)),
+        ("GET /v1/openapi.json", probe(None)),
+        ("GET /v1/docs", probe(None)),
         (
             "POST /v1/accounts/{id}/settlements/{sid}/retry",
             probe(Some(json!({}))),
@@ -163,14 +165,13 @@ fn probes(a_client: i64) -> BTreeMap<&'static str, Probe> {
 }
 
 /// A's ids, by the name of the path parameter and the collection it follows.
-struct Ids {
-    today: chrono::NaiveDate,
-    /// A's dunning policy as `GET …/dunning-policy` answers it (the defaults), for the PUT.
-    policy: Value,
-    account: String,
-    key: String,
-    case: String,
-    notification: String,
+struct Ids(World);
+
+impl std::ops::Deref for Ids {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.0
+    }
 }
 
 impl Ids {
@@ -284,78 +285,6 @@ async fn call(api: &Api, method: &str, path: &str, body: Option<&Value>) -> Repl
 
 /// A's world: a key, an account connected to a demo client, the initial sync done, cases opened
 /// and the "ready" notification there.
-async fn world_of_a(stack: &LocalStack, a: &Api, client: i64) -> Ids {
-    let r = a
-        .post(
-            "/v1/tripletex-keys",
-            &json!({"label": "A", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let key = r.body["id"].as_str().unwrap().to_string();
-    let r = a
-        .post("/v1/accounts", &json!({"name": "A sin klient"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let account = r.body["id"].as_str().unwrap().to_string();
-    let r = a
-        .put(
-            &format!("/v1/accounts/{account}/integration"),
-            &json!({
-                "keyId": key, "clientCompanyId": client, "fetchFrom": "2026-01-01",
-                "daysPastDue": 14, "updateAddressesFromBrreg": false,
-                "includeSaftImported": false, "includeNullVoucherType": false
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let cases = a
-            .get(&format!("/v1/accounts/{account}/cases"))
-            .await
-            .unwrap();
-        let notes = a
-            .get(&format!("/v1/accounts/{account}/notifications"))
-            .await
-            .unwrap();
-        let case = cases.body["cases"]
-            .as_array()
-            .and_then(|c| c.first())
-            .and_then(|c| c["id"].as_str());
-        let notification = notes.body["notifications"]
-            .as_array()
-            .and_then(|n| n.first())
-            .and_then(|n| n["id"].as_str());
-        if let (Some(case), Some(notification)) = (case, notification) {
-            let policy = a
-                .get(&format!("/v1/accounts/{account}/dunning-policy"))
-                .await
-                .unwrap();
-            assert_eq!(policy.status, 200, "{}", policy.raw);
-            return Ids {
-                today: shared::services::cases::norwegian_date(chrono::Utc::now()),
-                policy: policy.body["policy"].clone(),
-                account,
-                key,
-                case: case.to_string(),
-                notification: notification.to_string(),
-            };
-        }
-        assert!(
-            Instant::now() < deadline,
-            "A's sync did not open cases and notify within 180 s: {} {}; logs:\n{}",
-            cases.raw,
-            notes.raw,
-            stack.logs().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing_and_no_token_is_anywhere(
@@ -385,7 +314,7 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
 
     let a = Api::new(&stack, "org_iso_a");
     let b = Api::new(&stack, "org_iso_b");
-    let ids = world_of_a(&stack, &a, client).await;
+    let ids = Ids(connected_world(&stack, &a, client).await);
     let table = stack
         .resources
         .ref_value("Table")

@@ -42,11 +42,17 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use shared::domain::case::{CaseError, CaseState};
+use shared::http::openapi::ErrorBody;
 use shared::http::{json_response, ApiError, Reply, Req, Router};
 use shared::services::cases::{
     norwegian_date, parse_within, CaseCommand, CaseQuery, CasesError, CasesService,
 };
-use shared::services::settlements::SettlementsError;
+use shared::services::cases::{
+    AcknowledgementRequest, AssessRequest, CaseDetail, CaseListView, CloseRequest,
+    CorrectedRequest, FiledRequest, NoteRequest, ObjectionRequest, PauseRequest, ReopenRequest,
+};
+use shared::services::legal::radar::LimitationList;
+use shared::services::settlements::{SettlementView, SettlementsError, SettlementsView};
 
 /// The routes (template.yaml routes the same ones to this function).
 pub static ROUTER: LazyLock<Router<CasesService>> = LazyLock::new(|| {
@@ -71,6 +77,20 @@ pub static ROUTER: LazyLock<Router<CasesService>> = LazyLock::new(|| {
         .get("/v1/limitation", limitation)
 });
 
+/// This function's part of the OpenAPI document: its routes, as the handlers below declare them.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list, detail, pause, resume, close, reopen, note, settlements, retry_settlement,
+        objection, assess, corrected, acknowledgement, filed, limitation
+    ),
+    tags(
+        (name = "cases", description = "Collection cases: one per overdue claim, with its timeline and legal state"),
+        (name = "settlements", description = "How a payment was split into principal, interest and fees, and booked in Tripletex")
+    )
+)]
+pub struct ApiDoc;
+
 /// Handles one request. Never fails: every error is an answer. `now` comes from the caller.
 pub async fn handle(
     svc: &CasesService,
@@ -80,6 +100,15 @@ pub async fn handle(
     Ok(ROUTER.serve(svc, req, now).await)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/cases",
+    operation_id = "listCases",
+    tag = "cases",
+    summary = "The account's collection cases, newest first",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"), ("status" = Option<String>, Query, description = "open, paused or closed", pattern = "^(open|paused|closed)$"), ("customer" = Option<i64>, Query, description = "Only this Tripletex customer id", minimum = 1), ("writtenOff" = Option<bool>, Query, description = "Only cases whose claim was (not) written off in Tripletex"), ("needsReview" = Option<bool>, Query, description = "Only cases held for a person (sources disagree, a credit balance, …)"), ("limit" = Option<u32>, Query, description = "Page size (default 50)", minimum = 1, maximum = 100), ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page", min_length = 1, max_length = 2048)),
+    responses((status = 200, description = "A page of cases", body = CaseListView, links(("GetCase" = (operation_id = "getCase", parameters(("id" = "$response.body#/cases/0/id")))), ("ListCaseNotices" = (operation_id = "listCaseNotices", parameters(("id" = "$response.body#/cases/0/id")))), ("ListLegalDocuments" = (operation_id = "listLegalDocuments", parameters(("id" = "$response.body#/cases/0/id")))), ("DraftLegalDocument" = (operation_id = "draftLegalDocument", parameters(("id" = "$response.body#/cases/0/id")))), ("AddCaseNote" = (operation_id = "addCaseNote", parameters(("id" = "$response.body#/cases/0/id")))), ("PauseCase" = (operation_id = "pauseCase", parameters(("id" = "$response.body#/cases/0/id")))), ("ResumeCase" = (operation_id = "resumeCase", parameters(("id" = "$response.body#/cases/0/id")))), ("RecordObjection" = (operation_id = "recordObjection", parameters(("id" = "$response.body#/cases/0/id")))), ("RecordAcknowledgement" = (operation_id = "recordAcknowledgement", parameters(("id" = "$response.body#/cases/0/id")))))), (status = 400, description = "`invalid_query` (`field` names the parameter), `invalid_cursor`", body = ErrorBody), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn list(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     let query = CaseQuery::parse(req.query_pairs()).map_err(to_api)?;
@@ -90,6 +119,15 @@ async fn list(svc: &CasesService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &list))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}",
+    operation_id = "getCase",
+    tag = "cases",
+    summary = "One case: its status, claim (amounts, write-offs, evidence), timeline, notes and legal state",
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001")),
+    responses((status = 200, description = "The case", body = CaseDetail), (status = 404, description = "`case_not_found`: no such case in the organization (another organization's case answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn detail(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     let detail = svc
@@ -99,6 +137,15 @@ async fn detail(svc: &CasesService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &detail))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/settlements",
+    operation_id = "listSettlements",
+    tag = "settlements",
+    summary = "The account's settlements: how each payment was split and booked in Tripletex",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 200, description = "The settlements", body = SettlementsView, links(("RetrySettlement" = (operation_id = "retrySettlement", parameters(("id" = "$request.path.id"), ("sid" = "$response.body#/settlements/0/id")))))), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn settlements(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     let list = svc
@@ -108,10 +155,19 @@ async fn settlements(svc: &CasesService, req: &Req) -> Reply {
         .map_err(settlements_error)?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "settlements": list }),
+        &SettlementsView { settlements: list },
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/settlements/{sid}/retry",
+    operation_id = "retrySettlement",
+    tag = "settlements",
+    summary = "Sends a held settlement back to the voucher posting",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"), ("sid" = String, Path, description = "The settlement id (`{claim}.{n}`).", pattern = "^[A-Za-z0-9_-]{1,80}\\.[0-9]{1,9}$", example = "inv_1001.1")),
+    responses((status = 202, description = "Queued for posting", body = SettlementView), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (the body does not fit; `field` names it)", body = ErrorBody), (status = 404, description = "`account_not_found`, `settlement_not_found`", body = ErrorBody), (status = 409, description = "`settlement_not_held` (with `status`), `concurrent_modification`", body = ErrorBody), (status = 503, description = "`temporarily_unavailable`: the queue did not take it", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn retry_settlement(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     req.no_body()?;
@@ -151,6 +207,15 @@ pub fn settlements_error(e: SettlementsError) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/limitation",
+    operation_id = "listLimitation",
+    tag = "cases",
+    summary = "The organization's claims nearing limitation (foreldelse), soonest first",
+    params(("within" = Option<u32>, Query, description = "Days ahead (default 90)", minimum = 1, maximum = 1098)),
+    responses((status = 200, description = "The claims", body = LimitationList), (status = 400, description = "`invalid_query` (`field` names the parameter), `invalid_cursor`", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn limitation(svc: &CasesService, req: &Req) -> Reply {
     let org = req.org()?;
     let within = parse_within(req.query_pairs()).map_err(to_api)?;
@@ -161,6 +226,16 @@ async fn limitation(svc: &CasesService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &view))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/objection",
+    operation_id = "recordObjection",
+    tag = "cases",
+    summary = "Records an objection (innsigelse): fees, letters and legal steps stop",
+    request_body = ObjectionRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 201, description = "The case with the objection", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn objection(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,
@@ -171,10 +246,30 @@ async fn objection(svc: &CasesService, req: &Req) -> Reply {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/objection/assess",
+    operation_id = "assessObjection",
+    tag = "cases",
+    summary = "Assesses the objection: groundless (the chain goes on; the route becomes forliksklage) or justified",
+    request_body = AssessRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn assess(svc: &CasesService, req: &Req) -> Reply {
     command(svc, req, CaseCommand::Assess(req.json()?), StatusCode::OK).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/objection/corrected",
+    operation_id = "recordCorrection",
+    tag = "cases",
+    summary = "Records that a justified objection was met by correcting the claim",
+    request_body = CorrectedRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn corrected(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,
@@ -185,6 +280,16 @@ async fn corrected(svc: &CasesService, req: &Req) -> Reply {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/acknowledgement",
+    operation_id = "recordAcknowledgement",
+    tag = "cases",
+    summary = "Records that the debtor acknowledged the debt (a new limitation period)",
+    request_body = AcknowledgementRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 201, description = "The case", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn acknowledgement(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,
@@ -195,6 +300,16 @@ async fn acknowledgement(svc: &CasesService, req: &Req) -> Reply {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/legal-steps/filed",
+    operation_id = "recordLegalStepFiled",
+    tag = "cases",
+    summary = "Records that a legal step was filed (limitation is suspended while it is pursued)",
+    request_body = FiledRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 201, description = "The case", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn filed(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,
@@ -205,19 +320,58 @@ async fn filed(svc: &CasesService, req: &Req) -> Reply {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/pause",
+    operation_id = "pauseCase",
+    tag = "cases",
+    summary = "Pauses the follow-up until a date (letters and fees wait)",
+    request_body = PauseRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case, paused", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn pause(svc: &CasesService, req: &Req) -> Reply {
     command(svc, req, CaseCommand::Pause(req.json()?), StatusCode::OK).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/resume",
+    operation_id = "resumeCase",
+    tag = "cases",
+    summary = "Resumes a paused case now",
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case, open", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn resume(svc: &CasesService, req: &Req) -> Reply {
     req.no_body()?;
     command(svc, req, CaseCommand::Resume, StatusCode::OK).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/close",
+    operation_id = "closeCase",
+    tag = "cases",
+    summary = "Closes the case (withdrawn, insolvent, paid, credited, other)",
+    request_body = CloseRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case, closed", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn close(svc: &CasesService, req: &Req) -> Reply {
     command(svc, req, CaseCommand::Close(req.json()?), StatusCode::OK).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/reopen",
+    operation_id = "reopenCase",
+    tag = "cases",
+    summary = "Reopens a closed case",
+    request_body = ReopenRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 200, description = "The case, open", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn reopen(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,
@@ -228,6 +382,16 @@ async fn reopen(svc: &CasesService, req: &Req) -> Reply {
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/notes",
+    operation_id = "addCaseNote",
+    tag = "cases",
+    summary = "Adds a note to the case",
+    request_body = NoteRequest,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("If-Match" = Option<String>, Header, description = "The case version the command was decided on (`7` or `\"7\"`); a stale one is 409 `version_conflict`", max_length = 24)),
+    responses((status = 201, description = "The case with the note", body = CaseDetail), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (`field` names it), `invalid_if_match`", body = ErrorBody), (status = 404, description = "`case_not_found` (another organization's case answers the same), `objection_not_found`", body = ErrorBody), (status = 409, description = "`version_conflict` (the case changed since the version named; `currentVersion`), `concurrent_modification`, `invalid_transition` (with `state`), or the case's state does not allow it (`claim_not_collectible`, `objection_already_assessed`, `already_filed`, …)", body = ErrorBody), (status = 422, description = "A field breaks a rule (`field` names it: a date in the past or too far ahead, a text too long, `unknown_document`, …)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn note(svc: &CasesService, req: &Req) -> Reply {
     command(
         svc,

@@ -26,17 +26,22 @@ use std::sync::LazyLock;
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use shared::domain::case::CaseId;
+use shared::domain::collection::dunning::notice::Notice;
 use shared::domain::collection::dunning::notice::NoticeError;
+use shared::domain::collection::dunning::RunRecord;
 use shared::domain::collection::dunning::{DunningPolicy, NoticeId};
 use shared::domain::setup::AccountId;
+use shared::http::openapi::ErrorBody;
 use shared::http::{json_response, ApiError, Reply, Req, Router};
 use shared::services::cases::{norwegian_date, parse_public_case_id};
 use shared::services::dunning::{
-    parse_batch_id, DunningError, DunningService, Resolution, Selection,
+    parse_batch_id, ApproveOutcome, BatchView, DunningError, DunningService, PolicyView, Preview,
+    Resolution, Selection,
 };
 
 /// The routes (template.yaml routes the same ones to this function).
@@ -60,6 +65,17 @@ pub static ROUTER: LazyLock<Router<DunningService>> = LazyLock::new(|| {
 });
 
 /// Handles one request. Never fails: every error is an answer. `now` comes from the caller.
+/// This function's part of the OpenAPI document: its routes, as the handlers below declare them.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        get_policy, put_policy, preview, preview_org, batches, approve, run_now, run_of,
+        uncertain, notices, pdf, resolve
+    ),
+    tags((name = "dunning", description = "The creditor's own follow-up: policy, preview, batches, runs and the letters sent"))
+)]
+pub struct ApiDoc;
+
 pub async fn handle(
     svc: &DunningService,
     req: Request,
@@ -106,21 +122,45 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
 
 /// `PUT …/dunning-policy`: the policy and the version it replaces (the `version` GET answered;
 /// `null` or absent when GET answered `null`, i.e. none is stored yet).
-#[derive(Debug, Deserialize)]
+/// `GET /v1/dunning/preview`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgPreview {
+    pub date: NaiveDate,
+    pub accounts: Vec<Preview>,
+}
+
+/// `GET /v1/accounts/{id}/dunning/batches`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Batches {
+    pub batches: Vec<BatchView>,
+}
+
+/// A list of notices (of a case, the uncertain ones of an account, those a resolution changed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notices {
+    pub notices: Vec<Notice>,
+}
+
+/// `PUT /v1/accounts/{id}/dunning-policy`: the policy and the version it was read at (0 or absent
+/// for the first save).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PutPolicy {
+pub struct PutPolicy {
     #[serde(default)]
     version: Option<u64>,
     policy: DunningPolicy,
 }
 
 /// `POST …/approve`: every waiting notice of the batch, or the listed ones.
-#[derive(Debug, Default, Deserialize)]
+/// What to approve: `{"all": true}` or `{"notices": [...]}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Approve {
+pub struct Approve {
     #[serde(default)]
     all: bool,
+    /// Notice ids (`case_{claim}.{step}`).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
     notices: Option<Vec<NoticeId>>,
 }
 
@@ -148,9 +188,9 @@ impl Approve {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum ResolutionBody {
+pub enum ResolutionBody {
     /// It went out: recorded as sent, the effects follow at the next run.
     Sent,
     /// It did not: a later run may send it.
@@ -158,9 +198,10 @@ enum ResolutionBody {
 }
 
 /// `POST …/resolve`.
-#[derive(Debug, Deserialize)]
+/// How an uncertain notice ends: `sent` (the mail did go) or `release` (plan it again).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Resolve {
+pub struct Resolve {
     resolution: ResolutionBody,
     #[serde(default)]
     note: Option<String>,
@@ -168,6 +209,15 @@ struct Resolve {
 
 // ---------------------------------------------------------------------------------- handlers
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/dunning-policy",
+    operation_id = "getDunningPolicy",
+    tag = "dunning",
+    summary = "The account's dunning policy (the defaults, switched off, until one is saved)",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 200, description = "The policy with its version", body = PolicyView), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn get_policy(svc: &DunningService, req: &Req) -> Reply {
     let view = svc
         .policy(&req.org()?, &account(req)?)
@@ -176,6 +226,16 @@ async fn get_policy(svc: &DunningService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &view))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/accounts/{id}/dunning-policy",
+    operation_id = "putDunningPolicy",
+    tag = "dunning",
+    summary = "Saves the dunning policy (version-checked)",
+    request_body = PutPolicy,
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 200, description = "The policy as saved", body = PolicyView), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (the body does not fit; `field` names it)", body = ErrorBody), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 409, description = "`version_conflict`: the policy changed since the version sent (`currentVersion`)", body = ErrorBody), (status = 422, description = "`invalid_policy`: `violations` lists each rule the policy breaks (field, rule, the law's minimum)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn put_policy(svc: &DunningService, req: &Req) -> Reply {
     let (org, account, user) = (req.org()?, account(req)?, req.user()?);
     let body: PutPolicy = req.json()?;
@@ -188,6 +248,15 @@ async fn put_policy(svc: &DunningService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &view))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/dunning/preview",
+    operation_id = "previewDunning",
+    tag = "dunning",
+    summary = "What the day's run would do for the account: each claim's next step, or why it waits or is held, with every amount and its rule",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"), ("date" = Option<String>, Query, description = "The day (YYYY-MM-DD; default today in Oslo)", format = Date)),
+    responses((status = 200, description = "The preview", body = Preview), (status = 400, description = "`invalid_query`: `date` is not a date", body = ErrorBody), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn preview(svc: &DunningService, req: &Req) -> Reply {
     let (org, account) = (req.org()?, account(req)?);
     let date = date_param(req, "date")?;
@@ -195,24 +264,52 @@ async fn preview(svc: &DunningService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &p))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/dunning/preview",
+    operation_id = "previewDunningOrg",
+    tag = "dunning",
+    summary = "The day's preview across the organization's accounts",
+    params(("date" = Option<String>, Query, description = "The day (YYYY-MM-DD; default today in Oslo)", format = Date)),
+    responses((status = 200, description = "Per account", body = OrgPreview), (status = 400, description = "`invalid_query`: `date` is not a date", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn preview_org(svc: &DunningService, req: &Req) -> Reply {
     let org = req.org()?;
     let date = date_param(req, "date")?;
     let accounts = svc.preview_org(&org, date).await.map_err(to_api)?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "date": date, "accounts": accounts }),
+        &OrgPreview { date, accounts },
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/dunning/batches",
+    operation_id = "listDunningBatches",
+    tag = "dunning",
+    summary = "The batches waiting for approval (approve mode), newest first",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 200, description = "The batches", body = Batches, links(("Approve" = (operation_id = "approveDunningBatch", parameters(("id" = "$request.path.id"), ("batchId" = "$response.body#/batches/0/id")))))), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn batches(svc: &DunningService, req: &Req) -> Reply {
     let b = svc
         .batches(&req.org()?, &account(req)?)
         .await
         .map_err(to_api)?;
-    Ok(json_response(StatusCode::OK, &json!({ "batches": b })))
+    Ok(json_response(StatusCode::OK, &Batches { batches: b }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/dunning/batches/{batchId}/approve",
+    operation_id = "approveDunningBatch",
+    tag = "dunning",
+    summary = "Approves the day's batch, all of it or some notices: they go out in the next run",
+    request_body = Approve,
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"), ("batchId" = String, Path, description = "The batch: its day (YYYY-MM-DD)", format = Date)),
+    responses((status = 200, description = "What was approved", body = ApproveOutcome), (status = 400, description = "`invalid_json`, `invalid_field`, `missing_field` (say `all` or `notices`)", body = ErrorBody), (status = 404, description = "`account_not_found`, `batch_not_found`, `notice_not_found`", body = ErrorBody), (status = 409, description = "`invalid_transition` (a notice is no longer waiting), `concurrent_modification`", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn approve(svc: &DunningService, req: &Req) -> Reply {
     let (org, account, user) = (req.org()?, account(req)?, req.user()?);
     let batch = parse_batch_id(req.param("batchId")?).map_err(to_api)?;
@@ -224,6 +321,15 @@ async fn approve(svc: &DunningService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::OK, &out))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{id}/dunning/run",
+    operation_id = "runDunningNow",
+    tag = "dunning",
+    summary = "Runs the account's dunning now (once per account and Oslo day; a repeat answers the same run)",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 202, description = "The run, queued", body = RunRecord, links(("RunOf" = (operation_id = "getDunningRun", parameters(("id" = "$request.path.id"), ("date" = "$response.body#/date")))))), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (the body does not fit; `field` names it)", body = ErrorBody), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn run_now(svc: &DunningService, req: &Req) -> Reply {
     req.no_body()?;
     let run = svc
@@ -233,6 +339,15 @@ async fn run_now(svc: &DunningService, req: &Req) -> Reply {
     Ok(json_response(StatusCode::ACCEPTED, &run))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/dunning/runs/{date}",
+    operation_id = "getDunningRun",
+    tag = "dunning",
+    summary = "The account's dunning run of a day: what it sent, stopped and held",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d"), ("date" = String, Path, description = "The day (YYYY-MM-DD)", format = Date)),
+    responses((status = 200, description = "The run and its report", body = RunRecord), (status = 404, description = "`account_not_found`, `run_not_found`", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn run_of(svc: &DunningService, req: &Req) -> Reply {
     let (org, account) = (req.org()?, account(req)?);
     let date = parse_date(req.param("date")?).ok_or_else(|| {
@@ -250,14 +365,32 @@ async fn run_of(svc: &DunningService, req: &Req) -> Reply {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{id}/dunning/uncertain",
+    operation_id = "listUncertainNotices",
+    tag = "dunning",
+    summary = "Notices whose sending is uncertain (a crash between the mail and its record): held for a person, never re-sent by themselves",
+    params(("id" = String, Path, description = "The account id.", pattern = "^acc_[0-9a-z]{26,40}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d")),
+    responses((status = 200, description = "The notices", body = Notices), (status = 404, description = "`account_not_found`: no such account in the organization (another organization's account answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn uncertain(svc: &DunningService, req: &Req) -> Reply {
     let held = svc
         .uncertain(&req.org()?, &account(req)?)
         .await
         .map_err(to_api)?;
-    Ok(json_response(StatusCode::OK, &json!({ "notices": held })))
+    Ok(json_response(StatusCode::OK, &Notices { notices: held }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/notices",
+    operation_id = "listCaseNotices",
+    tag = "dunning",
+    summary = "The case's notices (letters), each with its amounts, rules, channel and status",
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001")),
+    responses((status = 200, description = "The notices", body = Notices, links(("Pdf" = (operation_id = "getNoticePdf", parameters(("id" = "$request.path.id"), ("noticeId" = "$response.body#/notices/0/id")))))), (status = 404, description = "`case_not_found`: no such case in the organization (another organization's case answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn notices(svc: &DunningService, req: &Req) -> Reply {
     let org = req.org()?;
     let (account, case) = case(req)?;
@@ -265,11 +398,20 @@ async fn notices(svc: &DunningService, req: &Req) -> Reply {
         .notices_of_case(&org, &account, &case)
         .await
         .map_err(to_api)?;
-    Ok(json_response(StatusCode::OK, &json!({ "notices": list })))
+    Ok(json_response(StatusCode::OK, &Notices { notices: list }))
 }
 
 /// The letter as sent. API Gateway HTTP API carries binary bodies base64-encoded
 /// (`isBase64Encoded`), which `lambda_http` does for a binary body.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/notices/{noticeId}/pdf",
+    operation_id = "getNoticePdf",
+    tag = "dunning",
+    summary = "The letter exactly as sent (PDF)",
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("noticeId" = String, Path, description = "The notice id: `case_{claim}.{step}`", pattern = "^case_[A-Za-z0-9_-]{1,80}\\.(paminnelse|purring|inkassovarsel|betalingsoppfordring)$", example = "case_inv_1001.purring")),
+    responses((status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>, headers(("Content-Disposition" = String))), (status = 404, description = "`case_not_found`, `notice_not_found`, `letter_not_found` (no letter was sent for it)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn pdf(svc: &DunningService, req: &Req) -> Reply {
     let org = req.org()?;
     let (account, case) = case(req)?;
@@ -291,6 +433,16 @@ async fn pdf(svc: &DunningService, req: &Req) -> Reply {
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/notices/{noticeId}/resolve",
+    operation_id = "resolveNotice",
+    tag = "dunning",
+    summary = "Resolves an uncertain notice: it was sent (record it), or release it to be planned again",
+    request_body = Resolve,
+    params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001"), ("noticeId" = String, Path, description = "The notice id: `case_{claim}.{step}`", pattern = "^case_[A-Za-z0-9_-]{1,80}\\.(paminnelse|purring|inkassovarsel|betalingsoppfordring)$", example = "case_inv_1001.purring")),
+    responses((status = 200, description = "The notices of the letter, as they are now", body = Notices), (status = 400, description = "`invalid_json`, `body_required`, `invalid_field` (the body does not fit; `field` names it)", body = ErrorBody), (status = 404, description = "`case_not_found`, `notice_not_found`", body = ErrorBody), (status = 409, description = "`invalid_transition`: the notice is not uncertain (with `status`)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+)]
 async fn resolve(svc: &DunningService, req: &Req) -> Reply {
     let (org, user) = (req.org()?, req.user()?);
     let (account, case) = case(req)?;
@@ -311,10 +463,7 @@ async fn resolve(svc: &DunningService, req: &Req) -> Reply {
         )
         .await
         .map_err(to_api)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "notices": changed }),
-    ))
+    Ok(json_response(StatusCode::OK, &Notices { notices: changed }))
 }
 
 // ---------------------------------------------------------------------------------- errors

@@ -45,7 +45,9 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 
 /// A case: `case_<claimId>`, so opening the case of a claim twice names the same case (the
 /// adapter's conditional put makes the second a no-op).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct CaseId(ClaimId);
 
@@ -85,7 +87,7 @@ impl fmt::Display for CaseId {
 }
 
 /// Who did it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Actor {
     /// A user (JWT `sub`).
@@ -101,7 +103,7 @@ impl Actor {
 }
 
 /// Why a case is open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
 pub enum OpenReason {
     /// Opened: the claim was this many days past its (business-day) due date.
@@ -116,7 +118,7 @@ pub enum OpenReason {
 }
 
 /// Why a case was closed. Norwegian labels as the user sees them: [`CloseReason::label_no`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "camelCase")]
 pub enum CloseReason {
     /// "vi trekker saken": the creditor withdraws the case.
@@ -199,7 +201,7 @@ impl CloseReason {
 }
 
 /// Where a case stands, with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum CaseStatus {
     Open {
@@ -232,7 +234,7 @@ impl CaseStatus {
 }
 
 /// The three states, without their details (for errors and lists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum CaseState {
     Open,
@@ -274,7 +276,7 @@ impl fmt::Display for CaseAction {
 }
 
 /// A note on a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
     /// 1, 2, … within the case.
@@ -286,7 +288,7 @@ pub struct Note {
 }
 
 /// One line of the case's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseEntry {
     pub seq: u64,
@@ -296,7 +298,7 @@ pub struct CaseEntry {
 }
 
 /// What happened to a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum CaseEvent {
     #[serde(rename_all = "camelCase")]
@@ -409,7 +411,7 @@ pub enum CaseEvent {
 }
 
 /// A notice on the case's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentNotice {
     /// `{caseId}.{step}`.

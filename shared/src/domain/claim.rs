@@ -59,7 +59,9 @@ use std::fmt;
 
 /// One claim of an account: `inv_<Tripletex invoice id>` for an invoice, `item_<posting id>` for
 /// an open item without an invoice (opening balance, SAF-T import). Unique within an account.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClaimId(String);
 
@@ -130,7 +132,9 @@ impl fmt::Display for ClaimId {
 /// The sync worker builds it from what identifies the event in Tripletex, e.g.
 /// [`EventKey::posting`] = `posting:<id>:v<version>`, or passes the ledger sync's own key
 /// (`LedgerEvent::key`, e.g. `credit:<posting>:<version>`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct EventKey(String);
 
@@ -181,7 +185,19 @@ impl fmt::Display for EventKey {
 
 /// A Tripletex posting: id and version (the version rises when the posting is edited or matched;
 /// `None` when Tripletex did not send one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct PostingRef {
     pub id: i64,
@@ -194,7 +210,7 @@ pub struct PostingRef {
 // ---------------------------------------------------------------------------------------------
 
 /// One ledger event for one claim, with its idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimEvent {
     pub key: EventKey,
@@ -234,7 +250,7 @@ impl ClaimEvent {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClaimEventKind {
     /// The invoice / open item as Tripletex has it (first sight or a later version).
@@ -250,7 +266,7 @@ pub enum ClaimEventKind {
 }
 
 /// The invoice (or open item) as mirrored from Tripletex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mirror {
     /// Tripletex invoice id; `None` for an open item without an invoice.
@@ -281,7 +297,7 @@ pub struct Mirror {
 }
 
 /// A credit on the customer ledger (a payment, credit note, write-off, or unknown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Credit {
     pub posting: PostingRef,
@@ -365,7 +381,7 @@ impl ClaimEventKind {
 
 /// A voucher reversing another voucher. Tripletex reverses whole vouchers, so every credit of the
 /// reversed voucher on this claim is undone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reversal {
     /// The reversing voucher.
@@ -376,7 +392,7 @@ pub struct Reversal {
 }
 
 /// Interest and fees demanded so far by one letter (added to what earlier letters demanded).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargesDemanded {
     /// The letter (or other source) that demanded them.
@@ -387,7 +403,7 @@ pub struct ChargesDemanded {
 }
 
 /// A person's decision on a credit held for review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewDecision {
     pub posting_id: i64,
@@ -398,7 +414,7 @@ pub struct ReviewDecision {
 }
 
 /// What a held credit turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "as", rename_all = "camelCase")]
 pub enum Resolution {
     Payment,
@@ -419,7 +435,7 @@ pub enum Resolution {
 // ---------------------------------------------------------------------------------------------
 
 /// Where a claim stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ClaimStatus {
     /// Events arrived, but the invoice itself has not been mirrored yet.
@@ -456,7 +472,7 @@ impl ClaimStatus {
 }
 
 /// How a recorded credit counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "as", rename_all = "camelCase")]
 pub enum Treatment {
     Payment,
@@ -552,7 +568,7 @@ impl CreditEntry {
 }
 
 /// One write-off in the accounts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteOffRecord {
     pub amount: Money,
@@ -564,8 +580,9 @@ pub struct WriteOffRecord {
 }
 
 /// Why a claim waits for a person. Later stages (dunning) hold a claim that has any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ClaimReviewReason)]
 pub struct ReviewReason {
     pub code: ReviewCode,
     /// English, for the user and the operator (built from Tripletex ledger data).
@@ -579,7 +596,7 @@ pub struct ReviewReason {
 }
 
 /// The kind of a [`ReviewReason`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewCode {
     /// A credit is held: unknown kind, or a flag that asks for a person.
@@ -589,7 +606,7 @@ pub enum ReviewCode {
 }
 
 /// A settlement in full, handed to the voucher-posting worker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Settlement {
     pub version: u32,
@@ -616,7 +633,7 @@ pub struct CountedCredit {
 }
 
 /// The claim's amounts, recomputed from the recorded credits after every event.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimAmounts {
     /// The amount invoiced.
@@ -785,7 +802,7 @@ impl ClaimAmounts {
 }
 
 /// One line of the claim's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimTimelineEntry {
     /// Order of processing (1, 2, …).
@@ -799,7 +816,7 @@ pub struct ClaimTimelineEntry {
 }
 
 /// What an event did, for the timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ClaimChange {
     #[serde(rename_all = "camelCase")]
@@ -959,7 +976,7 @@ impl VoucherUndoJob {
 }
 
 /// What a settlement consists of.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettlementAmounts {
     /// Payments that went to principal.

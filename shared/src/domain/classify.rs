@@ -50,7 +50,7 @@ pub const INVOICE_CUSTOMER_POSTING_TYPE: &str = "OUTGOING_INVOICE_CUSTOMER_POSTI
 
 /// A voucher type (Tripletex `Voucher.voucherType`). Ids differ per company, so the name is what
 /// is read; `None` for the whole struct means `voucherType: null` (a manual "avansert" voucher).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoucherTypeRef {
     #[serde(default)]
     pub id: Option<i64>,
@@ -59,7 +59,7 @@ pub struct VoucherTypeRef {
 }
 
 /// Another posting on the same voucher as the credit (Tripletex `Posting` of `Voucher.postings`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterPosting {
     /// `Posting.account.number` (e.g. 1920, 7830).
     pub account_number: u32,
@@ -73,7 +73,7 @@ pub struct CounterPosting {
 
 /// Everything the classifier looks at for one credit on a customer's ledger. Plain data, as read
 /// from Tripletex; absent fields are `None`/empty/`false`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CreditEvidence {
     /// `Voucher.description`.
@@ -101,7 +101,7 @@ pub struct CreditEvidence {
 }
 
 /// What a credit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditKind {
     /// Money came in (bank or cash, or an incoming-payment posting).
@@ -141,7 +141,19 @@ pub enum Severity {
 }
 
 /// Something worth knowing about a classification. Serialized in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Flag {
     /// A write-off found through a loss-account debit, but the description does not begin with
@@ -195,7 +207,7 @@ impl Flag {
 }
 
 /// Where a description came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TextSource {
     VoucherDescription,
@@ -203,7 +215,7 @@ pub enum TextSource {
 }
 
 /// What a counter-posting's account says about the credit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
     /// 1900–1999: bank and cash.
@@ -219,7 +231,7 @@ pub enum AccountRole {
 }
 
 /// One fact that the classifier used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum EvidenceItem {
     /// The voucher reverses voucher `voucher_id`.
@@ -253,7 +265,7 @@ pub enum EvidenceItem {
 }
 
 /// The decision about one credit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
     pub kind: CreditKind,
     /// Sorted, without duplicates.

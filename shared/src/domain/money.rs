@@ -149,6 +149,21 @@ impl Serialize for Money {
     }
 }
 
+/// In the API: a string with two decimals, kroner (`"4200.00"`, `"-125.50"`): exact, unlike a
+/// JSON number.
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^-?[0-9]+\.[0-9]{2}$"))
+            .description(Some("An amount in NOK with two decimals, as a string"))
+            .examples([serde_json::json!("4200.00")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

@@ -126,7 +126,7 @@ pub fn derive(
 /// Tripletex's own figure for an item and the balance its credits imply, kept when the two
 /// disagree. Neither is what is owed (that is [`Owed::owed`]); a person decides which source is
 /// wrong (typically: a write-off or payment voucher was never matched to the invoice).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CrossCheck {
     /// What Tripletex shows outstanding (`amountOutstanding`, or zero for postings closed in a

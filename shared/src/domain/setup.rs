@@ -40,7 +40,9 @@ pub enum IdError {
 
 /// The organization, from the JWT's `org` claim. It becomes part of DynamoDB keys and secret names,
 /// so its alphabet is restricted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct OrgId(String);
 
@@ -81,7 +83,7 @@ impl fmt::Display for OrgId {
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -295,7 +297,7 @@ pub const MAX_FETCH_YEARS_BACK: i32 = 10;
 pub const MAX_DAYS_PAST_DUE: u16 = 365;
 
 /// What the user chose for an account's integration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationSettings {
     pub key_id: KeyId,
@@ -428,7 +430,7 @@ impl IntegrationSettingsPatch {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IntegrationStatus {
     /// Stored; the initial sync is queued.
@@ -459,7 +461,7 @@ impl IntegrationStatus {
 }
 
 /// How far the running sync has come (written by the sync worker).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncProgress {
     /// e.g. "customers", "invoices", "postings".
@@ -469,7 +471,7 @@ pub struct SyncProgress {
 }
 
 /// The last finished sync (written by the sync worker).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastSync {
     pub finished_at: DateTime<Utc>,

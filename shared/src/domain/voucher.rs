@@ -391,7 +391,7 @@ pub const RECOVERY_DEFAULTS: [u32; 2] = [7820, 7825];
 pub const FEE_INCOME_PROPOSAL: u32 = 3900;
 
 /// How settlements are booked for one account (part of the integration's settings).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostingSettings {
     /// `None`: the first of [`INTEREST_INCOME_DEFAULTS`] that exists.
@@ -414,7 +414,7 @@ pub struct PostingSettings {
 }
 
 /// A partial change of [`PostingSettings`] (absent fields keep their value).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PostingSettingsPatch {
     pub interest_income_account: Option<u32>,

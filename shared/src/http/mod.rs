@@ -5,8 +5,11 @@
 //! - [`ApiError`] (error.rs): `{"error": {"code", "message", "field", ...}}`, the one error body.
 //! - request.rs: what handlers read: the organization (`org`) and user (`sub`) from the JWT claims,
 //!   never from the path, query or body; the JSON body, with errors naming the field.
+//! - openapi.rs: the error body's schema, the JWT scheme, and the join of the functions' parts of
+//!   the OpenAPI document.
 
 mod error;
+pub mod openapi;
 mod request;
 mod router;
 

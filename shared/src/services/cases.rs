@@ -187,7 +187,7 @@ impl CaseQuery {
 }
 
 /// A case in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseView {
     /// The URL id: `{accountId}.{caseId}`.
@@ -233,7 +233,7 @@ impl CaseView {
 }
 
 /// A page of cases.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseListView {
     pub cases: Vec<CaseView>,
@@ -241,7 +241,7 @@ pub struct CaseListView {
 }
 
 /// The claim behind a case, as the case page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimView {
     pub claim_id: String,
@@ -293,7 +293,7 @@ impl ClaimView {
 }
 
 /// `GET /v1/cases/{id}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseDetail {
     #[serde(flatten)]
@@ -307,7 +307,7 @@ pub struct CaseDetail {
 }
 
 /// `POST /v1/cases/{id}/pause`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PauseRequest {
     pub until: NaiveDate,
@@ -316,7 +316,7 @@ pub struct PauseRequest {
 
 /// `POST /v1/cases/{id}/close`: `reason` is a code (`withdrawn`, `debtorInsolvent`, `paid`,
 /// `credited`, `other`); `other` needs `text`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CloseRequest {
     pub reason: String,
@@ -327,7 +327,7 @@ pub struct CloseRequest {
 }
 
 /// `POST /v1/cases/{id}/reopen` (the body is optional).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReopenRequest {
     #[serde(default)]
@@ -335,7 +335,7 @@ pub struct ReopenRequest {
 }
 
 /// `POST /v1/cases/{id}/notes`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoteRequest {
     pub text: String,
@@ -343,7 +343,7 @@ pub struct NoteRequest {
 
 /// `POST /v1/cases/{id}/objection`: the debtor's objection, the day it was received and how
 /// (`email`, `letter`, `phone`, `inPerson`, `portal`, `other`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectionRequest {
     pub text: String,
@@ -356,7 +356,7 @@ pub struct ObjectionRequest {
 
 /// `POST /v1/cases/{id}/objection/assess`: `groundless` with a written `reason` (required), or
 /// `justified` (a `reason` may follow). `objectionId`: which one (default: the open one).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssessRequest {
     pub outcome: String,
@@ -370,7 +370,7 @@ pub struct AssessRequest {
 
 /// `POST /v1/cases/{id}/objection/corrected`: the claim was corrected by hand for a justified
 /// objection (default: the justified one).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CorrectedRequest {
     pub note: String,
@@ -382,7 +382,7 @@ pub struct CorrectedRequest {
 
 /// `POST /v1/cases/{id}/acknowledgement`: the debtor acknowledged the debt on `on` (a new
 /// limitation period).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcknowledgementRequest {
     pub on: NaiveDate,
@@ -393,7 +393,7 @@ pub struct AcknowledgementRequest {
 
 /// `POST /v1/cases/{id}/legal-steps/filed`: the user filed `route` (`utlegg` or
 /// `forliksklage`) on `filedOn`, optionally the drafted `documentId`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FiledRequest {
     pub route: String,

@@ -264,7 +264,7 @@ impl PageParams {
 pub use crate::domain::ledger::texts::Texts;
 
 /// The last sync as the user sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastSyncView {
     /// The last finished sync, successful or not (with the reason when it failed).
@@ -293,7 +293,7 @@ fn last_sync_view(i: Option<&Integration>, s: Option<&SyncSummary>) -> Option<La
 }
 
 /// `GET /v1/accounts/{id}/ledger` (without `skipped`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerView {
     pub items: Vec<LedgerItem>,
@@ -305,7 +305,7 @@ pub struct LedgerView {
 }
 
 /// A record left out of the ledger, as the user sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SkipView {
     /// The item id it would have had (`inv_…`, `item_…`, `credit_…`) or `{kind}_{id}`.
@@ -333,7 +333,7 @@ impl From<SkipRecord> for SkipView {
 }
 
 /// `GET /v1/accounts/{id}/ledger?skipped=…`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedView {
     pub skipped: Vec<SkipView>,
@@ -344,7 +344,7 @@ pub struct SkippedView {
 }
 
 /// The ledger answer: items, or skipped records.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum LedgerAnswer {
     Items(LedgerView),
@@ -352,7 +352,7 @@ pub enum LedgerAnswer {
 }
 
 /// `GET /v1/accounts/{id}/customers`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomersView {
     pub customers: Vec<StoredCustomer>,
@@ -362,7 +362,7 @@ pub struct CustomersView {
 }
 
 /// A manual sync request waiting for (or being served by) a sync.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingSync {
     pub reason: SyncReason,
@@ -370,7 +370,7 @@ pub struct PendingSync {
 }
 
 /// `GET /v1/accounts/{id}/integration/status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncStatusView {
     pub integration_id: String,
@@ -383,7 +383,7 @@ pub struct SyncStatusView {
 }
 
 /// The job a sync request is served by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub reason: SyncReason,
@@ -407,7 +407,7 @@ impl From<&SyncJob> for JobView {
 }
 
 /// `POST /v1/accounts/{id}/integration/sync` → 202.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequested {
     pub job: JobView,
@@ -417,7 +417,7 @@ pub struct SyncRequested {
 }
 
 /// A notification (the frontend's pop-up).
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationView {
     pub id: String,
@@ -499,7 +499,7 @@ fn ready_view(n: &ReadyNotice, seen_at: Option<DateTime<Utc>>) -> NotificationVi
 }
 
 /// `GET /v1/accounts/{id}/notifications`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationsView {
     pub notifications: Vec<NotificationView>,

@@ -36,7 +36,7 @@ impl RetryQueue for VoucherPostingQueue {
 }
 
 /// The voucher booked, as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoucherView {
     pub id: i64,
@@ -50,7 +50,7 @@ pub struct VoucherView {
 }
 
 /// Why the settlement waits, as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeldView {
     pub code: String,
@@ -60,14 +60,20 @@ pub struct HeldView {
     pub since: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixView {
     pub no: String,
     pub en: String,
 }
 
+/// `GET /v1/accounts/{id}/settlements`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SettlementsView {
+    pub settlements: Vec<SettlementView>,
+}
+
 /// One settlement (`GET /v1/accounts/{id}/settlements`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettlementView {
     /// `{claimId}.{settlementVersion}` (the `sid` of the retry route).
@@ -92,7 +98,7 @@ pub struct SettlementView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReversalView {
     pub date: NaiveDate,

@@ -37,7 +37,7 @@ pub use ports::{
 // ------------------------------------------------------------------ requests
 
 /// `POST /v1/accounts`.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAccountRequest {
     pub name: String,
@@ -46,17 +46,19 @@ pub struct CreateAccountRequest {
 }
 
 /// `POST /v1/tripletex-keys`. The token is a [`SecretString`] from the moment it is parsed.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub label: String,
+    /// The employee token (or the accounting office's accountant key) made in Tripletex.
+    #[schema(value_type = String, format = Password)]
     pub employee_token: SecretString,
     pub accountant_key: bool,
 }
 
 /// `PUT /v1/accounts/{id}/integration`. Numbers are wide here so that out-of-range values get a 422
 /// naming the field rather than a parse error.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutIntegrationRequest {
     pub key_id: String,
@@ -75,7 +77,7 @@ pub struct PutIntegrationRequest {
 }
 
 /// `PATCH /v1/accounts/{id}/integration`: only the fields to change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchIntegrationRequest {
     pub key_id: Option<String>,
@@ -95,7 +97,7 @@ fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountView {
     pub id: String,
@@ -116,7 +118,7 @@ impl From<&Account> for AccountView {
 }
 
 /// A key as the API shows it: never the token, only its last four characters.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
     pub id: String,
@@ -142,7 +144,7 @@ impl From<&TripletexKey> for KeyView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientView {
     pub company_id: i64,
@@ -160,7 +162,7 @@ impl From<ReachableCompany> for ClientView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationView {
     pub id: String,

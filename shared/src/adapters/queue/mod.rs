@@ -32,7 +32,7 @@ use tracing::Instrument;
 use crate::domain::setup::{AccountId, IntegrationId, KeyId, OrgId};
 
 /// Why a sync was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncReason {
     /// First sync after an integration was set up (or moved to another key/company).

@@ -35,8 +35,9 @@ const T_CASE: &str = "Case";
 // ---------------------------------------------------------------------------------------------
 
 /// Why an event waits on the claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "until", rename_all = "camelCase")]
+#[schema(as = ClaimHold)]
 pub enum HoldReason {
     /// The invoice / open item is not mirrored yet.
     Mirrored,
@@ -47,7 +48,7 @@ pub enum HoldReason {
 
 /// An event that arrived before what it refers to: kept with the claim and re-applied when the
 /// claim changes (the mirror arrives, the referenced voucher arrives), not left to SQS redelivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeldEvent {
     pub event: ClaimEvent,
@@ -56,7 +57,7 @@ pub struct HeldEvent {
 }
 
 /// The classifier's verdict on one credit, with the evidence it used (shown on the case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreditClassification {
     pub posting_id: i64,
@@ -74,7 +75,7 @@ pub struct CreditClassification {
 }
 
 /// An event the claim refused (a person must look); the message itself is done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The ledger event's key.
@@ -86,7 +87,7 @@ pub struct Problem {
 }
 
 /// The item is no longer in the ledger (deleted in Tripletex, or now skipped by a setting).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Removal {
     pub key: String,

@@ -55,7 +55,7 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 /// What Enhetsregisteret says about a customer (only when `updateAddressesFromBrreg` is on and
 /// the customer has a valid organisation number). No timestamps: a daily look-up that finds the
 /// same must not rewrite the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerRegistry {
     /// Dunning must stop (bankrupt, under liquidation, forced dissolution, deleted, removed).
@@ -99,7 +99,7 @@ impl CustomerRegistry {
 }
 
 /// A mirrored customer as stored and served (`GET /v1/accounts/{id}/customers`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredCustomer {
     /// As mirrored; `postalAddress` is the register's when `updateAddressesFromBrreg` is on and

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How an objection reached the creditor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ObjectionChannel {
     Email,
@@ -80,7 +80,7 @@ impl ObjectionChannel {
 }
 
 /// A person's assessment of an objection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum ObjectionOutcome {
     /// Obviously groundless, with the written reason: the chain goes on; the claim is disputed.
@@ -114,7 +114,7 @@ impl ObjectionOutcome {
 }
 
 /// Who assessed an objection, when, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Assessment {
     #[serde(flatten)]
@@ -124,7 +124,7 @@ pub struct Assessment {
 }
 
 /// A justified objection the creditor has corrected the claim for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Correction {
     pub note: String,
@@ -133,7 +133,7 @@ pub struct Correction {
 }
 
 /// The debtor's objection to the claim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaseObjection {
     /// 1, 2, … within the case.
@@ -188,7 +188,7 @@ impl CaseObjection {
 
 /// An acknowledgement of the debt by the debtor (erkjennelse: a promise to pay, a request for
 /// deferral, an instalment agreement), recorded by a user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Acknowledgement {
     pub on: NaiveDate,
@@ -198,7 +198,7 @@ pub struct Acknowledgement {
 }
 
 /// A legal step the creditor filed (as the user recorded it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FiledLegalStep {
     pub route: Route,

@@ -27,7 +27,9 @@ use super::ClaimError;
 use crate::domain::money::Money;
 
 /// The order a payment covers what is owed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum AllocationRule {
     /// Principal → fees → interest (Tripletex's own booking of a payment against an invoice).
@@ -64,7 +66,7 @@ pub struct ChargePart {
 }
 
 /// How one payment was split.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllocationLine {
     pub date: NaiveDate,
@@ -78,7 +80,7 @@ pub struct AllocationLine {
 }
 
 /// The split of every payment, and what is left owing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Allocation {
     pub rule: AllocationRule,

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which of the three stems the first word starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkerStem {
     /// `tap…`: "Tap", "Tapsført", "Tapsføring" (and, ambiguously, "Tapt", "Tapet").
@@ -44,7 +44,7 @@ impl MarkerStem {
 }
 
 /// Whether the marker word is plain loss vocabulary or only happens to start with a stem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkerStrength {
     /// "tap", "taps…" ("tapsført", "tapsføring", "tapsføres"), "tapfør…", every `avskriv…` and

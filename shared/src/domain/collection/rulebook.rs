@@ -24,7 +24,7 @@ pub const NORWAY_TOML: &str = include_str!("../../../rules/no.toml");
 // ------------------------------------------------------------------------------------------
 
 /// What the rulebook does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Missing {
     ForsinkelsesrenteRate,
@@ -78,7 +78,18 @@ impl fmt::Display for Missing {
 }
 
 /// "No known legal basis on that date": the step must be held for review, not guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    thiserror::Error,
+    Serialize,
+    Deserialize,
+)]
 #[error("rule gap on {date}: {missing}")]
 #[serde(rename_all = "camelCase")]
 pub struct RuleGap {
@@ -127,7 +138,19 @@ pub enum RulebookError {
 // Metadata and references
 // ------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Confidence {
     High,
@@ -150,7 +173,7 @@ impl Confidence {
 }
 
 /// The tables of the rulebook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Table {
     Forsinkelsesrente,
@@ -194,7 +217,7 @@ pub struct RuleRef {
 }
 
 /// The data every entry carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleMeta {
     pub table: Table,

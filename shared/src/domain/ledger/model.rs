@@ -11,7 +11,7 @@ use crate::domain::owed::{CreditEffect, CrossCheck};
 use crate::domain::{DebtorKind, Money, OrgNumber};
 
 /// A postal address (from Tripletex's `postalAddress`, or from Enhetsregisteret).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PostalAddress {
     /// Street lines, blank lines removed.
@@ -30,7 +30,7 @@ impl PostalAddress {
 }
 
 /// `invoicesDueInType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentTermsKind {
     /// Due `n` days after the invoice date.
@@ -42,7 +42,7 @@ pub enum PaymentTermsKind {
 }
 
 /// A customer's default payment terms (`invoicesDueIn` + `invoicesDueInType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentTerms {
     pub due_in: u32,
@@ -50,7 +50,7 @@ pub struct PaymentTerms {
 }
 
 /// A customer (debtor) as mirrored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MirroredCustomer {
     pub id: i64,
@@ -79,7 +79,19 @@ impl MirroredCustomer {
 }
 
 /// Where an item comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemSource {
     /// A Tripletex invoice (`/invoice`), with its postings.
@@ -92,7 +104,19 @@ pub enum ItemSource {
 }
 
 /// The item's state in the mirror.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// Tripletex shows a balance on it.
@@ -116,7 +140,7 @@ impl ItemStatus {
 }
 
 /// Where the due date came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DueDateSource {
     /// `Invoice.invoiceDueDate`.
@@ -139,7 +163,19 @@ impl DueDateSource {
 }
 
 /// Something worth knowing about an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemFlag {
     /// The due date was not in Tripletex; it was derived (`includeSaftImported`).
@@ -157,7 +193,7 @@ pub enum ItemFlag {
 }
 
 /// A credit posting (negative amount) on the customer ledger, with what the classifier needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreditLine {
     pub posting_id: i64,
@@ -218,7 +254,7 @@ impl CreditLine {
 }
 
 /// One item of the customer ledger: a claim (invoice or voucher debit) or an unapplied credit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerItem {
     /// `inv_{invoiceId}`, `item_{postingId}` (first debit posting) or `credit_{postingId}`; the
@@ -286,7 +322,19 @@ impl LedgerItem {
 }
 
 /// What kind of Tripletex record a skip record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Customer,
@@ -307,7 +355,7 @@ impl RecordKind {
 }
 
 /// Which record a skip is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordRef {
     pub kind: RecordKind,
@@ -372,7 +420,19 @@ impl RecordRef {
 
 /// Why a record is not in the ledger. The first three are settings at work ("skipped"); the rest
 /// are records that could not be read ("quarantined"): the sync goes on without them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// Dated before `fetchFrom`.
@@ -470,7 +530,7 @@ impl SkipRecord {
 }
 
 /// Progress and status counts of one sync.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncCounts {
     pub customers: u32,

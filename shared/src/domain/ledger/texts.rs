@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{SkipReason, SyncCounts};
 
 /// A text in Norwegian and English.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Texts {
     pub no: String,
     pub en: String,

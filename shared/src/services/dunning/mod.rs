@@ -147,7 +147,7 @@ pub enum DunningError {
 // ---------------------------------------------------------------------------------------------
 
 /// The account's policy as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyView {
     pub policy: DunningPolicy,
@@ -163,7 +163,7 @@ pub struct PolicyView {
 /// The creditor as far as Inndrive knows it without asking (see [`DunningStore::sender_facts`]):
 /// the name Tripletex gave the client company when the integration was set up, else the
 /// account's name; the account's organization number.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SenderSuggestion {
     pub name: Option<String>,
@@ -171,7 +171,7 @@ pub struct SenderSuggestion {
 }
 
 /// What the planner decided for a claim, in the preview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum PreviewDecision {
     /// A notice goes out (or waits for approval): its amounts, deadline, channel and rules.
@@ -192,7 +192,7 @@ pub enum PreviewDecision {
 }
 
 /// One claim in the preview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewClaim {
     pub case_id: CaseId,
@@ -211,7 +211,7 @@ pub struct PreviewClaim {
     pub notice: Option<PreviewNotice>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewNotice {
     pub id: NoticeId,
@@ -219,7 +219,7 @@ pub struct PreviewNotice {
 }
 
 /// One letter in the preview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewLetter {
     pub letter_id: String,
@@ -234,7 +234,7 @@ pub struct PreviewLetter {
     pub total: Money,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviewTotals {
     pub cases: u32,
@@ -250,7 +250,7 @@ pub struct PreviewTotals {
 }
 
 /// The dry run of one account on one day: what would go out, per claim, or why not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     pub account_id: AccountId,
@@ -265,7 +265,7 @@ pub struct Preview {
 }
 
 /// An approval batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchView {
     /// The day (`YYYY-MM-DD`), also the batch's id.
@@ -287,7 +287,7 @@ pub enum Selection {
 }
 
 /// What an approval did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApproveOutcome {
     pub approved: Vec<NoticeId>,

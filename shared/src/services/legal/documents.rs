@@ -97,7 +97,7 @@ impl InvoiceCopies for TripletexInvoiceCopies {
 
 /// `POST /v1/cases/{id}/legal-documents`. Everything is optional: the kind follows the case's
 /// route; the forum is a field to fill in by hand when not given.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DraftRequest {
     /// `utlegg` or `forliksklage`.
@@ -123,7 +123,7 @@ pub struct DraftRequest {
 }
 
 /// `POST /v1/cases/{id}/legal-documents/{docId}/approve`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApproveRequest {
     /// The signer's name, as the stamp shows it.
@@ -158,7 +158,7 @@ impl Part {
 // ---------------------------------------------------------------------------------- the views
 
 /// A document with everything in it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentView {
     #[serde(flatten)]
@@ -186,7 +186,7 @@ impl DocumentView {
 }
 
 /// `GET /v1/cases/{id}/legal-documents`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentList {
     pub documents: Vec<DocumentSummary>,

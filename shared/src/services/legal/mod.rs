@@ -69,7 +69,7 @@ pub fn readiness_of(
 }
 
 /// Readiness as the case shows it: the route and why, or what is missing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadinessView {
     #[serde(flatten)]
@@ -97,7 +97,7 @@ impl ReadinessView {
 }
 
 /// A claim's limitation as the case shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitationView {
     pub state: LimitationState,
@@ -189,7 +189,7 @@ pub fn limitation_of(
 }
 
 /// A drafted document in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DocumentSummary {
     pub document_id: String,
@@ -224,7 +224,7 @@ impl DocumentSummary {
 }
 
 /// What the case page shows about legal steps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalView {
     /// `None` when the claim is not stored (an inconsistency a person must look at).

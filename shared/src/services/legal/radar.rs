@@ -21,7 +21,7 @@ pub const DEFAULT_WITHIN_DAYS: u32 = 90;
 pub const MAX_WITHIN_DAYS: u32 = 3 * 366;
 
 /// One claim in the view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitationEntry {
     /// The case's URL id (`{accountId}.{caseId}`).
@@ -52,7 +52,7 @@ pub struct LimitationEntry {
 }
 
 /// A claim the rulebook could not compute (a date past its data).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitationGap {
     pub case: String,
@@ -60,7 +60,7 @@ pub struct LimitationGap {
 }
 
 /// The view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitationList {
     pub today: NaiveDate,

@@ -34,8 +34,9 @@ pub const ACCOUNT_FIELDS: &str = "id,number,ledgerType";
 pub const POSTING_RULES_FIELDS: &str = "accountReceivableCustomersId(id)";
 
 /// One step of the read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
+#[schema(as = SyncStep)]
 pub enum Step {
     /// `GET /ledger/postingRules`: the customer ledger (AR) account.
     PostingRules,

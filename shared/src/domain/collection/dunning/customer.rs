@@ -138,6 +138,17 @@ impl StopReasons {
     }
 }
 
+/// In the API: the list of reasons (what it serializes to).
+impl utoipa::PartialSchema for StopReasons {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(<StopReason as utoipa::PartialSchema>::schema())
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StopReasons {}
+
 impl Serialize for StopReasons {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.iter())

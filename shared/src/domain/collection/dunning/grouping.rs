@@ -28,7 +28,9 @@ pub struct CaseRef {
 }
 
 /// A letter's id: `ltr_` and 32 hex digits (FNV-1a 128 of what identifies the letter).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct LetterId(String);
 

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 /// Why no notice goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum HoldReason {
     /// The account's dunning policy is off.
@@ -44,7 +44,7 @@ pub enum HoldReason {
 }
 
 /// Why a person must look first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReviewReason {
     /// A credit on the claim is held for review: what is owed is not known.

@@ -49,7 +49,19 @@ use std::str::FromStr;
 /// One step of the creditor's own chain. A step is one letter to the debtor; the last one is the
 /// creditor's own betalingsoppfordring, always combined with the varsel etter
 /// tvangsfullbyrdelsesloven § 4-18 (allowed in one letter: Lovavdelingen 2009, id565372).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Step {
     /// Betalingspåminnelse: a soft reminder, never a fee.
@@ -165,7 +177,19 @@ impl FromStr for Step {
 }
 
 /// How a notice reaches the debtor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// E-mail with the letter attached as PDF.
@@ -195,7 +219,18 @@ impl Channel {
 
 /// The language a notice is written in: bokmål, or English for a debtor abroad.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
@@ -216,7 +251,7 @@ impl Language {
 
 /// The creditor as the letters name it. Filled from what Tripletex knows about the client
 /// company, corrected by the user in the dunning policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sender {
     pub name: String,

@@ -73,6 +73,19 @@ impl NoticeId {
     }
 }
 
+/// In the API: `case_{claim}.{step}` (the string it serializes to).
+impl utoipa::PartialSchema for NoticeId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A notice: `case_{claim}.{step}`"))
+            .examples([serde_json::json!("case_inv_1001.purring")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NoticeId {}
+
 impl fmt::Display for NoticeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.case_id, self.step.key())
@@ -93,7 +106,19 @@ impl From<NoticeId> for String {
 }
 
 /// Where a notice stands (see the module comment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeStatus {
     /// Approve mode: in the day's batch, waiting for a user.
@@ -173,7 +198,7 @@ pub enum NoticeError {
 // ---------------------------------------------------------------------------------------------
 
 /// One forsinkelsesrente rate of a notice, over the days it applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLine {
     pub percent: rust_decimal::Decimal,
@@ -183,7 +208,7 @@ pub struct RateLine {
 }
 
 /// Forsinkelsesrente of a notice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InterestView {
     /// The total from `from` through `to`.
@@ -195,7 +220,7 @@ pub struct InterestView {
 }
 
 /// A fee or the standardkompensasjon of a notice, with its rule tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargeView {
     /// What this notice adds (after offsets).
@@ -207,7 +232,7 @@ pub struct ChargeView {
 
 /// What a notice demands and why, as shown in the preview, the API, the letter record and the
 /// case's timeline: the planner's [`PlannedNotice`] with its rules resolved to tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeLine {
     pub step: Step,
@@ -296,7 +321,7 @@ impl NoticeLine {
 
 /// What Tripletex says about a claim just before its notice is sent, against what the sync
 /// mirrored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum RecheckVerdict {
     /// As mirrored: the notice may go.
@@ -400,7 +425,7 @@ pub fn recheck_verdict(mirrored: Mirrored, current: Option<Current>) -> RecheckV
 }
 
 /// Why a notice was cancelled (serialised with its [`CancelReason::code`] as `reason`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum CancelReason {
     /// The re-check found the claim changed in Tripletex since the sync (the change reaches the
@@ -440,8 +465,9 @@ impl CancelReason {
 // ---------------------------------------------------------------------------------------------
 
 /// A user's approval (approve mode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = NoticeApproval)]
 pub struct Approval {
     /// The user (JWT `sub`).
     pub by: String,
@@ -449,7 +475,7 @@ pub struct Approval {
 }
 
 /// How the notice left.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub sent_at: DateTime<Utc>,
@@ -465,7 +491,7 @@ pub struct Delivery {
 }
 
 /// Why a notice is uncertain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Uncertainty {
     pub since: DateTime<Utc>,
@@ -475,7 +501,7 @@ pub struct Uncertainty {
 }
 
 /// One line of a notice's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeEntry {
     pub at: DateTime<Utc>,
@@ -488,7 +514,7 @@ pub struct NoticeEntry {
 }
 
 /// One notice (see the module comment).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     pub id: NoticeId,

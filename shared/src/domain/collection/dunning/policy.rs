@@ -21,7 +21,9 @@ pub const MAX_DAYS: u16 = 365;
 pub const MIN_PAMINNELSE_DEADLINE_DAYS: u16 = 1;
 
 /// Whether the day's notices go out by themselves or wait for a user's approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     #[default]
@@ -31,7 +33,9 @@ pub enum Mode {
 }
 
 /// "The whole reminder run, or only payment demands".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Chain {
     /// Every enabled step, in chain order.
@@ -44,7 +48,7 @@ pub enum Chain {
 }
 
 /// One step's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepPolicy {
     pub enabled: bool,
@@ -59,7 +63,7 @@ pub struct StepPolicy {
 }
 
 /// The four steps' settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepPolicies {
     pub paminnelse: StepPolicy,
@@ -89,7 +93,7 @@ impl StepPolicies {
 }
 
 /// An account's dunning policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DunningPolicy {
     /// Off by default: nobody gets letters before the creditor looked at the policy.

@@ -12,7 +12,7 @@ use super::policy::Mode;
 use crate::domain::setup::{AccountId, OrgId};
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Asked for (the schedule's job or a user's "run now") and queued.
@@ -36,7 +36,7 @@ impl RunStatus {
 }
 
 /// Who asked for the run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum RunTrigger {
     /// The daily schedule.
@@ -46,7 +46,7 @@ pub enum RunTrigger {
 }
 
 /// CPU or wall milliseconds of each phase.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhaseTimes {
     /// Reading the policy, cases, claims, customers and notices; the repairs.
@@ -79,7 +79,7 @@ impl PhaseTimes {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
     pub date: Option<NaiveDate>,
@@ -162,7 +162,7 @@ impl RunReport {
 }
 
 /// A case whose notice the re-check stopped, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoppedCase {
     pub case_id: String,
@@ -170,7 +170,7 @@ pub struct StoppedCase {
 }
 
 /// The run of one account on one day: idempotent per (account, day).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunRecord {
     pub org: OrgId,

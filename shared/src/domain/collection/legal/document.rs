@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 const NB: Language = Language::Nb;
 
 /// Which document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DocumentKind {
     /// Begjæring om utlegg, tvangsfullbyrdelsesloven § 7-2 (1) f.
@@ -86,7 +86,7 @@ impl DocumentKind {
 }
 
 /// How a party is identified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum PartyId {
     /// A company with its organisasjonsnummer.
@@ -99,7 +99,7 @@ pub enum PartyId {
 }
 
 /// A party to the case (saksøker / saksøkt).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Party {
     pub name: String,
@@ -123,7 +123,7 @@ impl Party {
 }
 
 /// Where the document goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Forum {
     /// The namsmann of the debtor's alminnelig verneting, picked by the user (`None`: a field
@@ -138,7 +138,7 @@ pub enum Forum {
 }
 
 /// A letter as sent, cited by the document and attached to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeRef {
     pub step: Step,
@@ -156,7 +156,7 @@ pub struct SentNotice<'a> {
 }
 
 /// A payment on the claim (the API's `innbetaling`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     pub date: NaiveDate,
@@ -164,7 +164,7 @@ pub struct Payment {
 }
 
 /// One period of the interest specification: a balance at a rate over some days.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InterestRow {
     pub from: NaiveDate,
@@ -178,7 +178,7 @@ pub struct InterestRow {
 }
 
 /// Forsinkelsesrente to the filing date (the API's `rentekrav` with `forsinkelsesrente`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InterestClaim {
     /// The first interest day (after the business-day due date).
@@ -195,7 +195,7 @@ pub struct InterestClaim {
 }
 
 /// A fee demanded out of court (the API's `tilleggskrav`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FeeClaim {
     pub label: String,
@@ -205,7 +205,7 @@ pub struct FeeClaim {
 }
 
 /// One claim (the API's `hovedkrav`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalClaim {
     /// The invoice number (`kravreferanse`).
@@ -234,7 +234,7 @@ pub struct LegalClaim {
 }
 
 /// A cost of the legal step the creditor claims from the debtor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CostLine {
     pub label: String,
@@ -245,7 +245,7 @@ pub struct CostLine {
 }
 
 /// What an attachment is (the API's `VedleggType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum AttachmentKind {
     /// The invoice: the claim's basis.
@@ -272,7 +272,7 @@ impl AttachmentKind {
 }
 
 /// An attachment, numbered as the document lists it («Bilag 1»).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub number: u32,
@@ -285,7 +285,7 @@ pub struct Attachment {
 }
 
 /// The objection, as the forliksklage states the dispute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectionFacts {
     pub received_on: NaiveDate,
@@ -296,7 +296,7 @@ pub struct ObjectionFacts {
 }
 
 /// Every fact of the document, computed ([`LegalDocumentInput::draft`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LegalDocumentInput {
     pub kind: DocumentKind,
@@ -1442,8 +1442,9 @@ fn compose(i: &LegalDocumentInput) -> LegalDocument {
 /// A user's approval of a drafted document: who, when, and the SHA-256 of the exact PDF bytes
 /// approved (lowercase hex). The signed document is that PDF stamped with the approver's name
 /// and time (`shared::documents::approve`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = DocumentApproval)]
 pub struct Approval {
     pub by: String,
     pub at: chrono::DateTime<chrono::Utc>,

@@ -36,7 +36,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where a claim goes after the betalingsoppfordring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Route {
     /// Begjæring om utlegg to the namsmann on tvangsfullbyrdelsesloven § 7-2 (1) f.

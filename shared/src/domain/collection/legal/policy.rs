@@ -11,7 +11,9 @@ use crate::domain::money::Money;
 use serde::{Deserialize, Serialize};
 
 /// What the daily job does when a case becomes ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LegalStepsMode {
     /// Readiness is shown on the case, nobody is notified, nothing is drafted.
@@ -24,7 +26,9 @@ pub enum LegalStepsMode {
 }
 
 /// Which route a ready, undisputed claim takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutePreference {
     /// Undisputed: begjæring om utlegg (§ 7-2 f); disputed: forliksklage.
@@ -36,7 +40,7 @@ pub enum RoutePreference {
 }
 
 /// The `legalSteps` section of the dunning policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LegalStepsPolicy {
     pub mode: LegalStepsMode,

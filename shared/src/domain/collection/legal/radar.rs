@@ -36,7 +36,19 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// How long before the last day a warning goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum WarningLevel {
     SixMonths,
@@ -89,7 +101,7 @@ impl WarningLevel {
 }
 
 /// A warning to send: "file before `file_before`".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitationWarning {
     pub level: WarningLevel,
@@ -101,7 +113,7 @@ pub struct LimitationWarning {
 }
 
 /// Why a person must look at a claim's limitation: a rule that is not modelled may move the date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum LimitationReview {
     /// Foreldelsesloven § 10: the creditor may lack the knowledge of where the debtor is (no

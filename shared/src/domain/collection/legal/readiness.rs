@@ -50,7 +50,7 @@ pub struct ReadinessInput<'a> {
 }
 
 /// A letter as readiness cites it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentOn {
     pub sent: NaiveDate,
@@ -59,7 +59,7 @@ pub struct SentOn {
 }
 
 /// Why this route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum RouteReason {
     /// Undisputed: the betalingsoppfordring is a særlig tvangsgrunnlag (tvfbl § 7-2 (1) f).
@@ -72,7 +72,7 @@ pub enum RouteReason {
 }
 
 /// The facts a ready case rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadyWhy {
     pub route_reason: RouteReason,
@@ -86,7 +86,7 @@ pub struct ReadyWhy {
 }
 
 /// Why not yet (the case will get there by itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum NotYetWhy {
     /// No betalingsoppfordring was sent yet (dunning sends it).
@@ -100,7 +100,7 @@ pub enum NotYetWhy {
 }
 
 /// Why a new betalingsoppfordring (with the § 4-18 varsel) is needed first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ProposeWhy {
     /// The last betalingsoppfordring is older than the months legal steps must follow it in.
@@ -124,7 +124,7 @@ pub enum ProposeWhy {
 }
 
 /// Why the case cannot go to legal steps (a person, or an event, must change something).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Blocked {
     #[serde(rename_all = "camelCase")]
@@ -176,7 +176,7 @@ pub enum Blocked {
 }
 
 /// The answer for one case today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Readiness {
     /// Legal steps may now be taken, by `route`.

@@ -56,7 +56,7 @@ impl fmt::Display for LegalDocumentId {
 }
 
 /// What the user chose when drafting (kept, so the draft can be made again to check it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DraftChoices {
     pub forum: Forum,
@@ -77,7 +77,7 @@ pub struct StoredPdf {
 }
 
 /// Where a document stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DocumentStatus {
     Drafted,
