@@ -140,12 +140,14 @@ fn the_document_is_openapi_3_1_with_errors_limits_and_examples() {
                     );
                 }
             }
-            // Each path parameter has its limits (a pattern or a format).
+            // Each path parameter has its limits (a pattern, a format or a length).
             for p in op["parameters"].as_array().into_iter().flatten() {
                 if p["in"] == "path" {
                     let s = &p["schema"];
                     assert!(
-                        s.get("pattern").is_some() || s.get("format").is_some(),
+                        ["pattern", "format", "maxLength"]
+                            .iter()
+                            .any(|k| s.get(*k).is_some()),
                         "{method} {path}: parameter {} has no limits",
                         p["name"]
                     );
@@ -202,6 +204,8 @@ async fn schemathesis_finds_no_server_error_and_every_answer_conforms_to_the_ser
         let report = report.clone();
         move || {
             Command::new(schemathesis)
+                .arg("--config-file")
+                .arg(inndrive_local::repo_root().join("tests/schemathesis.toml"))
                 .arg("run")
                 .arg(&url)
                 .args(["--header", &format!("Authorization: Bearer {jwt}")])
@@ -212,12 +216,11 @@ async fn schemathesis_finds_no_server_error_and_every_answer_conforms_to_the_ser
                      negative_data_rejection",
                 ])
                 .args(["--phases", "examples,coverage,fuzzing,stateful"])
-                .args(["--max-examples", "8", "--seed", "1313", "--workers", "2"])
+                .args(["--max-examples", "25", "--seed", "1313", "--workers", "2"])
                 .args(["--request-timeout", "30", "--max-failures", "25"])
                 .args(["--suppress-health-check", "all", "--no-color"])
                 .args(["--report", "junit", "--report-dir"])
                 .arg(&report)
-                .env("SCHEMATHESIS_HOOKS", "")
                 .output()
                 .expect("schemathesis runs")
         }

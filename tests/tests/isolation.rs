@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use e2e::{connected_world, demo, fixture_company_id, start_stack, table_dump, Api, Reply, World};
-use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 
 /// How B calls a route: the body it sends (a valid one, so that only the ids decide the answer).
@@ -399,7 +398,15 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
         after.len()
     );
 
-    // The routes without an id show B nothing of A's.
+    // The routes without an id show B nothing of A's; the public ones (no JWT) show everyone the
+    // same.
+    let public: BTreeSet<String> = stack
+        .functions
+        .iter()
+        .flat_map(|f| f.http_routes.iter())
+        .filter(|r| !r.authorized)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     for (route, p) in &probes {
         let (method, path) = route.split_once(' ').unwrap();
         if path.contains('{') {
@@ -407,6 +414,15 @@ async fn another_organization_gets_404_on_every_route_with_an_id_changes_nothing
         }
         let r = call(&b, method, path, p.body.as_ref()).await;
         assert!(r.status < 500, "{route}: {}", r.raw);
+        if public.contains(*route) {
+            // The same for everyone, with a token or without: nothing of any organization's.
+            let anonymous = call(&Api::with_token(&stack.api_url, None), method, path, None).await;
+            assert_eq!(
+                r.raw, anonymous.raw,
+                "{route} answers B otherwise than anyone"
+            );
+            continue;
+        }
         for id in ids.all() {
             assert!(!r.raw.contains(id), "{route} shows B A's {id}: {}", r.raw);
         }

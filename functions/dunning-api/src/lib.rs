@@ -389,7 +389,7 @@ async fn uncertain(svc: &DunningService, req: &Req) -> Reply {
     tag = "dunning",
     summary = "The case's notices (letters), each with its amounts, rules, channel and status",
     params(("id" = String, Path, description = "The case id: `{accountId}.case_{claim}`.", pattern = "^acc_[0-9a-z]{26,40}\\.case_[A-Za-z0-9_-]{1,80}$", example = "acc_0192f0c4a1b27f3e8c1d2e3f4a5b6c7d.case_inv_1001")),
-    responses((status = 200, description = "The notices", body = Notices, links(("Pdf" = (operation_id = "getNoticePdf", parameters(("id" = "$request.path.id"), ("noticeId" = "$response.body#/notices/0/id")))))), (status = 404, description = "`case_not_found`: no such case in the organization (another organization's case answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
+    responses((status = 200, description = "The notices", body = Notices, links(("Pdf" = (operation_id = "getNoticePdf", parameters(("id" = "$request.path.id"), ("noticeId" = "$response.body#/notices/0/id")))), ("Resolve" = (operation_id = "resolveNotice", parameters(("id" = "$request.path.id"), ("noticeId" = "$response.body#/notices/0/id")))))), (status = 404, description = "`case_not_found`: no such case in the organization (another organization's case answers the same)", body = ErrorBody), (status = 500, description = "`internal_error`: our side failed; `requestId` names the log lines", body = ErrorBody))
 )]
 async fn notices(svc: &DunningService, req: &Req) -> Reply {
     let org = req.org()?;
