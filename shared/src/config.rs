@@ -2,6 +2,7 @@
 //! fast with a message naming it, before the function takes any event.
 
 use std::env;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,6 +35,10 @@ pub struct TripletexConfig {
     pub base_url: String,
     /// Secrets Manager id of the deploy-time secret that holds our consumer token.
     pub consumer_token_secret_id: String,
+    /// How long one request may take before the client gives it up (a read is then tried again):
+    /// `TRIPLETEX_REQUEST_TIMEOUT_SECONDS`, 60 by default. Tests set it short, so a request that
+    /// hangs costs them seconds rather than a minute.
+    pub request_timeout: Duration,
 }
 
 impl TripletexConfig {
@@ -45,9 +50,20 @@ impl TripletexConfig {
                 reason: "must start with https:// (or http:// for the local sandbox)".into(),
             });
         }
+        let timeout = optional("TRIPLETEX_REQUEST_TIMEOUT_SECONDS", "60");
+        let request_timeout = match timeout.trim().parse::<u64>() {
+            Ok(s) if s > 0 => Duration::from_secs(s),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "TRIPLETEX_REQUEST_TIMEOUT_SECONDS",
+                    reason: format!("must be a whole number of seconds above 0, not {timeout:?}"),
+                })
+            }
+        };
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             consumer_token_secret_id: required("TRIPLETEX_CONSUMER_TOKEN_SECRET_ID")?,
+            request_timeout,
         })
     }
 }

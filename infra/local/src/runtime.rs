@@ -6,6 +6,10 @@
 //! `bootstrap`. Concurrency is one invocation at a time per function. A process that exceeds the
 //! function timeout is killed and restarted (the invocation fails with a timeout); a process that dies
 //! is restarted and its in-flight invocation fails.
+//!
+//! For crash tests a [`CrashPlan`] kills the process (SIGKILL) at a random point of some of its
+//! invocations, as a Lambda sandbox can vanish mid-batch; the invocation fails as a crash and the
+//! process is restarted like any other that died.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -123,6 +127,83 @@ pub enum InvokeError {
     Stopped,
 }
 
+/// Kills of a function's process at random points of its invocations (crash tests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrashPlan {
+    /// Seeds which invocations are killed and when.
+    pub seed: u64,
+    /// The share of invocations killed (0..=1).
+    pub probability: f64,
+    /// The kill comes at a uniformly random time this long at most after the process took the
+    /// invocation. None: within the mean duration of the function's invocations so far (so that
+    /// it lands inside the batch), or 200 ms before the first one completed.
+    pub within: Option<Duration>,
+    /// Kills in all, at most.
+    pub max_kills: u32,
+}
+
+/// What a crash plan did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrashStats {
+    /// Invocations the plan chose to kill.
+    pub chosen: u32,
+    /// Of those, the ones still running when the kill came (the process was killed mid-batch).
+    pub killed_mid_invocation: u32,
+    /// Invocations that were not killed (whatever their outcome) and their total duration.
+    pub completed: u32,
+    pub completed_time: Duration,
+}
+
+#[derive(Debug)]
+struct Crashes {
+    plan: CrashPlan,
+    rng: u64,
+    /// The previous invocation was killed: the next one is spared, so that a message is not
+    /// killed until it lands in a dead-letter queue.
+    spare_next: bool,
+}
+
+impl Crashes {
+    fn new(plan: CrashPlan) -> Self {
+        // splitmix64 of the seed: a non-zero xorshift state.
+        let mut z = plan.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Crashes {
+            plan,
+            rng: (z ^ (z >> 31)).max(1),
+            spare_next: false,
+        }
+    }
+
+    fn next_f64(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Whether to kill the invocation about to run, and after how long.
+    fn decide(&mut self, stats: &CrashStats) -> Option<Duration> {
+        let roll = self.next_f64();
+        let at = self.next_f64();
+        if std::mem::take(&mut self.spare_next)
+            || stats.chosen >= self.plan.max_kills
+            || roll >= self.plan.probability
+        {
+            return None;
+        }
+        self.spare_next = true;
+        let within = self.plan.within.unwrap_or(match stats.completed {
+            0 => Duration::from_millis(200),
+            n => stats.completed_time / n,
+        });
+        Some(within.mul_f64(at))
+    }
+}
+
 struct Invocation {
     id: String,
     payload: Bytes,
@@ -174,6 +255,8 @@ pub struct FunctionRunner {
     stop_tx: watch::Sender<bool>,
     pid: Arc<AtomicU32>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    crashes: Mutex<Option<Crashes>>,
+    crash_stats: Mutex<CrashStats>,
 }
 
 /// Where the function binaries are: `$INNDRIVE_BIN_DIR`, else the current executable's directory
@@ -307,7 +390,21 @@ impl FunctionRunner {
             stop_tx,
             pid,
             tasks: Mutex::new(vec![server, supervisor]),
+            crashes: Mutex::new(None),
+            crash_stats: Mutex::new(CrashStats::default()),
         })
+    }
+
+    /// Kills the process at random points of its invocations from now on (None: no more), and
+    /// starts the statistics afresh.
+    pub fn set_crash_plan(&self, plan: Option<CrashPlan>) {
+        *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = plan.map(Crashes::new);
+        *self.crash_stats.lock().unwrap_or_else(|e| e.into_inner()) = CrashStats::default();
+    }
+
+    /// What the crash plan did since it was set (and the invocations since then).
+    pub fn crash_stats(&self) -> CrashStats {
+        *self.crash_stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The current process id (0 while restarting).
@@ -367,7 +464,51 @@ impl FunctionRunner {
                 }
             }
         }
-        match tokio::time::timeout(self.def.timeout, result_rx).await {
+        let started = Instant::now();
+        let kill_after = {
+            let stats = self.crash_stats();
+            self.crashes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+                .and_then(|c| c.decide(&stats))
+        };
+        let answer = tokio::time::timeout(self.def.timeout, result_rx);
+        tokio::pin!(answer);
+        let mut killed = false;
+        let answer = match kill_after {
+            None => answer.await,
+            Some(after) => {
+                self.crash_stats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .chosen += 1;
+                tokio::select! {
+                    r = &mut answer => r,
+                    _ = tokio::time::sleep(after) => {
+                        self.shared.log(format!(
+                            "crash plan: killing the process (SIGKILL) {} ms into invocation {id}",
+                            after.as_millis()
+                        ));
+                        self.crash_stats
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .killed_mid_invocation += 1;
+                        killed = true;
+                        let _ = self.kill_tx.send(InvokeError::Crashed(
+                            "killed (SIGKILL) by the crash plan".into(),
+                        ));
+                        answer.await
+                    }
+                }
+            }
+        };
+        if !killed {
+            let mut stats = self.crash_stats.lock().unwrap_or_else(|e| e.into_inner());
+            stats.completed += 1;
+            stats.completed_time += started.elapsed();
+        }
+        match answer {
             Ok(Ok(r)) => {
                 if let Ok(bytes) = &r {
                     self.shared

@@ -72,6 +72,9 @@ pub struct StackOptions {
     pub moto_log: Option<PathBuf>,
     /// Print function and runner log lines to stdout as well (they are always kept in memory).
     pub echo_logs: bool,
+    /// Environment variables every function process gets on top of the template's (tests: e.g.
+    /// a short `TRIPLETEX_REQUEST_TIMEOUT_SECONDS`).
+    pub function_env: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for StackOptions {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for StackOptions {
             .field("parameters", &self.parameters)
             .field("api_port", &self.api_port)
             .field("moto_endpoint", &self.moto_endpoint)
+            .field("function_env", &self.function_env)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +117,7 @@ impl Default for StackOptions {
             moto_venv: None,
             moto_log: None,
             echo_logs: false,
+            function_env: BTreeMap::new(),
         }
     }
 }
@@ -262,6 +267,10 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         .functions(&resolver)?
         .into_iter()
         .filter(|f| selected.contains(&f.logical_id))
+        .map(|mut f| {
+            f.env.extend(opts.function_env.clone());
+            f
+        })
         .collect();
     // The operator verifies the mail sender (`SenderEmail`) in SES once per account and region;
     // moto's SES gets the same here, or it refuses the functions' mail.
@@ -467,6 +476,20 @@ impl LocalStack {
                 "function {logical_id} is not running"
             ))),
         }
+    }
+
+    /// Kills a function's process at random points of its invocations from now on (see
+    /// [`runtime::CrashPlan`]); None stops it. False when the function does not run.
+    pub fn set_crash_plan(&self, logical_id: &str, plan: Option<runtime::CrashPlan>) -> bool {
+        self.runners
+            .get(logical_id)
+            .map(|r| r.set_crash_plan(plan))
+            .is_some()
+    }
+
+    /// What the crash plan of a function did since it was set.
+    pub fn crash_stats(&self, logical_id: &str) -> Option<runtime::CrashStats> {
+        self.runners.get(logical_id).map(|r| r.crash_stats())
     }
 
     /// Process ids: moto (when started by the stack) and the function processes.
