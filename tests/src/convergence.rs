@@ -169,19 +169,53 @@ pub async fn view(api: &Api, account: &str) -> Value {
     )
 }
 
-/// The view once the classification worker and the case job have come to rest.
-pub async fn settled_view(api: &Api, account: &str) -> Value {
+/// The work queues of the stack (their messages are the pipeline's work in progress).
+const WORK_QUEUES: [&str; 4] = [
+    "SyncQueue",
+    "ClassificationQueue",
+    "VoucherPostingQueue",
+    "DunningQueue",
+];
+
+/// Waits until no work queue holds a message, visible or in flight, three looks in a row (the
+/// pipeline has come to rest: a function deletes a message only after handling it).
+pub async fn at_rest(stack: &LocalStack) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config().await);
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = view(api, account).await;
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = view(api, account).await;
-        if now == last {
-            return now;
+    let mut quiet = 0;
+    while quiet < 3 {
+        let mut busy = 0u64;
+        for q in WORK_QUEUES {
+            let Some(url) = stack.resources.ref_value(q) else {
+                continue;
+            };
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+                .send()
+                .await
+                .expect("GetQueueAttributes in moto");
+            for (_, v) in attrs.attributes().into_iter().flatten() {
+                busy += v.parse::<u64>().unwrap_or(1);
+            }
         }
-        assert!(Instant::now() < deadline, "the view keeps changing");
-        last = now;
+        quiet = if busy == 0 { quiet + 1 } else { 0 };
+        assert!(
+            Instant::now() < deadline,
+            "the queues do not come to rest ({busy} messages)"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// The view once the pipeline (the classification worker, the case job) has come to rest.
+pub async fn settled_view(stack: &LocalStack, api: &Api, account: &str) -> Value {
+    at_rest(stack).await;
+    view(api, account).await
 }
 
 /// The end state's hash (SHA-256 of the view's JSON text, hex).
@@ -282,5 +316,42 @@ pub async fn assert_dead_letter_queues_empty(stack: &LocalStack) {
         };
         let left = peek_messages(stack, url, 10).await.unwrap();
         assert!(left.is_empty(), "{dlq} holds {} messages", left.len());
+    }
+}
+
+/// Sets the organization's contact address, which the ready mail and the daily digest go to (no
+/// endpoint writes it).
+pub async fn set_contact_email(stack: &LocalStack, org: &str, email: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::adapters::store::keys::{org_pk, PROFILE_SK};
+    let org = shared::domain::setup::OrgId::parse(org).expect("a valid organization id");
+    let table = stack.resources.ref_value("Table").expect("the table");
+    aws_sdk_dynamodb::Client::new(&stack.sdk_config().await)
+        .put_item()
+        .table_name(table)
+        .item("PK", AttributeValue::S(org_pk(&org)))
+        .item("SK", AttributeValue::S(PROFILE_SK.into()))
+        .item("contactEmail", AttributeValue::S(email.into()))
+        .send()
+        .await
+        .expect("PutItem in moto");
+}
+
+/// Runs the daily case job as its schedule does, repeated as EventBridge Scheduler repeats a
+/// failed invocation (up to 3 retries). Returns the job's report and the failed attempts.
+pub async fn daily_case_job(stack: &LocalStack) -> (Value, u32) {
+    let mut failed = 0;
+    loop {
+        match stack
+            .invoke_schedule("LossClassificationFunction", "DailyCases")
+            .await
+        {
+            Ok(report) => return (report, failed),
+            Err(e) if failed < 3 => {
+                eprintln!("the daily case job failed ({e}); the scheduler retries it");
+                failed += 1;
+            }
+            Err(e) => panic!("the daily case job failed four times: {e}"),
+        }
     }
 }

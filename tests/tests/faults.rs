@@ -73,7 +73,7 @@ async fn a_first_sync_and_a_re_sync_on_a_bad_day_end_as_on_a_good_day() {
     let good = Api::new(&stack, "org_good_day");
     let good_account = c::connect(&good).await;
     c::synced(&good, &stack, &good_account, None).await;
-    let expected = c::settled_view(&good, &good_account).await;
+    let expected = c::settled_view(&stack, &good, &good_account).await;
     assert!(
         !expected["items"].as_array().unwrap().is_empty()
             && !expected["cases"].as_array().unwrap().is_empty(),
@@ -91,13 +91,13 @@ async fn a_first_sync_and_a_re_sync_on_a_bad_day_end_as_on_a_good_day() {
     let bad = Api::new(&stack, "org_bad_day");
     let bad_account = c::connect(&bad).await;
     let first = c::synced(&bad, &stack, &bad_account, None).await;
-    let after_first = c::settled_view(&bad, &bad_account).await;
+    let after_first = c::settled_view(&stack, &bad, &bad_account).await;
     c::assert_same_end_state(&expected, &after_first, "the first sync on a bad day");
 
     // A re-sync on the bad day changes nothing.
     c::resync(&bad, &bad_account).await;
     c::synced(&bad, &stack, &bad_account, Some(&first)).await;
-    let after_resync = c::settled_view(&bad, &bad_account).await;
+    let after_resync = c::settled_view(&stack, &bad, &bad_account).await;
     c::assert_same_end_state(&expected, &after_resync, "the re-sync on a bad day");
     let stats = sandbox.stats();
     sandbox.set_faults(Faults::default());

@@ -66,6 +66,9 @@ pub struct StackOptions {
     pub api_port: Option<u16>,
     /// An already running moto (default: `$MOTO_ENDPOINT`, else one is started).
     pub moto_endpoint: Option<String>,
+    /// Start a moto of the stack's own even when `$MOTO_ENDPOINT` is set (a test that reads
+    /// moto's whole state, e.g. the mails its SES took, reads only its own then).
+    pub own_moto: bool,
     /// The moto venv (default: `$INNDRIVE_MOTO_VENV`, else `<repo root>/.venv-moto`).
     pub moto_venv: Option<PathBuf>,
     /// File for moto's output (None: discarded).
@@ -95,6 +98,7 @@ impl std::fmt::Debug for StackOptions {
             .field("parameters", &self.parameters)
             .field("api_port", &self.api_port)
             .field("moto_endpoint", &self.moto_endpoint)
+            .field("own_moto", &self.own_moto)
             .field("function_env", &self.function_env)
             .finish_non_exhaustive()
     }
@@ -114,6 +118,7 @@ impl Default for StackOptions {
             parameters: BTreeMap::new(),
             api_port: None,
             moto_endpoint: None,
+            own_moto: false,
             moto_venv: None,
             moto_log: None,
             echo_logs: false,
@@ -221,7 +226,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
     let external = opts.moto_endpoint.clone().or_else(|| {
         std::env::var("MOTO_ENDPOINT")
             .ok()
-            .filter(|e| !e.is_empty())
+            .filter(|e| !e.is_empty() && !opts.own_moto)
     });
     let moto = match external {
         Some(e) => Moto::external(&e),
