@@ -157,7 +157,7 @@ pub struct CrashStats {
 #[derive(Debug)]
 struct Crashes {
     plan: CrashPlan,
-    rng: u64,
+    rng: crate::rng::Rng,
     /// The previous invocation was killed: the next one is spared, so that a message is not
     /// killed until it lands in a dead-letter queue.
     spare_next: bool,
@@ -165,30 +165,17 @@ struct Crashes {
 
 impl Crashes {
     fn new(plan: CrashPlan) -> Self {
-        // splitmix64 of the seed: a non-zero xorshift state.
-        let mut z = plan.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         Crashes {
             plan,
-            rng: (z ^ (z >> 31)).max(1),
+            rng: crate::rng::Rng::seeded(plan.seed),
             spare_next: false,
         }
     }
 
-    fn next_f64(&mut self) -> f64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     /// Whether to kill the invocation about to run, and after how long.
     fn decide(&mut self, stats: &CrashStats) -> Option<Duration> {
-        let roll = self.next_f64();
-        let at = self.next_f64();
+        let roll = self.rng.next_f64();
+        let at = self.rng.next_f64();
         if std::mem::take(&mut self.spare_next)
             || stats.chosen >= self.plan.max_kills
             || roll >= self.plan.probability

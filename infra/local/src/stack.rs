@@ -150,6 +150,7 @@ pub struct LocalStack {
     moto: Moto,
     sandbox: Option<tripletex_sandbox::SandboxHandle>,
     runners: BTreeMap<String, Arc<FunctionRunner>>,
+    delivery: Arc<crate::sqs_source::DeliveryControl>,
     stop_tx: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -358,6 +359,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
 
     // SQS event sources.
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let delivery = Arc::new(crate::sqs_source::DeliveryControl::default());
     for f in &functions {
         for s in f.sqs_sources.iter().filter(|s| s.enabled) {
             let url = resolver
@@ -383,6 +385,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
                 sqs.clone(),
                 opts.sqs_retry_delay,
                 logs.clone(),
+                delivery.clone(),
                 stop_rx.clone(),
             )));
         }
@@ -405,6 +408,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         moto,
         sandbox,
         runners,
+        delivery,
         stop_tx,
         tasks,
     })
@@ -490,6 +494,18 @@ impl LocalStack {
             .get(logical_id)
             .map(|r| r.set_crash_plan(plan))
             .is_some()
+    }
+
+    /// How the SQS event sources hand messages over from their next receive on (e.g. a
+    /// redelivery storm, [`crate::sqs_source::Delivery::Storm`]).
+    pub fn set_delivery(&self, mode: crate::sqs_source::Delivery) {
+        self.delivery.set(mode)
+    }
+
+    /// Records the SQS event sources handed to functions since the stack started, and of those
+    /// the extra copies a storm added.
+    pub fn delivered(&self) -> (u64, u64) {
+        self.delivery.delivered()
     }
 
     /// What the crash plan of a function did since it was set.
