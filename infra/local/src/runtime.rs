@@ -788,3 +788,60 @@ async fn init_error(
         .unwrap_or_else(|e| e.into_inner()) = Some(msg);
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(probability: f64, max_kills: u32) -> CrashPlan {
+        CrashPlan {
+            seed: 7,
+            probability,
+            within: None,
+            max_kills,
+        }
+    }
+
+    #[test]
+    fn a_crash_plan_never_kills_twice_in_a_row_nor_past_its_budget() {
+        let mut c = Crashes::new(plan(1.0, 3));
+        let mut stats = CrashStats::default();
+        let mut kills = Vec::new();
+        for _ in 0..10 {
+            let k = c.decide(&stats);
+            if k.is_some() {
+                stats.chosen += 1;
+            }
+            kills.push(k.is_some());
+        }
+        assert_eq!(
+            kills,
+            [true, false, true, false, true, false, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn a_kill_lands_within_the_mean_invocation_or_the_given_bound() {
+        let stats = CrashStats {
+            completed: 4,
+            completed_time: Duration::from_millis(400),
+            ..CrashStats::default()
+        };
+        let mut c = Crashes::new(plan(1.0, 100));
+        for _ in 0..20 {
+            if let Some(after) = c.decide(&stats) {
+                assert!(after < Duration::from_millis(100), "{after:?}");
+            }
+        }
+        let mut c = Crashes::new(CrashPlan {
+            within: Some(Duration::from_millis(5)),
+            ..plan(1.0, 100)
+        });
+        for _ in 0..20 {
+            if let Some(after) = c.decide(&stats) {
+                assert!(after < Duration::from_millis(5), "{after:?}");
+            }
+        }
+        assert!(Crashes::new(plan(0.0, 100)).decide(&stats).is_none());
+    }
+}
