@@ -2,6 +2,7 @@
 //! fast with a message naming it, before the function takes any event.
 
 use std::env;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,6 +35,10 @@ pub struct TripletexConfig {
     pub base_url: String,
     /// Secrets Manager id of the deploy-time secret that holds our consumer token.
     pub consumer_token_secret_id: String,
+    /// How long one request may take before the client gives it up (a read is then tried again):
+    /// `TRIPLETEX_REQUEST_TIMEOUT_SECONDS`, 60 by default. Tests set it short, so a request that
+    /// hangs costs them seconds rather than a minute.
+    pub request_timeout: Duration,
 }
 
 impl TripletexConfig {
@@ -45,10 +50,24 @@ impl TripletexConfig {
                 reason: "must start with https:// (or http:// for the local sandbox)".into(),
             });
         }
+        let request_timeout =
+            request_timeout(&optional("TRIPLETEX_REQUEST_TIMEOUT_SECONDS", "60"))?;
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             consumer_token_secret_id: required("TRIPLETEX_CONSUMER_TOKEN_SECRET_ID")?,
+            request_timeout,
         })
+    }
+}
+
+/// `TRIPLETEX_REQUEST_TIMEOUT_SECONDS`: whole seconds above 0.
+fn request_timeout(value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(s) if s > 0 => Ok(Duration::from_secs(s)),
+        _ => Err(ConfigError::Invalid {
+            name: "TRIPLETEX_REQUEST_TIMEOUT_SECONDS",
+            reason: format!("must be a whole number of seconds above 0, not {value:?}"),
+        }),
     }
 }
 
@@ -79,5 +98,23 @@ impl AppConfig {
             secret_prefix,
             tripletex: TripletexConfig::from_env()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_timeout_is_whole_seconds_above_zero() {
+        assert_eq!(request_timeout("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(request_timeout(" 1 ").unwrap(), Duration::from_secs(1));
+        for bad in ["0", "-1", "1.5", "soon", ""] {
+            let e = request_timeout(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("TRIPLETEX_REQUEST_TIMEOUT_SECONDS"),
+                "{bad:?}: {e}"
+            );
+        }
     }
 }

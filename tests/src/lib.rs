@@ -14,6 +14,8 @@ pub use inndrive_local::client::{Api, Reply};
 use inndrive_local::{LocalStack, StackOptions};
 use serde_json::{json, Value};
 
+pub mod convergence;
+
 /// The Tripletex tokens of the sandbox's demo fixture (`infra/tripletex-sandbox/fixtures/demo.json`).
 pub mod demo {
     pub use tripletex_sandbox::{
@@ -59,6 +61,16 @@ pub async fn start_stack_on(
     functions: Option<&[&str]>,
     parameters: &[(&str, &str)],
 ) -> Result<LocalStack> {
+    start_stack_from(stack_options(fixture, functions, parameters)).await
+}
+
+/// The options [`start_stack_on`] starts a stack with, for a test that changes more of them
+/// (e.g. the functions' environment) before [`start_stack_from`].
+pub fn stack_options(
+    fixture: Option<tripletex_sandbox::Fixture>,
+    functions: Option<&[&str]>,
+    parameters: &[(&str, &str)],
+) -> StackOptions {
     let n = STACKS.fetch_add(1, Ordering::SeqCst);
     let stage = format!("e{n}p{}", std::process::id() % 100_000);
     let mut params: BTreeMap<String, String> = parameters
@@ -67,13 +79,17 @@ pub async fn start_stack_on(
         .collect();
     params.insert("Stage".to_string(), stage.clone());
     let defaults = StackOptions::default();
-    let opts = StackOptions {
+    StackOptions {
         stack_name: format!("inndrive-{stage}"),
         parameters: params,
         functions: functions.map(|f| f.iter().map(|s| s.to_string()).collect()),
         fixture: fixture.or(defaults.fixture.clone()),
         ..defaults
-    };
+    }
+}
+
+/// Starts a stack with these options (within 120 s).
+pub async fn start_stack_from(opts: StackOptions) -> Result<LocalStack> {
     tokio::time::timeout(Duration::from_secs(120), inndrive_local::start(opts))
         .await
         .context("the local stack did not start within 120 s")?

@@ -41,10 +41,7 @@ async fn main() -> ExitCode {
         &config.table_name,
         &mail_from,
         &config.secret_prefix,
-        TripletexSource::lazy(
-            config.tripletex.base_url.clone(),
-            config.tripletex.consumer_token_secret_id.clone(),
-        ),
+        TripletexSource::from_config(&config.tripletex),
         Arc::new(PdfRenderer),
     );
     let mut dunning = DunningService::on_aws(&sdk, &resources, shared::clock::system());

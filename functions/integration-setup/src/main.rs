@@ -32,7 +32,8 @@ async fn main() -> ExitCode {
         config.tripletex.base_url.clone(),
         config.tripletex.consumer_token_secret_id.clone(),
         secrets.clone(),
-    );
+    )
+    .with_request_timeout(config.tripletex.request_timeout);
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let store = DynamoStore::new(ddb.clone(), config.table_name.clone());
     let queue = SyncQueue::new(

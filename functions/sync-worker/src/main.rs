@@ -83,10 +83,7 @@ async fn main() -> ExitCode {
     let service = SyncService {
         store: DynamoStore::new(ddb.clone(), config.table_name.clone()),
         secrets,
-        tripletex: TripletexSource::lazy(
-            config.tripletex.base_url.clone(),
-            config.tripletex.consumer_token_secret_id.clone(),
-        ),
+        tripletex: TripletexSource::from_config(&config.tripletex),
         // Stalled-stream protection guards streaming bodies; for small SendMessageBatch calls it
         // only costs CPU (timers polled while waiting).
         classification: ClassificationQueue::new(

@@ -49,7 +49,8 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = TripletexClient::new(tripletex.base_url.clone(), consumer);
+    let client = TripletexClient::new(tripletex.base_url.clone(), consumer)
+        .with_request_timeout(tripletex.request_timeout);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let worker = Worker {
         vouchers: VoucherService::new(

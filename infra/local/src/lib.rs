@@ -8,6 +8,7 @@ pub mod demo;
 pub mod jwt;
 pub mod moto;
 pub mod provision;
+mod rng;
 pub mod runtime;
 pub mod sqs_source;
 pub mod stack;

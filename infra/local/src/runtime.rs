@@ -6,6 +6,10 @@
 //! `bootstrap`. Concurrency is one invocation at a time per function. A process that exceeds the
 //! function timeout is killed and restarted (the invocation fails with a timeout); a process that dies
 //! is restarted and its in-flight invocation fails.
+//!
+//! For crash tests a [`CrashPlan`] kills the process (SIGKILL) at a random point of some of its
+//! invocations, as a Lambda sandbox can vanish mid-batch; the invocation fails as a crash and the
+//! process is restarted like any other that died.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -123,6 +127,70 @@ pub enum InvokeError {
     Stopped,
 }
 
+/// Kills of a function's process at random points of its invocations (crash tests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrashPlan {
+    /// Seeds which invocations are killed and when.
+    pub seed: u64,
+    /// The share of invocations killed (0..=1).
+    pub probability: f64,
+    /// The kill comes at a uniformly random time this long at most after the process took the
+    /// invocation. None: within the mean duration of the function's invocations so far (so that
+    /// it lands inside the batch), or 200 ms before the first one completed.
+    pub within: Option<Duration>,
+    /// Kills in all, at most.
+    pub max_kills: u32,
+}
+
+/// What a crash plan did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrashStats {
+    /// Invocations the plan chose to kill.
+    pub chosen: u32,
+    /// Of those, the ones still running when the kill came (the process was killed mid-batch).
+    pub killed_mid_invocation: u32,
+    /// Invocations that were not killed (whatever their outcome) and their total duration.
+    pub completed: u32,
+    pub completed_time: Duration,
+}
+
+#[derive(Debug)]
+struct Crashes {
+    plan: CrashPlan,
+    rng: crate::rng::Rng,
+    /// The previous invocation was killed: the next one is spared, so that a message is not
+    /// killed until it lands in a dead-letter queue.
+    spare_next: bool,
+}
+
+impl Crashes {
+    fn new(plan: CrashPlan) -> Self {
+        Crashes {
+            plan,
+            rng: crate::rng::Rng::seeded(plan.seed),
+            spare_next: false,
+        }
+    }
+
+    /// Whether to kill the invocation about to run, and after how long.
+    fn decide(&mut self, stats: &CrashStats) -> Option<Duration> {
+        let roll = self.rng.next_f64();
+        let at = self.rng.next_f64();
+        if std::mem::take(&mut self.spare_next)
+            || stats.chosen >= self.plan.max_kills
+            || roll >= self.plan.probability
+        {
+            return None;
+        }
+        self.spare_next = true;
+        let within = self.plan.within.unwrap_or(match stats.completed {
+            0 => Duration::from_millis(200),
+            n => stats.completed_time / n,
+        });
+        Some(within.mul_f64(at))
+    }
+}
+
 struct Invocation {
     id: String,
     payload: Bytes,
@@ -174,6 +242,8 @@ pub struct FunctionRunner {
     stop_tx: watch::Sender<bool>,
     pid: Arc<AtomicU32>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    crashes: Mutex<Option<Crashes>>,
+    crash_stats: Mutex<CrashStats>,
 }
 
 /// Where the function binaries are: `$INNDRIVE_BIN_DIR`, else the current executable's directory
@@ -307,7 +377,21 @@ impl FunctionRunner {
             stop_tx,
             pid,
             tasks: Mutex::new(vec![server, supervisor]),
+            crashes: Mutex::new(None),
+            crash_stats: Mutex::new(CrashStats::default()),
         })
+    }
+
+    /// Kills the process at random points of its invocations from now on (None: no more), and
+    /// starts the statistics afresh.
+    pub fn set_crash_plan(&self, plan: Option<CrashPlan>) {
+        *self.crashes.lock().unwrap_or_else(|e| e.into_inner()) = plan.map(Crashes::new);
+        *self.crash_stats.lock().unwrap_or_else(|e| e.into_inner()) = CrashStats::default();
+    }
+
+    /// What the crash plan did since it was set (and the invocations since then).
+    pub fn crash_stats(&self) -> CrashStats {
+        *self.crash_stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The current process id (0 while restarting).
@@ -367,7 +451,51 @@ impl FunctionRunner {
                 }
             }
         }
-        match tokio::time::timeout(self.def.timeout, result_rx).await {
+        let started = Instant::now();
+        let kill_after = {
+            let stats = self.crash_stats();
+            self.crashes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+                .and_then(|c| c.decide(&stats))
+        };
+        let answer = tokio::time::timeout(self.def.timeout, result_rx);
+        tokio::pin!(answer);
+        let mut killed = false;
+        let answer = match kill_after {
+            None => answer.await,
+            Some(after) => {
+                self.crash_stats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .chosen += 1;
+                tokio::select! {
+                    r = &mut answer => r,
+                    _ = tokio::time::sleep(after) => {
+                        self.shared.log(format!(
+                            "crash plan: killing the process (SIGKILL) {} ms into invocation {id}",
+                            after.as_millis()
+                        ));
+                        self.crash_stats
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .killed_mid_invocation += 1;
+                        killed = true;
+                        let _ = self.kill_tx.send(InvokeError::Crashed(
+                            "killed (SIGKILL) by the crash plan".into(),
+                        ));
+                        answer.await
+                    }
+                }
+            }
+        };
+        if !killed {
+            let mut stats = self.crash_stats.lock().unwrap_or_else(|e| e.into_inner());
+            stats.completed += 1;
+            stats.completed_time += started.elapsed();
+        }
+        match answer {
             Ok(Ok(r)) => {
                 if let Ok(bytes) = &r {
                     self.shared
@@ -659,4 +787,61 @@ async fn init_error(
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(msg);
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(probability: f64, max_kills: u32) -> CrashPlan {
+        CrashPlan {
+            seed: 7,
+            probability,
+            within: None,
+            max_kills,
+        }
+    }
+
+    #[test]
+    fn a_crash_plan_never_kills_twice_in_a_row_nor_past_its_budget() {
+        let mut c = Crashes::new(plan(1.0, 3));
+        let mut stats = CrashStats::default();
+        let mut kills = Vec::new();
+        for _ in 0..10 {
+            let k = c.decide(&stats);
+            if k.is_some() {
+                stats.chosen += 1;
+            }
+            kills.push(k.is_some());
+        }
+        assert_eq!(
+            kills,
+            [true, false, true, false, true, false, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn a_kill_lands_within_the_mean_invocation_or_the_given_bound() {
+        let stats = CrashStats {
+            completed: 4,
+            completed_time: Duration::from_millis(400),
+            ..CrashStats::default()
+        };
+        let mut c = Crashes::new(plan(1.0, 100));
+        for _ in 0..20 {
+            if let Some(after) = c.decide(&stats) {
+                assert!(after < Duration::from_millis(100), "{after:?}");
+            }
+        }
+        let mut c = Crashes::new(CrashPlan {
+            within: Some(Duration::from_millis(5)),
+            ..plan(1.0, 100)
+        });
+        for _ in 0..20 {
+            if let Some(after) = c.decide(&stats) {
+                assert!(after < Duration::from_millis(5), "{after:?}");
+            }
+        }
+        assert!(Crashes::new(plan(0.0, 100)).decide(&stats).is_none());
+    }
 }

@@ -1,11 +1,18 @@
 //! The SQS event source mapping: poll a queue, invoke the function with an `SqsEvent`, delete what
 //! succeeded, make the rest visible again after a short local retry delay.
 //!
+//! For redelivery tests, [`Delivery::Storm`] hands every message over several times, in a
+//! seeded order within what the queue allows (a standard queue: any; a FIFO queue: a group's
+//! messages in their order, each message's copies before the group's next message, the groups
+//! interleaved): SQS's at-least-once delivery at its worst.
+//!
 //! Redrive to the dead-letter queue is moto's (5.2.5 moves a message whose ApproximateReceiveCount has
 //! reached the queue's `maxReceiveCount` to the DLQ at the next ReceiveMessage, as SQS does); the runner
 //! does not move messages itself.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{
@@ -19,6 +26,80 @@ use tokio::sync::watch;
 
 use crate::runtime::{FunctionRunner, InvokeError, LogSink};
 use crate::template::{SqsSourceDef, REGION};
+
+/// How an event source hands the messages it receives to its function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Each message once per receive (SQS's usual case).
+    #[default]
+    Once,
+    /// Each message `copies` times, in an order drawn from `seed` within what the queue allows,
+    /// over as many invocations of at most BatchSize records as it takes. A message is deleted
+    /// once every copy succeeded; a failed copy makes it visible again (and, on a FIFO queue,
+    /// holds back its group's later messages, as Lambda does).
+    Storm { copies: u32, seed: u64 },
+}
+
+/// The delivery mode of a stack's event sources (changed at run time) and what they delivered.
+#[derive(Debug, Default)]
+pub struct DeliveryControl {
+    mode: Mutex<Delivery>,
+    /// Records handed to functions, and of those the extra copies a storm added.
+    delivered: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+impl DeliveryControl {
+    pub fn set(&self, mode: Delivery) {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+    }
+    pub fn mode(&self) -> Delivery {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// (records delivered, of which extra copies) since the stack started.
+    pub fn delivered(&self) -> (u64, u64) {
+        (
+            self.delivered.load(Ordering::Relaxed),
+            self.duplicates.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The order a storm hands `groups` over in: message indices, each `copies` times. `groups[i]` is
+/// message i's FIFO group (None: a standard queue, where any order goes).
+fn storm_order(groups: &[Option<String>], copies: u32, rng: &mut crate::rng::Rng) -> Vec<usize> {
+    let copies = copies.max(1) as usize;
+    if groups.iter().all(Option::is_none) {
+        let mut all: Vec<usize> = (0..groups.len())
+            .flat_map(|i| std::iter::repeat_n(i, copies))
+            .collect();
+        for i in (1..all.len()).rev() {
+            all.swap(i, rng.below(i + 1));
+        }
+        return all;
+    }
+    // FIFO: per group its messages in order, each message's copies together; then the groups
+    // interleaved at random.
+    let mut lanes: BTreeMap<&str, std::collections::VecDeque<usize>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        lanes
+            .entry(g.as_deref().unwrap_or_default())
+            .or_default()
+            .extend(std::iter::repeat_n(i, copies));
+    }
+    let mut lanes: Vec<_> = lanes.into_values().collect();
+    let mut out = Vec::with_capacity(groups.len() * copies);
+    while !lanes.is_empty() {
+        let l = rng.below(lanes.len());
+        if let Some(i) = lanes[l].pop_front() {
+            out.push(i);
+        }
+        if lanes[l].is_empty() {
+            lanes.remove(l);
+        }
+    }
+    out
+}
 
 /// The `SqsEvent` Lambda sends for these messages.
 pub fn build_event(messages: &[Message], queue_arn: &str, region: &str) -> Json {
@@ -117,6 +198,7 @@ pub fn ids_to_delete(
 }
 
 /// Runs one SQS event source mapping until `stop` turns true.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_poller(
     runner: Arc<FunctionRunner>,
     source: SqsSourceDef,
@@ -124,10 +206,12 @@ pub async fn run_poller(
     sqs: aws_sdk_sqs::Client,
     retry_delay: Duration,
     logs: Arc<LogSink>,
+    delivery: Arc<DeliveryControl>,
     mut stop: watch::Receiver<bool>,
 ) {
     let prefix = format!("{}/{}", runner.def.logical_id, source.event_name);
     let batch_size = source.batch_size.clamp(1, 10) as i32;
+    let mut storm_rng: Option<(u64, crate::rng::Rng)> = None;
     loop {
         if *stop.borrow() {
             return;
@@ -161,20 +245,100 @@ pub async fn run_poller(
                 break;
             }
         }
-        let event = build_event(&messages, &source.queue_arn, REGION);
-        let ids: Vec<String> = messages
-            .iter()
-            .filter_map(|m| m.message_id().map(str::to_string))
-            .collect();
-        let payload = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
-        let outcome = runner.invoke(payload).await;
-        if let Err(e) = &outcome {
-            logs.push(format!(
-                "[{prefix}] invocation with {} record(s) failed: {e}",
-                ids.len()
-            ));
+        // The invocations this receive makes: message indices, in the delivery mode's order.
+        let invocations: Vec<Vec<usize>> = match delivery.mode() {
+            Delivery::Once => vec![(0..messages.len()).collect()],
+            Delivery::Storm { copies, seed } => {
+                let rng = match &mut storm_rng {
+                    Some((s, rng)) if *s == seed => rng,
+                    other => {
+                        // Each source its own sequence: the seed and the queue.
+                        let salt = queue_url
+                            .bytes()
+                            .fold(seed, |h, b| h.rotate_left(5) ^ u64::from(b));
+                        &mut other.insert((seed, crate::rng::Rng::seeded(salt))).1
+                    }
+                };
+                let groups: Vec<Option<String>> = messages
+                    .iter()
+                    .map(|m| {
+                        m.attributes()
+                            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                            .cloned()
+                    })
+                    .collect();
+                storm_order(&groups, copies, rng)
+                    .chunks(batch_size as usize)
+                    .map(<[usize]>::to_vec)
+                    .collect()
+            }
+        };
+        let fifo = messages.iter().any(|m| {
+            m.attributes()
+                .is_some_and(|a| a.contains_key(&MessageSystemAttributeName::MessageGroupId))
+        });
+        let group_of = |i: usize| {
+            messages[i]
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut failed: BTreeSet<usize> = BTreeSet::new();
+        let mut failed_groups: BTreeSet<String> = BTreeSet::new();
+        let mut handed: BTreeSet<usize> = BTreeSet::new();
+        for planned in invocations {
+            // A failed message is not handed over again in this receive; on a FIFO queue neither
+            // are its group's later messages (they wait for it).
+            let batch: Vec<usize> = planned
+                .into_iter()
+                .filter(|&i| {
+                    !failed.contains(&i) && !(fifo && failed_groups.contains(&group_of(i)))
+                })
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let records: Vec<Message> = batch.iter().map(|&i| messages[i].clone()).collect();
+            let event = build_event(&records, &source.queue_arn, REGION);
+            let ids: Vec<String> = records
+                .iter()
+                .filter_map(|m| m.message_id().map(str::to_string))
+                .collect();
+            let payload = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
+            let again = batch.iter().filter(|&&i| !handed.insert(i)).count() as u64;
+            delivery
+                .delivered
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            delivery.duplicates.fetch_add(again, Ordering::Relaxed);
+            let outcome = runner.invoke(payload).await;
+            if let Err(e) = &outcome {
+                logs.push(format!(
+                    "[{prefix}] invocation with {} record(s) failed: {e}",
+                    ids.len()
+                ));
+            }
+            let succeeded = ids_to_delete(&ids, &outcome, source.report_batch_item_failures);
+            for &i in &batch {
+                if !messages[i]
+                    .message_id()
+                    .is_some_and(|id| succeeded.iter().any(|s| s == id))
+                {
+                    failed.insert(i);
+                    if fifo {
+                        failed_groups.insert(group_of(i));
+                    }
+                }
+            }
         }
-        let delete = ids_to_delete(&ids, &outcome, source.report_batch_item_failures);
+        // Deleted: every message handed over whose every copy succeeded. Visible again: the
+        // rest (failed, or held back behind a failed message of its group).
+        let delete: Vec<String> = messages
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| handed.contains(i) && !failed.contains(i))
+            .filter_map(|(_, m)| m.message_id().map(str::to_string))
+            .collect();
         let mut del_entries = Vec::new();
         let mut retry_entries = Vec::new();
         for (i, m) in messages.iter().enumerate() {
@@ -308,6 +472,48 @@ mod tests {
             false,
         );
         assert_eq!(r, ids());
+    }
+
+    fn order(groups: &[Option<&str>], seed: u64) -> Vec<usize> {
+        let groups: Vec<Option<String>> = groups.iter().map(|g| g.map(str::to_string)).collect();
+        storm_order(&groups, 3, &mut crate::rng::Rng::seeded(seed))
+    }
+
+    #[test]
+    fn a_storm_on_a_standard_queue_delivers_each_message_thrice_in_any_order() {
+        let o = order(&[None, None, None, None], 5);
+        let mut sorted = o.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
+        assert_ne!(o, sorted, "shuffled");
+        assert_eq!(o, order(&[None, None, None, None], 5), "the seed decides");
+    }
+
+    #[test]
+    fn a_storm_on_a_fifo_queue_keeps_each_group_in_order() {
+        let groups = [Some("a"), Some("b"), Some("a"), Some("b"), Some("a")];
+        for seed in 0..20 {
+            let o = order(&groups, seed);
+            assert_eq!(o.len(), 15);
+            for g in ["a", "b"] {
+                let lane: Vec<usize> = o
+                    .iter()
+                    .copied()
+                    .filter(|&i| groups[i] == Some(g))
+                    .collect();
+                let mut expected: Vec<usize> = (0..groups.len())
+                    .filter(|&i| groups[i] == Some(g))
+                    .flat_map(|i| [i, i, i])
+                    .collect();
+                expected.sort();
+                assert_eq!(lane, expected, "group {g}, seed {seed}: {o:?}");
+            }
+        }
+        assert_ne!(
+            order(&groups, 1),
+            order(&groups, 2),
+            "groups interleave by seed"
+        );
     }
 
     #[test]

@@ -66,12 +66,18 @@ pub struct StackOptions {
     pub api_port: Option<u16>,
     /// An already running moto (default: `$MOTO_ENDPOINT`, else one is started).
     pub moto_endpoint: Option<String>,
+    /// Start a moto of the stack's own even when `$MOTO_ENDPOINT` is set (a test that reads
+    /// moto's whole state, e.g. the mails its SES took, reads only its own then).
+    pub own_moto: bool,
     /// The moto venv (default: `$INNDRIVE_MOTO_VENV`, else `<repo root>/.venv-moto`).
     pub moto_venv: Option<PathBuf>,
     /// File for moto's output (None: discarded).
     pub moto_log: Option<PathBuf>,
     /// Print function and runner log lines to stdout as well (they are always kept in memory).
     pub echo_logs: bool,
+    /// Environment variables every function process gets on top of the template's (tests: e.g.
+    /// a short `TRIPLETEX_REQUEST_TIMEOUT_SECONDS`).
+    pub function_env: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for StackOptions {
@@ -92,6 +98,8 @@ impl std::fmt::Debug for StackOptions {
             .field("parameters", &self.parameters)
             .field("api_port", &self.api_port)
             .field("moto_endpoint", &self.moto_endpoint)
+            .field("own_moto", &self.own_moto)
+            .field("function_env", &self.function_env)
             .finish_non_exhaustive()
     }
 }
@@ -110,9 +118,11 @@ impl Default for StackOptions {
             parameters: BTreeMap::new(),
             api_port: None,
             moto_endpoint: None,
+            own_moto: false,
             moto_venv: None,
             moto_log: None,
             echo_logs: false,
+            function_env: BTreeMap::new(),
         }
     }
 }
@@ -140,6 +150,7 @@ pub struct LocalStack {
     moto: Moto,
     sandbox: Option<tripletex_sandbox::SandboxHandle>,
     runners: BTreeMap<String, Arc<FunctionRunner>>,
+    delivery: Arc<crate::sqs_source::DeliveryControl>,
     stop_tx: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -216,7 +227,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
     let external = opts.moto_endpoint.clone().or_else(|| {
         std::env::var("MOTO_ENDPOINT")
             .ok()
-            .filter(|e| !e.is_empty())
+            .filter(|e| !e.is_empty() && !opts.own_moto)
     });
     let moto = match external {
         Some(e) => Moto::external(&e),
@@ -262,6 +273,10 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         .functions(&resolver)?
         .into_iter()
         .filter(|f| selected.contains(&f.logical_id))
+        .map(|mut f| {
+            f.env.extend(opts.function_env.clone());
+            f
+        })
         .collect();
     // The operator verifies the mail sender (`SenderEmail`) in SES once per account and region;
     // moto's SES gets the same here, or it refuses the functions' mail.
@@ -344,6 +359,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
 
     // SQS event sources.
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let delivery = Arc::new(crate::sqs_source::DeliveryControl::default());
     for f in &functions {
         for s in f.sqs_sources.iter().filter(|s| s.enabled) {
             let url = resolver
@@ -369,6 +385,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
                 sqs.clone(),
                 opts.sqs_retry_delay,
                 logs.clone(),
+                delivery.clone(),
                 stop_rx.clone(),
             )));
         }
@@ -391,6 +408,7 @@ pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
         moto,
         sandbox,
         runners,
+        delivery,
         stop_tx,
         tasks,
     })
@@ -467,6 +485,32 @@ impl LocalStack {
                 "function {logical_id} is not running"
             ))),
         }
+    }
+
+    /// Kills a function's process at random points of its invocations from now on (see
+    /// [`runtime::CrashPlan`]); None stops it. False when the function does not run.
+    pub fn set_crash_plan(&self, logical_id: &str, plan: Option<runtime::CrashPlan>) -> bool {
+        self.runners
+            .get(logical_id)
+            .map(|r| r.set_crash_plan(plan))
+            .is_some()
+    }
+
+    /// How the SQS event sources hand messages over from their next receive on (e.g. a
+    /// redelivery storm, [`crate::sqs_source::Delivery::Storm`]).
+    pub fn set_delivery(&self, mode: crate::sqs_source::Delivery) {
+        self.delivery.set(mode)
+    }
+
+    /// Records the SQS event sources handed to functions since the stack started, and of those
+    /// the extra copies a storm added.
+    pub fn delivered(&self) -> (u64, u64) {
+        self.delivery.delivered()
+    }
+
+    /// What the crash plan of a function did since it was set.
+    pub fn crash_stats(&self, logical_id: &str) -> Option<runtime::CrashStats> {
+        self.runners.get(logical_id).map(|r| r.crash_stats())
     }
 
     /// Process ids: moto (when started by the stack) and the function processes.

@@ -26,6 +26,7 @@ pub mod classification;
 pub mod dunning;
 pub mod http;
 pub mod sync;
+pub mod throttle;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};

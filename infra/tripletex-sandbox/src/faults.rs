@@ -1,6 +1,7 @@
-//! Fault injection: 429 (with or without `X-Rate-Limit-Reset`), 5xx, latency, truncated bodies and
-//! a lying `fullResultSize`, for the next N matching requests or a fraction of them. Set at start
-//! and replaced at run time through `POST /_sandbox/faults`.
+//! Fault injection: 429 (with or without `X-Rate-Limit-Reset`), 5xx, latency, truncated bodies,
+//! requests that hang and connections closed without an answer, and a lying `fullResultSize`, for
+//! the next N matching requests or a fraction of them. Set at start and replaced at run time
+//! through `POST /_sandbox/faults`.
 
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -16,6 +17,10 @@ pub struct Faults {
     pub rate_limit: RateLimit,
     /// List responses report `fullResultSize` = `from + values.len()` (as if nothing followed).
     pub lie_full_result_size: bool,
+    /// Seeds the choice of the requests a `fraction` rule hits, from the moment these faults are
+    /// set (None: the sandbox's own sequence goes on). The same seed and the same requests give
+    /// the same faults.
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +81,15 @@ pub enum FaultKind {
     Latency {
         ms: u64,
     },
+    /// No answer for `ms` (longer than the client's request timeout), then the connection is
+    /// closed; the request is not carried out.
+    Hang {
+        #[serde(default = "thirty_seconds")]
+        ms: u64,
+    },
+    /// The connection is closed without an answer (a reset, as a load balancer that drops a
+    /// connection); the request is not carried out.
+    Reset,
 }
 
 fn one() -> u64 {
@@ -83,6 +97,9 @@ fn one() -> u64 {
 }
 fn five_hundred() -> u16 {
     500
+}
+fn thirty_seconds() -> u64 {
+    30_000
 }
 
 impl FaultRule {
@@ -119,7 +136,8 @@ impl Faults {
 }
 
 /// CLI syntax: `KIND[:N][@FRACTION][/PATH]` with KIND one of `429`, `429-reset`, `5xx` / `500` /
-/// `502` / `503`, `401`, `truncate`, `latency=MS`; e.g. `429:3/whoAmI`, `503@0.1`, `truncate:1/customer`.
+/// `502` / `503`, `401`, `truncate`, `latency=MS`, `hang=MS`, `reset`; e.g. `429:3/whoAmI`,
+/// `503@0.1`, `truncate:1/customer`, `reset@0.05`.
 /// `latency=MS` without N/fraction/path sets the global latency (handled by [`Faults::apply_cli`]).
 impl FromStr for FaultRule {
     type Err = String;
@@ -162,10 +180,16 @@ impl FromStr for FaultRule {
             "503" => FaultKind::ServerError { status: 503 },
             "truncate" => FaultKind::Truncate,
             "401" => FaultKind::Unauthorized,
+            "reset" => FaultKind::Reset,
             k if k.starts_with("latency=") => FaultKind::Latency {
                 ms: k["latency=".len()..]
                     .parse()
                     .map_err(|_| format!("bad latency in {s:?}"))?,
+            },
+            k if k.starts_with("hang=") => FaultKind::Hang {
+                ms: k["hang=".len()..]
+                    .parse()
+                    .map_err(|_| format!("bad hang time in {s:?}"))?,
             },
             other => return Err(format!("unknown fault kind {other:?}")),
         };
@@ -209,6 +233,8 @@ pub struct Decision {
     pub server_error_after: Option<u16>,
     pub truncate: bool,
     pub unauthorized: bool,
+    /// Close the connection without an answer, after waiting this long (0 = at once).
+    pub drop_connection_after_ms: Option<u64>,
 }
 
 /// Runtime fault state: the rules with their remaining counts and a deterministic RNG.
@@ -218,15 +244,26 @@ pub struct FaultState {
     rng: u64,
 }
 
+const DEFAULT_RNG: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A non-zero xorshift state from a seed (splitmix64 finaliser).
+fn rng_from(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(DEFAULT_RNG);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)).max(1)
+}
+
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
-        Self {
-            faults,
-            rng: 0x9E37_79B9_7F4A_7C15,
-        }
+        let rng = faults.seed.map_or(DEFAULT_RNG, rng_from);
+        Self { faults, rng }
     }
 
     pub fn replace(&mut self, faults: Faults) {
+        if let Some(seed) = faults.seed {
+            self.rng = rng_from(seed);
+        }
         self.faults = faults;
     }
 
@@ -241,8 +278,8 @@ impl FaultState {
     }
 
     /// Decides the faults for a request to `path`, spending counted rules. At most one status
-    /// fault (429, 5xx, 401) per request; a truncation is only spent on a request that gets no
-    /// status fault; latencies add up.
+    /// fault (429, 5xx, 401, a hang or a reset) per request; a truncation is only spent on a
+    /// request that gets no status fault; latencies add up.
     pub fn decide(&mut self, path: &str) -> Decision {
         let mut d = Decision {
             latency_ms: self.faults.latency_ms,
@@ -257,7 +294,8 @@ impl FaultState {
                     let has_status = d.rate_limit.is_some()
                         || d.server_error.is_some()
                         || d.server_error_after.is_some()
-                        || d.unauthorized;
+                        || d.unauthorized
+                        || d.drop_connection_after_ms.is_some();
                     let wanted = match r.kind {
                         FaultKind::Latency { .. } => pass == 0,
                         FaultKind::Truncate => pass == 1 && !has_status && !d.truncate,
@@ -289,6 +327,8 @@ impl FaultState {
                     }
                     FaultKind::Unauthorized => d.unauthorized = true,
                     FaultKind::Truncate => d.truncate = true,
+                    FaultKind::Hang { ms } => d.drop_connection_after_ms = Some(ms),
+                    FaultKind::Reset => d.drop_connection_after_ms = Some(0),
                 }
             }
         }
@@ -315,6 +355,13 @@ mod tests {
         let r: FaultRule = "503@0.25".parse().unwrap();
         assert_eq!(r.fraction, Some(0.25));
         assert!("nope".parse::<FaultRule>().is_err());
+        let r: FaultRule = "hang=1500@0.5".parse().unwrap();
+        assert_eq!(
+            (r.kind, r.fraction),
+            (FaultKind::Hang { ms: 1500 }, Some(0.5))
+        );
+        let r: FaultRule = "reset:2".parse().unwrap();
+        assert_eq!((r.kind, r.count), (FaultKind::Reset, Some(2)));
         assert!("503@2".parse::<FaultRule>().is_err());
         let mut f = Faults::default();
         f.apply_cli("latency=20").unwrap();
@@ -374,12 +421,58 @@ mod tests {
     }
 
     #[test]
+    fn a_hang_and_a_reset_are_status_faults() {
+        let rule = |k| FaultRule::new(k).times(1);
+        let mut s = FaultState::new(Faults {
+            rules: vec![
+                rule(FaultKind::Hang { ms: 700 }),
+                rule(FaultKind::Reset),
+                rule(FaultKind::Truncate),
+            ],
+            ..Faults::default()
+        });
+        let first = s.decide("/v2/x");
+        assert_eq!(
+            (first.drop_connection_after_ms, first.truncate),
+            (Some(700), false)
+        );
+        let second = s.decide("/v2/x");
+        assert_eq!(
+            (second.drop_connection_after_ms, second.truncate),
+            (Some(0), false)
+        );
+        let third = s.decide("/v2/x");
+        assert_eq!(
+            (third.drop_connection_after_ms, third.truncate),
+            (None, true)
+        );
+    }
+
+    #[test]
     fn fractions_are_roughly_respected() {
         let mut s = FaultState::new(
             Faults::none().with_rule(FaultRule::new(FaultKind::Truncate).fraction(0.3)),
         );
         let hits = (0..10_000).filter(|_| s.decide("/v2/x").truncate).count();
         assert!((2500..3500).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn a_seed_repeats_the_same_choice() {
+        let faults = |seed| Faults {
+            seed: Some(seed),
+            ..Faults::none().with_rule(FaultRule::new(FaultKind::Reset).fraction(0.5))
+        };
+        let hits = |s: &mut FaultState| -> Vec<bool> {
+            (0..64)
+                .map(|_| s.decide("/v2/x").drop_connection_after_ms.is_some())
+                .collect()
+        };
+        let mut a = FaultState::new(faults(7));
+        let first = hits(&mut a);
+        a.replace(faults(7));
+        assert_eq!(hits(&mut a), first, "set again with the seed: same hits");
+        assert_ne!(hits(&mut FaultState::new(faults(8))), first);
     }
 
     #[test]

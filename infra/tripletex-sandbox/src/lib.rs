@@ -6,6 +6,7 @@ pub mod fields;
 pub mod fixture;
 pub mod generator;
 pub mod scenario;
+mod serve;
 mod server;
 mod store;
 
@@ -212,13 +213,9 @@ pub async fn start(
     let state = Arc::new(AppState::new(fixture, faults));
     let app = server::router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let task = tokio::spawn(serve::serve(listener, app, async {
+        let _ = rx.await;
+    }));
     Ok(SandboxHandle {
         base_url: format!("http://{addr}/v2"),
         addr,
@@ -268,11 +265,10 @@ pub fn start_in_thread(fixture: Fixture, faults: Faults) -> anyhow::Result<Sandb
                 let state = Arc::new(AppState::new(fixture, faults));
                 let app = server::router(state.clone());
                 let _ = ready_tx.send(Ok((addr, state)));
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                serve::serve(listener, app, async {
+                    let _ = rx.await;
+                })
+                .await;
             });
         })
         .context("spawning the sandbox thread")?;

@@ -35,7 +35,7 @@ pub struct Stats {
     pub requests_by_path: BTreeMap<String, u64>,
     /// HTTP status → count.
     pub responses_by_status: BTreeMap<u16, u64>,
-    /// Requests that got an injected fault (429, 5xx, truncation).
+    /// Requests that got an injected fault (429, 5xx, truncation, a hang, a closed connection).
     pub faults_injected: u64,
 }
 
@@ -655,6 +655,15 @@ async fn v2(
         }
         resp
     };
+
+    // No answer at all: the connection is closed (after a hang longer than the client waits).
+    if let Some(ms) = decision.drop_connection_after_ms {
+        lock(&state.stats).faults_injected += 1;
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        return crate::serve::dropped_connection();
+    }
 
     // Injected 429 / 5xx.
     if let Some((with_reset, reset)) = decision.rate_limit {

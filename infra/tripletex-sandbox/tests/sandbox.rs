@@ -694,6 +694,49 @@ async fn rate_limit_headers_and_the_real_limit() {
 }
 
 #[tokio::test]
+async fn a_hang_outlasts_the_client_and_a_reset_closes_the_connection_unanswered() {
+    let t = T::new(Faults::none());
+    let own = t.session(DEMO_COMPANY_KEY).await;
+    t.sb.set_faults(
+        Faults::none()
+            .with_rule(
+                FaultRule::new(FaultKind::Hang { ms: 1500 })
+                    .times(1)
+                    .on_path("/ledger/account"),
+            )
+            .with_rule(
+                FaultRule::new(FaultKind::Reset)
+                    .times(1)
+                    .on_path("/ledger/account"),
+            ),
+    );
+    let get = || {
+        t.http
+            .get(format!("{}/ledger/account", t.sb.base_url))
+            .basic_auth("0", Some(&own))
+            .timeout(std::time::Duration::from_millis(300))
+            .send()
+    };
+    let hung = get()
+        .await
+        .expect_err("no answer within the client's timeout");
+    assert!(hung.is_timeout(), "{hung:?}");
+    let reset = get()
+        .await
+        .expect_err("the connection is closed without an answer");
+    assert!(
+        !reset.is_timeout() && reset.status().is_none(),
+        "a transport error, not an answer: {reset:?}"
+    );
+    // The server goes on serving (on a new connection).
+    let ok = get().await.expect("answered once the faults are spent");
+    assert_eq!(ok.status().as_u16(), 200);
+    let stats = t.sb.stats();
+    assert_eq!(stats.faults_injected, 2);
+    assert_eq!(stats.requests_by_path["GET /v2/ledger/account"], 3);
+}
+
+#[tokio::test]
 async fn faults_via_the_admin_api_and_counters() {
     let t = T::new(Faults::none());
     let own = t.session(DEMO_COMPANY_KEY).await;

@@ -201,6 +201,8 @@ pub struct ReadyMail {
 pub struct TripletexSource {
     base_url: String,
     consumer_token_secret_id: String,
+    /// The client's per-request timeout (None: the client's default).
+    request_timeout: Option<std::time::Duration>,
     client: tokio::sync::OnceCell<TripletexClient>,
 }
 
@@ -209,7 +211,19 @@ impl TripletexSource {
         Self {
             base_url: base_url.into(),
             consumer_token_secret_id: consumer_token_secret_id.into(),
+            request_timeout: None,
             client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The source for a function's configuration (`TRIPLETEX_*`).
+    pub fn from_config(config: &crate::config::TripletexConfig) -> Self {
+        Self {
+            request_timeout: Some(config.request_timeout),
+            ..Self::lazy(
+                config.base_url.clone(),
+                config.consumer_token_secret_id.clone(),
+            )
         }
     }
 
@@ -218,6 +232,7 @@ impl TripletexSource {
         Self {
             base_url: client.base_url().to_string(),
             consumer_token_secret_id: String::new(),
+            request_timeout: None,
             client: tokio::sync::OnceCell::new_with(Some(client)),
         }
     }
@@ -234,7 +249,11 @@ impl TripletexSource {
             .get_or_try_init(|| async {
                 let token: SecretString =
                     secrets.get_string(&self.consumer_token_secret_id).await?;
-                Ok(TripletexClient::new(self.base_url.clone(), token))
+                let client = TripletexClient::new(self.base_url.clone(), token);
+                Ok(match self.request_timeout {
+                    Some(t) => client.with_request_timeout(t),
+                    None => client,
+                })
             })
             .await
     }

@@ -230,6 +230,13 @@ impl TripletexClient {
         self
     }
 
+    /// Bounds each request (connect + answer); a read that times out is sent again as the retry
+    /// policy allows. Keeps the rest of the policy.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.retry.request_timeout = timeout;
+        self
+    }
+
     pub fn with_session_policy(mut self, p: SessionPolicy) -> Self {
         self.session_policy = p;
         self

@@ -272,6 +272,8 @@ pub struct LazyTripletexGateway {
     base_url: String,
     consumer_token_secret_id: String,
     secrets: crate::adapters::secrets::Secrets,
+    /// The client's per-request timeout (None: the client's default).
+    request_timeout: Option<std::time::Duration>,
     client: tokio::sync::OnceCell<TripletexClient>,
 }
 
@@ -285,8 +287,15 @@ impl LazyTripletexGateway {
             base_url: base_url.into(),
             consumer_token_secret_id: consumer_token_secret_id.into(),
             secrets,
+            request_timeout: None,
             client: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Bounds each Tripletex request (see `TripletexConfig::request_timeout`).
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     async fn client(&self) -> Result<&TripletexClient, GatewayError> {
@@ -303,7 +312,11 @@ impl LazyTripletexGateway {
                             retry_after_secs: 60,
                         }
                     })?;
-                Ok(TripletexClient::new(self.base_url.clone(), token))
+                let client = TripletexClient::new(self.base_url.clone(), token);
+                Ok(match self.request_timeout {
+                    Some(t) => client.with_request_timeout(t),
+                    None => client,
+                })
             })
             .await
     }
