@@ -11,6 +11,7 @@ pub mod provision;
 pub mod runtime;
 pub mod sqs_source;
 pub mod stack;
+pub mod startup;
 pub mod template;
 
 use std::time::Duration;
