@@ -1,23 +1,43 @@
-//! The SAM template is checked offline by cfn-lint as part of the tests, and the properties that
-//! cfn-lint does not check (seen in the reference: runtime, architecture, partial batch responses,
-//! visibility timeouts vs function timeouts) are asserted here.
+//! The SAM template is checked offline by cfn-lint and `sam validate --lint` as part of the tests,
+//! and the properties that cfn-lint does not check (seen in the reference: runtime, architecture,
+//! partial batch responses, visibility timeouts vs function timeouts) are asserted here.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use inndrive_local::repo_root;
 
-fn cfn_lint() -> PathBuf {
+/// A tool of the tools venv (`./dev test` installs it there).
+fn venv_tool(name: &str) -> PathBuf {
     let venv = std::env::var_os("INNDRIVE_MOTO_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv-tools"));
-    let bin = venv.join("bin/cfn-lint");
+    let bin = venv.join("bin").join(name);
     assert!(
         bin.is_file(),
-        "cfn-lint not found at {} (run the tests through `./dev test`, which installs it)",
+        "{name} not found at {} (run the tests through `./dev test`, which installs it)",
         bin.display()
     );
     bin
+}
+
+fn cfn_lint() -> PathBuf {
+    venv_tool("cfn-lint")
+}
+
+/// `sam validate --lint`, offline: the SAM transform and cfn-lint run locally, with a region and
+/// no credentials (nothing is sent to AWS).
+fn sam_validate(template: &std::path::Path) -> std::process::Output {
+    Command::new(venv_tool("sam"))
+        .args(["validate", "--lint", "--region", "eu-north-1", "--template"])
+        .arg(template)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .current_dir(repo_root())
+        .output()
+        .expect("sam runs")
 }
 
 #[test]
@@ -55,6 +75,40 @@ fn cfn_lint_catches_a_broken_template() {
         .expect("cfn-lint runs");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success(), "cfn-lint accepted PAY_PER_REQ");
+}
+
+#[test]
+fn template_passes_sam_validate() {
+    let out = sam_validate(&repo_root().join("template.yaml"));
+    assert!(
+        out.status.success(),
+        "sam validate --lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn sam_validate_catches_a_broken_template() {
+    // A property SAM's schema does not know must make the check above fail.
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let broken = text.replacen(
+        "      BillingMode: PAY_PER_REQUEST\n",
+        "      BillingMode: PAY_PER_REQUEST\n      BillingModes: PAY_PER_REQUEST\n",
+        1,
+    );
+    assert_ne!(text, broken);
+    let dir = std::env::temp_dir().join(format!("inndrive-sam-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("template.yaml");
+    std::fs::write(&path, broken).unwrap();
+    let out = sam_validate(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !out.status.success(),
+        "sam validate accepted an unknown property:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// What cfn-lint does not catch, checked on the parsed template.

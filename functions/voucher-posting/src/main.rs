@@ -12,8 +12,8 @@ use lambda_runtime::{run, service_fn, LambdaEvent};
 
 use shared::adapters::secrets::Secrets;
 use shared::adapters::store::DynamoStore;
-use shared::adapters::tripletex::TripletexClient;
 use shared::config::{required, TripletexConfig};
+use shared::services::sync::TripletexSource;
 use shared::services::vouchers::ports::TripletexBooks;
 use shared::services::vouchers::VoucherService;
 use voucher_posting::Worker;
@@ -38,24 +38,13 @@ async fn main() -> ExitCode {
     };
     let sdk = shared::adapters::aws::sdk_config().await;
     let secrets = Secrets::new(aws_sdk_secretsmanager::Client::new(&sdk), prefix);
-    let consumer = match secrets
-        .get_string(&tripletex.consumer_token_secret_id)
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("voucher-posting: the Tripletex consumer token could not be read: {e}");
-            tracing::error!(error = %e, "the consumer token could not be read; not starting");
-            return ExitCode::FAILURE;
-        }
-    };
-    let client = TripletexClient::new(tripletex.base_url.clone(), consumer)
-        .with_request_timeout(tripletex.request_timeout);
+    // The consumer token is read with the first job, not here: a start needs no network.
+    let tripletex = TripletexSource::from_config(&tripletex);
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let worker = Worker {
         vouchers: VoucherService::new(
             Arc::new(store),
-            Arc::new(TripletexBooks::new(client, secrets)),
+            Arc::new(TripletexBooks::lazy(tripletex, secrets)),
         ),
     };
     let worker = &worker;

@@ -379,3 +379,41 @@ async fn an_undone_settlement_is_reversed_once() {
     assert_eq!(reversals.len(), 1);
     assert_eq!(reversals[0]["date"], "2026-08-05");
 }
+
+/// The function starts without reading the consumer token (a cold start needs no network); the
+/// first job reads it. A token that is missing fails that job, retried by SQS, and the next job
+/// after the operator puts the token posts.
+#[tokio::test]
+async fn the_consumer_token_is_read_with_the_first_job_and_a_missing_one_is_retried() {
+    let w = world(Some(3900)).await;
+    let job = settle(&w).await;
+    let secret_id = format!("{}consumer-token-{}", w.secret_prefix, w.integration.id);
+    let books = TripletexBooks::lazy(
+        shared::services::sync::TripletexSource::lazy(w.sandbox.base_url.clone(), &secret_id),
+        Secrets::new(w.sm.clone(), w.secret_prefix.clone()),
+    );
+    let worker = Worker {
+        vouchers: VoucherService::new(Arc::new(w.store.clone()), Arc::new(books)),
+    };
+    let msg = PostingMessage::Settle(job.clone());
+
+    let response = worker.handle(sqs_event(&msg), now()).await.unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([{"itemIdentifier": "m1"}]),
+        "no token yet: the job fails and is delivered again"
+    );
+    assert!(vouchers_with(&w, &external(&job)).is_empty());
+
+    w.sm.create_secret()
+        .name(&secret_id)
+        .secret_string(tripletex_sandbox::DEMO_CONSUMER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    // SQS delivers it again after the visibility timeout (past the lease).
+    let later = now() + Duration::seconds(LEASE_SECONDS + 60);
+    let response = worker.handle(sqs_event(&msg), later).await.unwrap();
+    assert_eq!(response["batchItemFailures"], json!([]), "{response}");
+    assert_eq!(vouchers_with(&w, &external(&job)).len(), 1);
+}

@@ -12,6 +12,7 @@ mod rng;
 pub mod runtime;
 pub mod sqs_source;
 pub mod stack;
+pub mod startup;
 pub mod template;
 
 use std::time::Duration;

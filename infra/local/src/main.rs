@@ -57,6 +57,32 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         ttl_minutes: u64,
     },
+    /// Each function's time from process start to its first handled event, with no AWS behind it
+    /// (a local Runtime API; see docs/performance.md, Deploy). Build the functions first, in
+    /// release for numbers that mean something (`./dev startup` does).
+    Startup {
+        /// Runs per function (the report gives median, min and max).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Where the function binaries are (default: INNDRIVE_BIN_DIR, else beside this program).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        /// The SAM template (default: <repo>/template.yaml).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Only these functions (logical ids or binary names, comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        functions: Vec<String>,
+        /// Extra environment for the functions, KEY=VALUE (repeatable), e.g. to try a setting.
+        #[arg(long = "env", value_parser = parse_key_value)]
+        env: Vec<(String, String)>,
+    },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 #[derive(clap::Args, Clone)]
@@ -135,6 +161,13 @@ async fn main() {
             );
             Ok(())
         }
+        Cmd::Startup {
+            runs,
+            bin_dir,
+            template,
+            functions,
+            env,
+        } => startup(runs, bin_dir, template, functions, env).await,
     };
     if let Err(e) = res {
         eprintln!("inndrive-local: {e:#}");
@@ -485,4 +518,22 @@ async fn demo(org: String, keep: bool, postings: usize, fetch_days: i64) -> anyh
     }
     stack.shutdown().await;
     result.map(|_| ())
+}
+
+async fn startup(
+    runs: usize,
+    bin_dir: Option<PathBuf>,
+    template: Option<PathBuf>,
+    only: Vec<String>,
+    env: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    use inndrive_local::startup;
+    let template = template.unwrap_or_else(|| repo_root().join("template.yaml"));
+    let bin_dir = bin_dir.unwrap_or_else(inndrive_local::runtime::default_bin_dir);
+    let functions = startup::functions_of(&template)?;
+    println!("binaries: {}", bin_dir.display());
+    let env = env.into_iter().collect();
+    let measured = startup::measure(&functions, &bin_dir, runs, &only, &env).await?;
+    print!("{}", startup::report(&measured, runs));
+    Ok(())
 }

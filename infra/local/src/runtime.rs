@@ -323,39 +323,7 @@ impl FunctionRunner {
                 .await;
         });
 
-        let mut env = base_env.clone();
-        env.extend(def.env.clone());
-        if let Ok(v) = std::env::var("RUST_LOG") {
-            env.insert("RUST_LOG".into(), v);
-        }
-        if let Ok(v) = std::env::var("INNDRIVE_AWS_RETRIES") {
-            env.insert("INNDRIVE_AWS_RETRIES".into(), v);
-        }
-        env.insert("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.clone());
-        env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), def.function_name.clone());
-        env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
-        env.insert(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
-            def.memory_mb.to_string(),
-        );
-        env.insert(
-            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
-            format!("/aws/lambda/{}", def.function_name),
-        );
-        env.insert(
-            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
-            format!("local/[$LATEST]{}", uuid::Uuid::new_v4().simple()),
-        );
-        env.insert("AWS_REGION".into(), REGION.into());
-        env.insert("AWS_DEFAULT_REGION".into(), REGION.into());
-        env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
-        env.insert("_HANDLER".into(), "bootstrap".into());
-        if let Some(dir) = binary.parent() {
-            env.insert("LAMBDA_TASK_ROOT".into(), dir.display().to_string());
-        }
-        if let Ok(path) = std::env::var("PATH") {
-            env.insert("PATH".into(), path);
-        }
+        let env = function_environment(&def, base_env, &runtime_api, &binary);
 
         let (kill_tx, kill_rx) = mpsc::unbounded_channel();
         let pid = Arc::new(AtomicU32::new(0));
@@ -536,6 +504,51 @@ impl Drop for FunctionRunner {
     fn drop(&mut self) {
         let _ = self.stop_tx.send(true);
     }
+}
+
+/// The environment a function process gets, as Lambda gives it to the deployed `bootstrap`: the
+/// stack's (`base_env`), the function's own from the template, the Runtime API's address and the
+/// `AWS_LAMBDA_*` variables. `RUST_LOG` and `INNDRIVE_AWS_RETRIES` pass through from this process.
+pub fn function_environment(
+    def: &FunctionDef,
+    base_env: &BTreeMap<String, String>,
+    runtime_api: &str,
+    binary: &Path,
+) -> BTreeMap<String, String> {
+    let mut env = base_env.clone();
+    env.extend(def.env.clone());
+    if let Ok(v) = std::env::var("RUST_LOG") {
+        env.insert("RUST_LOG".into(), v);
+    }
+    if let Ok(v) = std::env::var("INNDRIVE_AWS_RETRIES") {
+        env.insert("INNDRIVE_AWS_RETRIES".into(), v);
+    }
+    env.insert("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.to_string());
+    env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), def.function_name.clone());
+    env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
+    env.insert(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+        def.memory_mb.to_string(),
+    );
+    env.insert(
+        "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+        format!("/aws/lambda/{}", def.function_name),
+    );
+    env.insert(
+        "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+        format!("local/[$LATEST]{}", uuid::Uuid::new_v4().simple()),
+    );
+    env.insert("AWS_REGION".into(), REGION.into());
+    env.insert("AWS_DEFAULT_REGION".into(), REGION.into());
+    env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+    env.insert("_HANDLER".into(), "bootstrap".into());
+    if let Some(dir) = binary.parent() {
+        env.insert("LAMBDA_TASK_ROOT".into(), dir.display().to_string());
+    }
+    if let Ok(path) = std::env::var("PATH") {
+        env.insert("PATH".into(), path);
+    }
+    env
 }
 
 async fn supervise(

@@ -331,6 +331,71 @@ impl Resolver {
         self.params.get(name).map(scalar_to_string)
     }
 
+    /// Gives every resource the physical name, URL and ARN it would get in AWS, without creating
+    /// anything (the start-up benchmark runs the functions with no AWS behind them; the tests read
+    /// the resolved functions). Names come from the template's own name properties, else
+    /// `{stack}-{logical id}`, as `provision` names them.
+    pub fn name_offline(&mut self, template: &Template) -> Result<(), TemplateError> {
+        let (region, account) = (self.region.clone(), self.account_id.clone());
+        for id in template.dependency_order()? {
+            let def = &template.resources[&id];
+            let named = |props: &Json, key: &str| {
+                props
+                    .get(key)
+                    .map(scalar_to_string)
+                    .unwrap_or_else(|| format!("{}-{id}", self.stack_name))
+            };
+            let (ref_value, attrs) = match def.type_.as_str() {
+                "AWS::DynamoDB::Table" => {
+                    let name = named(&self.eval(&def.properties)?, "TableName");
+                    let arn = format!("arn:aws:dynamodb:{region}:{account}:table/{name}");
+                    (name, BTreeMap::from([("Arn".into(), arn)]))
+                }
+                "AWS::SQS::Queue" => {
+                    let name = named(&self.eval(&def.properties)?, "QueueName");
+                    let url = format!("https://sqs.{region}.amazonaws.com/{account}/{name}");
+                    let attrs = BTreeMap::from([
+                        (
+                            "Arn".into(),
+                            format!("arn:aws:sqs:{region}:{account}:{name}"),
+                        ),
+                        ("QueueName".into(), name),
+                        ("QueueUrl".into(), url.clone()),
+                    ]);
+                    (url, attrs)
+                }
+                "AWS::SecretsManager::Secret" => {
+                    let name = named(&self.eval(&def.properties)?, "Name");
+                    let arn = format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}");
+                    (arn.clone(), BTreeMap::from([("Arn".into(), arn)]))
+                }
+                "AWS::S3::Bucket" => {
+                    let name = named(&self.eval(&def.properties)?, "BucketName");
+                    let arn = format!("arn:aws:s3:::{name}");
+                    (name, BTreeMap::from([("Arn".into(), arn)]))
+                }
+                "AWS::Serverless::Function" => {
+                    let name = format!("{}-{id}", self.stack_name);
+                    let arn = format!("arn:aws:lambda:{region}:{account}:function:{name}");
+                    (name, BTreeMap::from([("Arn".into(), arn)]))
+                }
+                "AWS::Serverless::HttpApi" => (LOCAL_API_ID.to_string(), BTreeMap::new()),
+                _ => (id.clone(), BTreeMap::new()),
+            };
+            self.resources.0.insert(
+                id.clone(),
+                ResolvedResource {
+                    logical_id: id.clone(),
+                    type_: def.type_.clone(),
+                    ref_value,
+                    attrs,
+                    emulated: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
     fn pseudo(&self, name: &str) -> Option<Json> {
         let s = match name {
             "AWS::StackName" => self.stack_name.clone(),
@@ -1001,60 +1066,6 @@ mod tests {
         ])
     }
 
-    /// Fake-provisions the resources the way `provision` names them.
-    fn fake_provision(t: &Template, r: &mut Resolver) {
-        for id in t.dependency_order().unwrap() {
-            let def = &t.resources[&id];
-            let props = r.eval(&def.properties).unwrap();
-            let (ref_value, attrs) = match def.type_.as_str() {
-                "AWS::DynamoDB::Table" => {
-                    let name = props["TableName"].as_str().unwrap().to_string();
-                    (
-                        name.clone(),
-                        BTreeMap::from([("Arn".into(), format!("arn:table/{name}"))]),
-                    )
-                }
-                "AWS::SQS::Queue" => {
-                    let name = props["QueueName"].as_str().unwrap().to_string();
-                    let url = format!("http://moto/123456789012/{name}");
-                    (
-                        url.clone(),
-                        BTreeMap::from([
-                            (
-                                "Arn".into(),
-                                format!("arn:aws:sqs:eu-north-1:123456789012:{name}"),
-                            ),
-                            ("QueueName".into(), name),
-                            ("QueueUrl".into(), url),
-                        ]),
-                    )
-                }
-                "AWS::SecretsManager::Secret" => (
-                    format!("arn:secret:{}", props["Name"].as_str().unwrap()),
-                    BTreeMap::new(),
-                ),
-                "AWS::S3::Bucket" => {
-                    let name = props["BucketName"].as_str().unwrap().to_string();
-                    (
-                        name.clone(),
-                        BTreeMap::from([("Arn".into(), format!("arn:aws:s3:::{name}"))]),
-                    )
-                }
-                _ => (id.clone(), BTreeMap::new()),
-            };
-            r.resources.0.insert(
-                id.clone(),
-                ResolvedResource {
-                    logical_id: id.clone(),
-                    type_: def.type_.clone(),
-                    ref_value,
-                    attrs,
-                    emulated: true,
-                },
-            );
-        }
-    }
-
     #[test]
     fn real_template_resources_and_dependency_order() {
         let t = real_template();
@@ -1089,7 +1100,7 @@ mod tests {
     fn real_template_functions_resolve_with_globals_merged() {
         let t = real_template();
         let mut r = Resolver::new(&t, "inndrive-local", &local_overrides()).unwrap();
-        fake_provision(&t, &mut r);
+        r.name_offline(&t).unwrap();
         let queue = r.eval(&t.resources["SyncQueue"].properties).unwrap();
         assert_eq!(queue["QueueName"], "inndrive-local-sync.fifo");
         assert_eq!(
@@ -1113,12 +1124,12 @@ mod tests {
         assert_eq!(f.env["TABLE_NAME"], "inndrive-local");
         assert_eq!(
             f.env["SYNC_QUEUE_URL"],
-            "http://moto/123456789012/inndrive-local-sync.fifo"
+            "https://sqs.eu-north-1.amazonaws.com/123456789012/inndrive-local-sync.fifo"
         );
         assert_eq!(f.env["SECRET_PREFIX"], "inndrive/local/tripletex-keys/");
         assert_eq!(
             f.env["TRIPLETEX_CONSUMER_TOKEN_SECRET_ID"],
-            "arn:secret:inndrive/local/tripletex/consumer-token"
+            "arn:aws:secretsmanager:eu-north-1:123456789012:secret:inndrive/local/tripletex/consumer-token"
         );
         assert_eq!(f.env["TRIPLETEX_BASE_URL"], "https://tripletex.no/v2");
         assert_eq!(f.env["RUST_LOG"], "info");

@@ -237,6 +237,11 @@ impl TripletexSource {
         }
     }
 
+    /// The client, when it is made already (or was given ready).
+    pub fn ready_client(&self) -> Option<&TripletexClient> {
+        self.client.get()
+    }
+
     async fn get(&self, secrets: &Secrets) -> Result<&TripletexClient, SyncError> {
         self.client(secrets)
             .await

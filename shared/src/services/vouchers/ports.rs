@@ -19,6 +19,7 @@ use crate::domain::claim::ClaimId;
 use crate::domain::setup::{AccountId, Integration, KeyId, OrgId};
 use crate::domain::voucher::{LedgerAccount, VoucherDraft};
 use crate::domain::Money;
+use crate::services::sync::TripletexSource;
 
 /// Posting records, claims and integrations (DynamoDB in production).
 #[async_trait]
@@ -209,22 +210,29 @@ pub trait VoucherLedger: Send + Sync {
     ) -> Result<Booked, LedgerError>;
 }
 
-/// [`VoucherLedger`] on the real client; the key's token is read from Secrets Manager once per
-/// process and key.
+/// [`VoucherLedger`] on the real client. The client is made on first use, from the consumer
+/// token in Secrets Manager (nothing is read while the function starts); the key's token is read
+/// once per process and key.
 pub struct TripletexBooks {
-    client: TripletexClient,
+    tripletex: TripletexSource,
     /// Where tokens not cached yet are read (`None`: only the tokens given).
     secrets: Option<Secrets>,
     tokens: Mutex<HashMap<(OrgId, KeyId), SecretString>>,
 }
 
 impl TripletexBooks {
-    pub fn new(client: TripletexClient, secrets: Secrets) -> Self {
+    /// The client made on first use by `tripletex` (the function: nothing is read at start-up).
+    pub fn lazy(tripletex: TripletexSource, secrets: Secrets) -> Self {
         Self {
-            client,
+            tripletex,
             secrets: Some(secrets),
             tokens: Mutex::default(),
         }
+    }
+
+    /// A ready client; employee tokens from Secrets Manager (tests against the sandbox and moto).
+    pub fn new(client: TripletexClient, secrets: Secrets) -> Self {
+        Self::lazy(TripletexSource::ready(client), secrets)
     }
 
     /// With the tokens given and no Secrets Manager (tests against the sandbox).
@@ -233,13 +241,28 @@ impl TripletexBooks {
         tokens: impl IntoIterator<Item = ((OrgId, KeyId), SecretString)>,
     ) -> Self {
         Self {
-            client,
+            tripletex: TripletexSource::ready(client),
             secrets: None,
             tokens: Mutex::new(tokens.into_iter().collect()),
         }
     }
 
-    async fn key(&self, b: &Books) -> Result<(EmployeeKey, Acting), LedgerError> {
+    async fn client(&self) -> Result<&TripletexClient, LedgerError> {
+        if let Some(client) = self.tripletex.ready_client() {
+            return Ok(client);
+        }
+        let secrets = self.secrets.as_ref().ok_or_else(|| {
+            LedgerError::Unexpected("no Tripletex client and no Secrets Manager".into())
+        })?;
+        self.tripletex
+            .client(secrets)
+            .await
+            .map_err(|e| LedgerError::Unexpected(format!("the consumer token: {e}")))
+    }
+
+    /// The client, the key and whom it acts for.
+    async fn key(&self, b: &Books) -> Result<(&TripletexClient, EmployeeKey, Acting), LedgerError> {
+        let client = self.client().await?;
         let cached = self
             .tokens
             .lock()
@@ -264,7 +287,11 @@ impl TripletexBooks {
             }
         };
         let acting = Acting::of_key(b.accountant_key, b.company_id);
-        Ok((EmployeeKey::new(b.key_id.to_string(), token), acting))
+        Ok((
+            client,
+            EmployeeKey::new(b.key_id.to_string(), token),
+            acting,
+        ))
     }
 }
 
@@ -288,24 +315,24 @@ impl VoucherLedger for TripletexBooks {
         b: &Books,
         numbers: &[u32],
     ) -> Result<Vec<LedgerAccount>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self.client.accounts_by_number(&k, a, numbers).await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(c.accounts_by_number(&k, a, numbers).await?)
     }
     async fn receivables(&self, b: &Books) -> Result<Option<LedgerAccount>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self.client.receivables_account(&k, a).await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(c.receivables_account(&k, a).await?)
     }
     async fn voucher_type(&self, b: &Books, name: &str) -> Result<Option<i64>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self.client.voucher_type_id(&k, a, name).await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(c.voucher_type_id(&k, a, name).await?)
     }
     async fn first_open_date(
         &self,
         b: &Books,
         date: NaiveDate,
     ) -> Result<Option<NaiveDate>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self.client.first_open_period_start(&k, a, date).await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(c.first_open_period_start(&k, a, date).await?)
     }
     async fn find(
         &self,
@@ -314,20 +341,14 @@ impl VoucherLedger for TripletexBooks {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Option<Booked>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        let found = self
-            .client
-            .vouchers_by_external_number(&k, a, external)
-            .await?;
+        let (c, k, a) = self.key(b).await?;
+        let found = c.vouchers_by_external_number(&k, a, external).await?;
         if let Some(v) = found.iter().min_by_key(|v| v.id) {
             return Ok(Some(booked(v)));
         }
-        let ids = self
-            .client
-            .voucher_ids_in_window(&k, a, from, to, external)
-            .await?;
+        let ids = c.voucher_ids_in_window(&k, a, from, to, external).await?;
         match ids.iter().min() {
-            Some(id) => Ok(Some(booked(&self.client.voucher(&k, a, *id).await?))),
+            Some(id) => Ok(Some(booked(&c.voucher(&k, a, *id).await?))),
             None => Ok(None),
         }
     }
@@ -337,9 +358,9 @@ impl VoucherLedger for TripletexBooks {
         draft: &VoucherDraft,
         voucher_type: Option<i64>,
     ) -> Result<Booked, LedgerError> {
-        let (k, a) = self.key(b).await?;
+        let (c, k, a) = self.key(b).await?;
         let body = voucher_body(draft, voucher_type);
-        Ok(booked(&self.client.post_voucher(&k, a, &body, true).await?))
+        Ok(booked(&c.post_voucher(&k, a, &body, true).await?))
     }
     async fn open_postings(
         &self,
@@ -348,15 +369,15 @@ impl VoucherLedger for TripletexBooks {
         customer_id: i64,
         before: NaiveDate,
     ) -> Result<Vec<OpenPosting>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self
-            .client
-            .open_customer_postings(&k, a, account_id, customer_id, before)
-            .await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(
+            c.open_customer_postings(&k, a, account_id, customer_id, before)
+                .await?,
+        )
     }
     async fn close(&self, b: &Books, ids: &[i64]) -> Result<Vec<(i64, String)>, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(self.client.close_postings(&k, a, ids).await?)
+        let (c, k, a) = self.key(b).await?;
+        Ok(c.close_postings(&k, a, ids).await?)
     }
     async fn reversal_of(
         &self,
@@ -364,9 +385,9 @@ impl VoucherLedger for TripletexBooks {
         voucher_id: i64,
         date: NaiveDate,
     ) -> Result<Option<Booked>, LedgerError> {
-        let (k, a) = self.key(b).await?;
+        let (c, k, a) = self.key(b).await?;
         let to = date.succ_opt().unwrap_or(date);
-        let all = self.client.vouchers_in_window(&k, a, date, to).await?;
+        let all = c.vouchers_in_window(&k, a, date, to).await?;
         Ok(all
             .iter()
             .find(|v| v.reverses == Some(voucher_id))
@@ -378,10 +399,8 @@ impl VoucherLedger for TripletexBooks {
         voucher_id: i64,
         date: NaiveDate,
     ) -> Result<Booked, LedgerError> {
-        let (k, a) = self.key(b).await?;
-        Ok(booked(
-            &self.client.reverse_voucher(&k, a, voucher_id, date).await?,
-        ))
+        let (c, k, a) = self.key(b).await?;
+        Ok(booked(&c.reverse_voucher(&k, a, voucher_id, date).await?))
     }
 }
 
