@@ -72,15 +72,24 @@ pub struct Probe {
 }
 
 /// The event that `def` answers without AWS (or, for a function with only a schedule, with an
-/// empty table): its first authorized GET route (else its first authorized route) without a token, else its first SQS source with a
-/// body that is not a message, else its first schedule's input.
+/// empty table): its first authorized GET route (else its first authorized route) without a token
+/// (401), else its first public GET route (200), else its first SQS source with a body that is not
+/// a message, else its first schedule's input.
 pub fn probe_for(def: &FunctionDef) -> anyhow::Result<Probe> {
     // A GET route: a body-less request is answered 401 before anything reads a body.
     let authorized = || def.http_routes.iter().filter(|r| r.authorized);
     let route = authorized()
         .find(|r| r.method == "GET")
-        .or_else(|| authorized().next());
-    if let Some(route) = route {
+        .or_else(|| authorized().next())
+        .map(|r| (r, 401))
+        // A function with public routes only (the API's document): its first GET, answered 200.
+        .or_else(|| {
+            def.http_routes
+                .iter()
+                .find(|r| r.method == "GET")
+                .map(|r| (r, 200))
+        });
+    if let Some((route, status)) = route {
         let mut params = BTreeMap::new();
         let path: Vec<String> = route
             .path
@@ -119,10 +128,10 @@ pub fn probe_for(def: &FunctionDef) -> anyhow::Result<Probe> {
             claims: None,
         });
         return Ok(Probe {
-            what: format!("{method} {path}, no token → 401"),
+            what: format!("{method} {path}, no token → {status}"),
             event,
             aws: AwsUse::None,
-            expect: Expect::Status(401),
+            expect: Expect::Status(status),
         });
     }
     if let Some(source) = def.sqs_sources.first() {
@@ -645,6 +654,13 @@ mod tests {
                     assert_eq!(ev.records.len(), 1);
                 }
                 Expect::Answer => assert_eq!(p.aws, AwsUse::EmptyTable),
+                Expect::Status(200) => {
+                    assert!(
+                        f.http_routes.iter().all(|r| !r.authorized),
+                        "{}",
+                        f.logical_id
+                    );
+                }
                 Expect::Status(other) => panic!("unexpected status {other}"),
             }
         }
