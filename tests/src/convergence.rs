@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tripletex_sandbox::{Fixture, GenSpec};
 
-use crate::{all_pages, demo, peek_messages, Api, Reply};
+use crate::{all_pages, connect_client, peek_messages, Api, Tripletex};
 
 /// The generated client company: its id, seed and size. Fixed, so every run's end state can be
 /// compared with every other's.
@@ -49,49 +49,21 @@ pub fn company_fixture() -> Fixture {
         .expect("company 2001 exists")
 }
 
-/// The call, repeated as a user would while the answer says Tripletex is unavailable (5xx; the
-/// calls that reach Tripletex here are idempotent).
-pub async fn as_a_user(api: &Api, method: &str, path: &str, body: &Value) -> Reply {
-    for _ in 0..5 {
-        let r = api.call(method, path, Some(body)).await.unwrap();
-        if r.status < 500 {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    panic!("{method} {path}: Tripletex unavailable five times over");
-}
-
-/// Connects the client company for `api`'s organization and returns its account id.
+/// Connects the client company for `api`'s organization (repeating a setup call Tripletex failed,
+/// as a user would) and returns its account id.
 pub async fn connect(api: &Api) -> String {
-    let r = as_a_user(
+    let (_, account) = connect_client(
         api,
-        "POST",
-        "/v1/tripletex-keys",
-        &json!({"label": "Regnskapskontoret", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let key = r.body["id"].as_str().unwrap().to_string();
-    let r = api
-        .post("/v1/accounts", &json!({"name": "Fjordkraft Rørlegger AS"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let account = r.body["id"].as_str().unwrap().to_string();
-    let r = as_a_user(
-        api,
-        "PUT",
-        &format!("/v1/accounts/{account}/integration"),
-        &json!({
-                "keyId": key, "clientCompanyId": CLIENT,
-                "fetchFrom": (today() - chrono::Duration::days(3 * 365)).to_string(),
-                "daysPastDue": 14, "updateAddressesFromBrreg": false,
-                "includeSaftImported": true, "includeNullVoucherType": false
+        Tripletex::Faulty,
+        "Fjordkraft Rørlegger AS",
+        CLIENT,
+        json!({
+            "fetchFrom": (today() - chrono::Duration::days(3 * 365)).to_string(),
+            "daysPastDue": 14, "updateAddressesFromBrreg": false,
+            "includeSaftImported": true, "includeNullVoucherType": false
         }),
     )
     .await;
-    assert_eq!(r.status, 201, "{}", r.raw);
     account
 }
 

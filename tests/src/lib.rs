@@ -346,33 +346,17 @@ pub struct World {
 /// Connects `client` for the organization `a` acts for and waits (up to 180 s) until the sync has
 /// opened a case and told the user. Panics when it does not: the test cannot go on.
 pub async fn connected_world(stack: &LocalStack, a: &Api, client: i64) -> World {
-    let r = a
-        .post(
-            "/v1/tripletex-keys",
-            &json!({"label": "A", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
-        )
-        .await
-        .expect("the API answers");
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let key = r.body["id"].as_str().expect("the API answers").to_string();
-    let r = a
-        .post("/v1/accounts", &json!({"name": "A sin klient"}))
-        .await
-        .expect("the API answers");
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let account = r.body["id"].as_str().expect("the API answers").to_string();
-    let r = a
-        .put(
-            &format!("/v1/accounts/{account}/integration"),
-            &json!({
-                "keyId": key, "clientCompanyId": client, "fetchFrom": "2026-01-01",
-                "daysPastDue": 14, "updateAddressesFromBrreg": false,
-                "includeSaftImported": false, "includeNullVoucherType": false
-            }),
-        )
-        .await
-        .expect("the API answers");
-    assert_eq!(r.status, 201, "{}", r.raw);
+    let (key, account) = connect_client(
+        a,
+        Tripletex::Answers,
+        "A sin klient",
+        client,
+        json!({
+            "fetchFrom": "2026-01-01", "daysPastDue": 14, "updateAddressesFromBrreg": false,
+            "includeSaftImported": false, "includeNullVoucherType": false
+        }),
+    )
+    .await;
 
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -416,4 +400,89 @@ pub async fn connected_world(stack: &LocalStack, a: &Api, client: i64) -> World 
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// How the setup calls meet Tripletex: answering (a 5xx fails the test), or failing now and then
+/// under injected faults (the call is repeated as a user would, up to five times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tripletex {
+    Answers,
+    Faulty,
+}
+
+/// The call; under [`Tripletex::Faulty`] repeated while the answer is a 5xx (the setup calls that
+/// reach Tripletex are idempotent).
+pub async fn setup_call(
+    api: &Api,
+    tripletex: Tripletex,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Reply {
+    let tries = match tripletex {
+        Tripletex::Answers => 1,
+        Tripletex::Faulty => 5,
+    };
+    let mut last = None;
+    for _ in 0..tries {
+        let r = api
+            .call(method, path, Some(body))
+            .await
+            .expect("the API answers");
+        if r.status < 500 {
+            return r;
+        }
+        last = Some(r);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let last = last.expect("one try at least");
+    panic!(
+        "{method} {path}: {} after {tries} tries: {}",
+        last.status, last.raw
+    )
+}
+
+/// Registers the demo accountant key and an account `name` for `api`'s organization and connects
+/// the demo fixture's company `client` with `settings` (the integration's fields besides `keyId` and
+/// `clientCompanyId`). Returns (key id, account id); the first sync starts by itself.
+pub async fn connect_client(
+    api: &Api,
+    tripletex: Tripletex,
+    name: &str,
+    client: i64,
+    settings: Value,
+) -> (String, String) {
+    let r = setup_call(
+        api,
+        tripletex,
+        "POST",
+        "/v1/tripletex-keys",
+        &json!({"label": "Regnskapskontoret", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let key = r.body["id"].as_str().expect("a key id").to_string();
+    let r = setup_call(
+        api,
+        tripletex,
+        "POST",
+        "/v1/accounts",
+        &json!({ "name": name }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let account = r.body["id"].as_str().expect("an account id").to_string();
+    let mut integration = settings;
+    integration["keyId"] = json!(key);
+    integration["clientCompanyId"] = json!(client);
+    let r = setup_call(
+        api,
+        tripletex,
+        "PUT",
+        &format!("/v1/accounts/{account}/integration"),
+        &integration,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    (key, account)
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
-use e2e::{all_pages, demo, Api};
+use e2e::{all_pages, connect_client, demo, Api, Tripletex};
 use inndrive_local::LocalStack;
 use serde_json::{json, Value};
 use shared::domain::ledger::is_overdue;
@@ -240,34 +240,19 @@ async fn setup_sync_and_the_ledger_a_user_sees_with_the_skipped_items_and_their_
     let api = Api::new(&stack, "org_fjord");
 
     // Setup: the accountant key, an account, the integration for Fjordkraft (2001).
-    let r = api
-        .post(
-            "/v1/tripletex-keys",
-            &json!({"label": "Regnskapskontoret", "employeeToken": demo::ACCOUNTANT_KEY, "accountantKey": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let key = r.body["id"].as_str().unwrap().to_string();
-    let r = api
-        .post("/v1/accounts", &json!({"name": "Fjordkraft Rørlegger AS"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
-    let account = r.body["id"].as_str().unwrap().to_string();
     let fetch_from = NaiveDate::from_ymd_opt(today.year() - 4, 1, 1).unwrap();
-    let r = api
-        .put(
-            &format!("/v1/accounts/{account}/integration"),
-            &json!({
-                "keyId": key, "clientCompanyId": COMPANY, "fetchFrom": fetch_from.to_string(),
-                "daysPastDue": DAYS_PAST_DUE, "updateAddressesFromBrreg": false,
-                "includeSaftImported": false, "includeNullVoucherType": false
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.raw);
+    let (key, account) = connect_client(
+        &api,
+        Tripletex::Answers,
+        "Fjordkraft Rørlegger AS",
+        COMPANY,
+        json!({
+            "fetchFrom": fetch_from.to_string(), "daysPastDue": DAYS_PAST_DUE,
+            "updateAddressesFromBrreg": false, "includeSaftImported": false,
+            "includeNullVoucherType": false
+        }),
+    )
+    .await;
 
     // The initial sync runs by itself; asking for one meanwhile is served by it.
     let r = api

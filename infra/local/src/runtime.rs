@@ -587,19 +587,7 @@ async fn supervise(
             }
         };
         pid.store(child.id().unwrap_or(0), Ordering::SeqCst);
-        for out in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for out in output_pipes(&mut child) {
             let sh = shared.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(out).lines();
@@ -800,6 +788,21 @@ async fn init_error(
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(msg);
     (StatusCode::ACCEPTED, axum::Json(json!({"status": "OK"}))).into_response()
+}
+
+/// A function process's stdout and stderr (what Lambda's log pipe reads), taken from the child.
+pub(crate) fn output_pipes(
+    child: &mut tokio::process::Child,
+) -> impl Iterator<Item = Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+    let stdout = child
+        .stdout
+        .take()
+        .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>);
+    [stdout, stderr].into_iter().flatten()
 }
 
 #[cfg(test)]

@@ -381,19 +381,7 @@ pub async fn run_once(
         .with_context(|| format!("starting {}", binary.display()))?;
     // Drain the output as Lambda's log pipe would; kept for the error message of a failed run.
     let output = Arc::new(Mutex::new(Vec::<u8>::new()));
-    for pipe in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-    ]
-    .into_iter()
-    .flatten()
-    {
+    for pipe in crate::runtime::output_pipes(&mut child) {
         let output = output.clone();
         tokio::spawn(async move {
             let mut pipe = pipe;
