@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
-use shared::adapters::queue::{process_sqs_batch, DunningJob};
+pub use shared::adapters::queue::InvocationError;
+use shared::adapters::queue::{process_sqs_batch, sqs_or_scheduled, DunningJob, SqsOrScheduled};
 use shared::services::dunning::{DunningService, JobOutcome};
 
 /// What the function was invoked with.
@@ -26,30 +27,12 @@ pub enum Trigger {
     FanOut,
 }
 
-/// Why an invocation failed as a whole (a record's failure is reported per record instead).
-#[derive(Debug)]
-pub struct InvocationError(pub String);
-
-impl std::fmt::Display for InvocationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for InvocationError {}
-
 /// Tells an SQS event from the scheduler's `{"fanOut": true}`.
 pub fn trigger(payload: Value) -> Result<Trigger, InvocationError> {
-    if payload.get("Records").is_some() {
-        return serde_json::from_value(payload)
-            .map(Trigger::Sqs)
-            .map_err(|e| InvocationError(format!("not an SQS event: {e}")));
-    }
-    if payload.get("fanOut") == Some(&Value::Bool(true)) {
-        return Ok(Trigger::FanOut);
-    }
-    Err(InvocationError(
-        "unknown event: expected an SQS event or {\"fanOut\": true}".into(),
-    ))
+    Ok(match sqs_or_scheduled(payload, "fanOut")? {
+        SqsOrScheduled::Sqs(sqs) => Trigger::Sqs(sqs),
+        SqsOrScheduled::Scheduled => Trigger::FanOut,
+    })
 }
 
 /// The invocation's deadline (epoch ms from the Lambda context) as an `Instant`, from `now`.

@@ -16,7 +16,10 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use shared::adapters::queue::{process_sqs_batch, ClassificationBody};
+pub use shared::adapters::queue::InvocationError;
+use shared::adapters::queue::{
+    process_sqs_batch, sqs_or_scheduled, ClassificationBody, SqsOrScheduled,
+};
 use shared::services::cases::{norwegian_date, CasesService};
 use shared::services::classification::{ClassificationService, Handled};
 
@@ -27,30 +30,12 @@ pub enum Trigger {
     Daily,
 }
 
-/// Why an invocation failed as a whole (a record's failure is reported per record instead).
-#[derive(Debug)]
-pub struct InvocationError(pub String);
-
-impl std::fmt::Display for InvocationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for InvocationError {}
-
 /// Tells an SQS event from the scheduler's `{"daily": true}`.
 pub fn trigger(payload: Value) -> Result<Trigger, InvocationError> {
-    if payload.get("Records").is_some() {
-        return serde_json::from_value(payload)
-            .map(Trigger::Sqs)
-            .map_err(|e| InvocationError(format!("not an SQS event: {e}")));
-    }
-    if payload.get("daily") == Some(&Value::Bool(true)) {
-        return Ok(Trigger::Daily);
-    }
-    Err(InvocationError(
-        "unknown event: expected an SQS event or {\"daily\": true}".into(),
-    ))
+    Ok(match sqs_or_scheduled(payload, "daily")? {
+        SqsOrScheduled::Sqs(sqs) => Trigger::Sqs(sqs),
+        SqsOrScheduled::Scheduled => Trigger::Daily,
+    })
 }
 
 /// The services, built once per process.

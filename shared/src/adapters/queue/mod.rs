@@ -220,6 +220,43 @@ fn body(job: &SyncJob) -> Result<String, QueueError> {
     serde_json::to_string(job).map_err(|e| QueueError::Serialise(format!("the job: {e}")))
 }
 
+/// What a worker that also runs on a schedule was invoked with.
+#[derive(Debug)]
+pub enum SqsOrScheduled {
+    Sqs(SqsEvent),
+    /// The scheduler's input, `{"<flag>": true}`.
+    Scheduled,
+}
+
+/// Why an invocation failed as a whole (a record's failure is reported per record instead).
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvocationError(pub String);
+
+impl std::fmt::Display for InvocationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for InvocationError {}
+
+/// Tells an SQS event from the scheduler's `{"<flag>": true}`; anything else is an error.
+pub fn sqs_or_scheduled(
+    payload: serde_json::Value,
+    flag: &str,
+) -> Result<SqsOrScheduled, InvocationError> {
+    if payload.get("Records").is_some() {
+        return serde_json::from_value(payload)
+            .map(SqsOrScheduled::Sqs)
+            .map_err(|e| InvocationError(format!("not an SQS event: {e}")));
+    }
+    if payload.get(flag) == Some(&serde_json::Value::Bool(true)) {
+        return Ok(SqsOrScheduled::Scheduled);
+    }
+    Err(InvocationError(format!(
+        "unknown event: expected an SQS event or {{\"{flag}\": true}}"
+    )))
+}
+
 /// Runs `f` on every record of an SQS batch, each inside a tracing span carrying its message id, and
 /// reports the failed records (the trigger must say `FunctionResponseTypes: [ReportBatchItemFailures]`).
 ///
